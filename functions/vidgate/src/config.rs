@@ -1,0 +1,171 @@
+//! Typed configuration, read once at Init.
+//!
+//! A function that starts with a missing or malformed setting fails its Init with a message naming
+//! the variable, instead of failing every request later with something vaguer.
+
+use std::time::Duration;
+
+use crate::domain::parts::{MAX_PART_SIZE, MIN_PART_SIZE};
+
+/// Everything the handlers read from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `VIDGATE_BUCKET`: where videos are uploaded.
+    pub bucket: String,
+    /// `VIDGATE_TABLE`: the DynamoDB table of upload records.
+    pub table: String,
+    /// `VIDGATE_PART_URL_TTL_SECS` (default 3600): lifetime of presigned part URLs.
+    pub part_url_ttl: Duration,
+    /// `VIDGATE_DEFAULT_PART_SIZE` (bytes, default 8 MiB): part size when the client asks for none.
+    pub default_part_size: u64,
+    /// `VIDGATE_UPLOAD_TTL_SECS` (default 7 days): how long an upload may stay unfinished.
+    pub upload_ttl: Duration,
+    /// `VIDGATE_S3_PATH_STYLE` (default false): path-style S3 URLs, needed by local S3 stand-ins.
+    pub s3_path_style: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses settings from any lookup, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let number =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
+                    return Ok(default);
+                };
+                let value: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{raw:?} is not a whole number"),
+                })?;
+                if !(min..=max).contains(&value) {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        reason: format!("{value} is outside {min}..={max}"),
+                    });
+                }
+                Ok(value)
+            };
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref().map(str::trim) {
+                None | Some("") => Ok(false),
+                Some("1" | "true" | "TRUE" | "yes") => Ok(true),
+                Some("0" | "false" | "FALSE" | "no") => Ok(false),
+                Some(other) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{other:?} is not true or false"),
+                }),
+            }
+        };
+
+        Ok(Self {
+            bucket: required("VIDGATE_BUCKET")?,
+            table: required("VIDGATE_TABLE")?,
+            // SigV4 presigned URLs are valid for at most seven days.
+            part_url_ttl: Duration::from_secs(number(
+                "VIDGATE_PART_URL_TTL_SECS",
+                3600,
+                1,
+                604_800,
+            )?),
+            default_part_size: number(
+                "VIDGATE_DEFAULT_PART_SIZE",
+                8 * 1024 * 1024,
+                MIN_PART_SIZE,
+                MAX_PART_SIZE,
+            )?,
+            upload_ttl: Duration::from_secs(number(
+                "VIDGATE_UPLOAD_TTL_SECS",
+                7 * 24 * 3600,
+                60,
+                365 * 24 * 3600,
+            )?),
+            s3_path_style: flag("VIDGATE_S3_PATH_STYLE")?,
+        })
+    }
+
+    /// A complete configuration for tests and local tools.
+    pub fn for_local(bucket: &str, table: &str) -> Self {
+        Self::from_lookup(|name| match name {
+            "VIDGATE_BUCKET" => Some(bucket.to_owned()),
+            "VIDGATE_TABLE" => Some(table.to_owned()),
+            "VIDGATE_S3_PATH_STYLE" => Some("true".to_owned()),
+            _ => None,
+        })
+        .expect("local defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_required_settings_are_given() {
+        let c = Config::from_lookup(lookup(&[("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")]))
+            .unwrap();
+        assert_eq!(c.part_url_ttl, Duration::from_secs(3600));
+        assert_eq!(c.default_part_size, 8 * 1024 * 1024);
+        assert_eq!(c.upload_ttl, Duration::from_secs(604_800));
+        assert!(!c.s3_path_style);
+    }
+
+    #[test]
+    fn missing_bucket_names_the_variable() {
+        let err = Config::from_lookup(lookup(&[("VIDGATE_TABLE", "t")])).unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_BUCKET"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_part_size_is_refused() {
+        let err = Config::from_lookup(lookup(&[
+            ("VIDGATE_BUCKET", "b"),
+            ("VIDGATE_TABLE", "t"),
+            ("VIDGATE_DEFAULT_PART_SIZE", "1024"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("VIDGATE_DEFAULT_PART_SIZE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_flag_is_refused() {
+        let err = Config::from_lookup(lookup(&[
+            ("VIDGATE_BUCKET", "b"),
+            ("VIDGATE_TABLE", "t"),
+            ("VIDGATE_S3_PATH_STYLE", "maybe"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_S3_PATH_STYLE"), "{err}");
+    }
+}

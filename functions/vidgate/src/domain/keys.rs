@@ -1,0 +1,53 @@
+//! Where uploads land in the bucket.
+//!
+//! Keys are built only from server-made parts: a hash of the owner (so an IAM policy can be scoped
+//! to `videos/<hash>/*` for one owner) and the video id, plus an extension chosen from the content
+//! type. No client text becomes a path segment.
+
+use sha2::{Digest, Sha256};
+
+use super::{Owner, VideoId};
+
+/// The top-level prefix of every upload.
+pub const ROOT: &str = "videos";
+
+/// 32 hex digits (128 bits) of SHA-256 of the owner id: stable, opaque, collision-free in practice.
+pub fn owner_prefix(owner: &Owner) -> String {
+    let digest = Sha256::digest(owner.as_str().as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{ROOT}/{hex}/")
+}
+
+/// `videos/<owner hash>/<video id><.ext>`.
+pub fn object_key(owner: &Owner, id: &VideoId, extension: &str) -> String {
+    format!("{}{id}{extension}", owner_prefix(owner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sit_under_a_stable_per_owner_prefix() {
+        let alice = Owner::new("alice");
+        let id = VideoId::new();
+        let key = object_key(&alice, &id, ".mp4");
+        assert!(key.starts_with(&owner_prefix(&alice)));
+        assert!(key.ends_with(&format!("{id}.mp4")));
+        assert_eq!(owner_prefix(&alice), owner_prefix(&Owner::new("alice")));
+        assert_ne!(owner_prefix(&alice), owner_prefix(&Owner::new("bob")));
+    }
+
+    #[test]
+    fn hostile_owner_ids_never_reach_the_key() {
+        let owner = Owner::new("../../etc/passwd/ ?#");
+        let key = object_key(&owner, &VideoId::new(), ".webm");
+        assert!(!key.contains(".."));
+        assert!(
+            key[ROOT.len() + 1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-/.".contains(c))
+        );
+        assert_eq!(key.split('/').count(), 3);
+    }
+}

@@ -1,0 +1,30 @@
+//! The rules of an upload, free of AWS types.
+//!
+//! Handlers translate requests into these types, ask the ports to do I/O, and let this module
+//! decide what is valid and which state changes are allowed.
+
+pub mod keys;
+pub mod parts;
+pub mod time;
+pub mod upload;
+pub mod video;
+
+pub use upload::{NewUpload, UploadRequest};
+pub use video::{Change, Owner, Status, Video, VideoId};
+
+/// A caller's input that breaks a rule; becomes a 400 with this code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}

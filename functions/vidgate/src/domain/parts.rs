@@ -1,0 +1,191 @@
+//! Part-size arithmetic for S3 multipart uploads.
+//!
+//! S3's limits (user guide, "Amazon S3 multipart upload limits"): parts of 5 MiB to 5 GiB (the last
+//! part may be smaller), part numbers 1 to 10,000, hence objects up to 10,000 × 5 GiB.
+
+use super::Invalid;
+
+pub const MIB: u64 = 1024 * 1024;
+pub const GIB: u64 = 1024 * MIB;
+pub const MIN_PART_SIZE: u64 = 5 * MIB;
+pub const MAX_PART_SIZE: u64 = 5 * GIB;
+pub const MAX_PARTS: u32 = 10_000;
+pub const MAX_OBJECT_SIZE: u64 = MAX_PARTS as u64 * MAX_PART_SIZE;
+
+/// How an upload is cut into parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartPlan {
+    pub part_size: u64,
+    /// Known only when the object's size was declared.
+    pub part_count: Option<u32>,
+}
+
+impl PartPlan {
+    /// The highest part number the client may use.
+    pub fn max_parts(&self) -> u32 {
+        self.part_count.unwrap_or(MAX_PARTS)
+    }
+}
+
+/// Chooses the part size: the requested one if it is valid for `size`, else the default, grown
+/// (in whole MiB) until the object fits in 10,000 parts.
+pub fn plan(
+    size: Option<u64>,
+    requested: Option<u64>,
+    default_part_size: u64,
+) -> Result<PartPlan, Invalid> {
+    if let Some(size) = size {
+        if size == 0 {
+            return Err(Invalid::new("invalid_size", "size must be at least 1 byte"));
+        }
+        if size > MAX_OBJECT_SIZE {
+            return Err(Invalid::new(
+                "invalid_size",
+                format!("size {size} exceeds S3's maximum object size of {MAX_OBJECT_SIZE} bytes"),
+            ));
+        }
+    }
+
+    let part_size = match requested {
+        Some(ps) => {
+            if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&ps) {
+                return Err(Invalid::new(
+                    "invalid_part_size",
+                    format!(
+                        "partSize must be between {MIN_PART_SIZE} (5 MiB) and {MAX_PART_SIZE} (5 GiB) bytes"
+                    ),
+                ));
+            }
+            if let Some(size) = size
+                && size.div_ceil(ps) > u64::from(MAX_PARTS)
+            {
+                return Err(Invalid::new(
+                    "invalid_part_size",
+                    format!(
+                        "partSize {ps} would need more than {MAX_PARTS} parts; use at least {}",
+                        size.div_ceil(u64::from(MAX_PARTS))
+                    ),
+                ));
+            }
+            ps
+        }
+        None => {
+            let needed = size.map_or(0, |s| s.div_ceil(u64::from(MAX_PARTS)).div_ceil(MIB) * MIB);
+            default_part_size
+                .max(needed)
+                .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+        }
+    };
+
+    let part_count = size.map(|s| {
+        u32::try_from(s.div_ceil(part_size)).expect("part count was checked against MAX_PARTS")
+    });
+    Ok(PartPlan {
+        part_size,
+        part_count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DEFAULT: u64 = 8 * MIB;
+
+    #[test]
+    fn small_known_size_uses_the_default_and_one_part() {
+        let p = plan(Some(1), None, DEFAULT).unwrap();
+        assert_eq!(
+            p,
+            PartPlan {
+                part_size: DEFAULT,
+                part_count: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn requested_part_size_is_honoured() {
+        let p = plan(Some(23 * MIB), Some(5 * MIB), DEFAULT).unwrap();
+        assert_eq!(
+            p,
+            PartPlan {
+                part_size: 5 * MIB,
+                part_count: Some(5)
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_size_has_no_part_count_and_may_use_every_part_number() {
+        let p = plan(None, None, DEFAULT).unwrap();
+        assert_eq!(p.part_count, None);
+        assert_eq!(p.max_parts(), MAX_PARTS);
+        assert_eq!(p.part_size, DEFAULT);
+    }
+
+    #[test]
+    fn large_size_grows_the_part_size_to_fit_ten_thousand_parts() {
+        let size = 200 * GIB;
+        let p = plan(Some(size), None, DEFAULT).unwrap();
+        assert!(p.part_count.unwrap() <= MAX_PARTS);
+        assert_eq!(p.part_size % MIB, 0);
+        assert_eq!(p.part_size, 21 * MIB);
+    }
+
+    #[test]
+    fn the_largest_object_fits_exactly() {
+        let p = plan(Some(MAX_OBJECT_SIZE), None, DEFAULT).unwrap();
+        assert_eq!(
+            p,
+            PartPlan {
+                part_size: MAX_PART_SIZE,
+                part_count: Some(MAX_PARTS)
+            }
+        );
+        assert_eq!(
+            plan(Some(MAX_OBJECT_SIZE + 1), None, DEFAULT)
+                .unwrap_err()
+                .code,
+            "invalid_size"
+        );
+    }
+
+    #[test]
+    fn zero_size_is_invalid() {
+        assert_eq!(
+            plan(Some(0), None, DEFAULT).unwrap_err().code,
+            "invalid_size"
+        );
+    }
+
+    #[test]
+    fn part_sizes_outside_s3_limits_are_invalid() {
+        for ps in [0, MIN_PART_SIZE - 1, MAX_PART_SIZE + 1] {
+            assert_eq!(
+                plan(Some(10), Some(ps), DEFAULT).unwrap_err().code,
+                "invalid_part_size"
+            );
+        }
+    }
+
+    #[test]
+    fn requested_part_size_too_small_for_the_size_says_the_minimum() {
+        let err = plan(Some(100 * GIB), Some(5 * MIB), DEFAULT).unwrap_err();
+        assert_eq!(err.code, "invalid_part_size");
+        assert!(err.message.contains("10737419"), "{}", err.message);
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_size_gets_a_plan_within_s3_limits(size in 1..=MAX_OBJECT_SIZE) {
+            let p = plan(Some(size), None, DEFAULT).unwrap();
+            prop_assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&p.part_size));
+            let count = p.part_count.unwrap();
+            prop_assert!((1..=MAX_PARTS).contains(&count));
+            prop_assert!(u64::from(count) * p.part_size >= size);
+            prop_assert!(u64::from(count - 1) * p.part_size < size);
+        }
+    }
+}

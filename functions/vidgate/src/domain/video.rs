@@ -1,0 +1,287 @@
+//! A video record and the one state machine every write goes through.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::time::{self, Timestamp};
+
+/// A video's id: a UUIDv7, so ids of one owner sort roughly by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VideoId(Uuid);
+
+impl VideoId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for VideoId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for VideoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Text that is not a video id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a video id")]
+pub struct NotAVideoId;
+
+impl FromStr for VideoId {
+    type Err = NotAVideoId;
+
+    /// Only the canonical lowercase hyphenated form is accepted, so a video has one spelling.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match Uuid::try_parse(s) {
+            Ok(id) if id.hyphenated().to_string() == s => Ok(Self(id)),
+            _ => Err(NotAVideoId),
+        }
+    }
+}
+
+/// The authenticated caller: the JWT `sub` claim the API Gateway authorizer vouched for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Owner(String);
+
+impl Owner {
+    pub fn new(sub: impl Into<String>) -> Self {
+        Self(sub.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Uploading,
+    Uploaded,
+    Aborted,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Uploading,
+        Status::Uploaded,
+        Status::Aborted,
+        Status::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Uploading => "uploading",
+            Status::Uploaded => "uploaded",
+            Status::Aborted => "aborted",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// A final state is never left: that is what makes retries and races harmless.
+    pub fn is_final(self) -> bool {
+        self != Status::Uploading
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state change. Stores apply it only if the record is still `uploading`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Complete { size: u64, etag: String },
+    Abort,
+    Expire,
+}
+
+impl Change {
+    pub fn target(&self) -> Status {
+        match self {
+            Change::Complete { .. } => Status::Uploaded,
+            Change::Abort => Status::Aborted,
+            Change::Expire => Status::Expired,
+        }
+    }
+}
+
+/// The record of one upload, as stored and (less the owner) as shown to its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Video {
+    pub id: VideoId,
+    pub owner: Owner,
+    pub status: Status,
+    pub filename: String,
+    pub content_type: String,
+    /// Declared at creation (if known), then the real size once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub key: String,
+    pub upload_id: String,
+    pub part_size: u64,
+    /// The number of parts when the size was declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_count: Option<u32>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(with = "time")]
+    pub created_at: Timestamp,
+    #[serde(with = "time")]
+    pub updated_at: Timestamp,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::option"
+    )]
+    pub completed_at: Option<Timestamp>,
+    /// The deadline after which an unfinished upload is abandoned.
+    #[serde(with = "time")]
+    pub expires_at: Timestamp,
+}
+
+/// Why a change can't be applied: the record already reached a final state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("video is already {0}")]
+pub struct AlreadyFinal(pub Status);
+
+impl Video {
+    /// Applies `change` in memory with the same rule stores enforce with conditional writes.
+    pub fn apply(&mut self, change: &Change, at: Timestamp) -> Result<(), AlreadyFinal> {
+        if self.status.is_final() {
+            return Err(AlreadyFinal(self.status));
+        }
+        self.status = change.target();
+        self.updated_at = at;
+        if let Change::Complete { size, etag } = change {
+            self.size = Some(*size);
+            self.etag = Some(etag.clone());
+            self.completed_at = Some(at);
+        }
+        Ok(())
+    }
+
+    /// The highest part number a client may sign for this upload.
+    pub fn max_part_number(&self) -> u32 {
+        self.part_count.unwrap_or(super::parts::MAX_PARTS)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample(owner: &str) -> Video {
+        let now = time::now();
+        Video {
+            id: VideoId::new(),
+            owner: Owner::new(owner),
+            status: Status::Uploading,
+            filename: "clip.mp4".into(),
+            content_type: "video/mp4".into(),
+            size: Some(10),
+            key: "videos/x/y.mp4".into(),
+            upload_id: "u-1".into(),
+            part_size: 5 * 1024 * 1024,
+            part_count: Some(1),
+            metadata: BTreeMap::new(),
+            etag: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            expires_at: now,
+        }
+    }
+
+    #[test]
+    fn given_uploading_when_completed_then_uploaded_with_size_and_etag() {
+        let mut v = sample("alice");
+        let at = time::now();
+        v.apply(
+            &Change::Complete {
+                size: 42,
+                etag: "\"e\"".into(),
+            },
+            at,
+        )
+        .unwrap();
+        assert_eq!(v.status, Status::Uploaded);
+        assert_eq!(v.size, Some(42));
+        assert_eq!(v.etag.as_deref(), Some("\"e\""));
+        assert_eq!(v.completed_at, Some(at));
+    }
+
+    #[test]
+    fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
+        for start in [Status::Uploaded, Status::Aborted, Status::Expired] {
+            for change in [
+                Change::Complete {
+                    size: 1,
+                    etag: "x".into(),
+                },
+                Change::Abort,
+                Change::Expire,
+            ] {
+                let mut v = sample("alice");
+                v.status = start;
+                let before = v.clone();
+                assert_eq!(v.apply(&change, time::now()), Err(AlreadyFinal(start)));
+                assert_eq!(v, before);
+            }
+        }
+    }
+
+    #[test]
+    fn given_uploading_when_aborted_or_expired_then_that_state() {
+        for change in [Change::Abort, Change::Expire] {
+            let mut v = sample("alice");
+            v.apply(&change, time::now()).unwrap();
+            assert_eq!(v.status, change.target());
+            assert_eq!(v.completed_at, None);
+        }
+    }
+
+    #[test]
+    fn status_text_round_trips() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("Uploading"), None);
+    }
+
+    #[test]
+    fn video_ids_accept_only_the_canonical_form() {
+        let id = VideoId::new();
+        assert_eq!(id.to_string().parse::<VideoId>().unwrap(), id);
+        assert!(id.to_string().to_uppercase().parse::<VideoId>().is_err());
+        assert!(id.to_string().replace('-', "").parse::<VideoId>().is_err());
+        assert!("../etc/passwd".parse::<VideoId>().is_err());
+    }
+}

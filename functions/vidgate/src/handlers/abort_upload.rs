@@ -1,0 +1,133 @@
+//! `DELETE /v1/uploads/{videoId}`: aborts the multipart upload and records it `aborted`.
+
+use lambda_http::{Body, Request, Response};
+
+use super::settle::settle;
+use super::{load_owned, not_uploading};
+use crate::App;
+use crate::domain::{Owner, Status};
+use crate::http::ApiError;
+use crate::http::request::{no_content, video_id};
+use crate::objects::ObjectError;
+
+pub(super) async fn handle(
+    app: &App,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let video = load_owned(app, owner, &video_id(req)?).await?;
+    let settled = match video.status {
+        Status::Uploading => {
+            match app
+                .objects
+                .abort_multipart(&video.key, &video.upload_id)
+                .await
+            {
+                // NoSuchUpload: an earlier abort or a racing complete got there first; `settle`
+                // tells which from whether the object exists.
+                Ok(()) | Err(ObjectError::NoSuchUpload) => {}
+                Err(e) => return Err(e.into()),
+            }
+            settle(app, &video).await?
+        }
+        _ => video,
+    };
+    match settled.status {
+        // Aborting twice answers the same as the first time.
+        Status::Aborted => Ok(no_content()),
+        other => Err(not_uploading(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::domain::parts::MIB;
+    use crate::handlers::testing::{Harness, call};
+    use crate::http::Function;
+
+    #[tokio::test]
+    async fn given_an_upload_when_aborted_then_204_s3_forgets_it_and_repeats_are_204() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let (id, upload) = (
+            created["videoId"].as_str().unwrap(),
+            created["uploadId"].as_str().unwrap(),
+        );
+        let path = format!("/v1/uploads/{id}");
+        let (status, body) = call(&h.app, Function::AbortUpload, h.delete(&path)).await;
+        assert_eq!((status, body), (204, Value::Null));
+        assert!(!h.objects.has_upload(upload));
+        assert_eq!(h.stored(id).await.unwrap().status.as_str(), "aborted");
+        let (status, _) = call(&h.app, Function::AbortUpload, h.delete(&path)).await;
+        assert_eq!(status, 204);
+    }
+
+    #[tokio::test]
+    async fn aborting_a_completed_upload_is_409_and_changes_nothing() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let (id, upload) = (
+            created["videoId"].as_str().unwrap(),
+            created["uploadId"].as_str().unwrap(),
+        );
+        h.objects.put_part(upload, 1, MIB).unwrap();
+        let (status, _) = call(
+            &h.app,
+            Function::CompleteUpload,
+            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, body) = call(
+            &h.app,
+            Function::AbortUpload,
+            h.delete(&format!("/v1/uploads/{id}")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("upload_completed"))
+        );
+        assert_eq!(h.stored(id).await.unwrap().status.as_str(), "uploaded");
+    }
+
+    #[tokio::test]
+    async fn an_abort_racing_a_complete_that_won_in_s3_is_409_and_the_record_says_uploaded() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let (id, upload) = (
+            created["videoId"].as_str().unwrap(),
+            created["uploadId"].as_str().unwrap(),
+        );
+        h.objects.put_part(upload, 1, MIB).unwrap();
+        let video = h.stored(id).await.unwrap();
+        let parts = h.app.objects.list_parts(&video.key, upload).await.unwrap();
+        let refs = [crate::objects::PartRef {
+            part_number: 1,
+            etag: parts[0].etag.clone(),
+        }];
+        h.app
+            .objects
+            .complete_multipart(&video.key, upload, &refs)
+            .await
+            .unwrap();
+
+        let (status, body) = call(
+            &h.app,
+            Function::AbortUpload,
+            h.delete(&format!("/v1/uploads/{id}")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("upload_completed"))
+        );
+        let stored = h.stored(id).await.unwrap();
+        assert_eq!(
+            (stored.status.as_str(), stored.size),
+            ("uploaded", Some(MIB))
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! `POST /v1/uploads`: starts a multipart upload and records it.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::VideoView;
+use crate::App;
+use crate::domain::time::{self, Timestamp};
+use crate::domain::{Owner, Status, UploadRequest, Video, VideoId, keys};
+use crate::http::ApiError;
+use crate::http::request::{json_response, required_json_body};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Created<'a> {
+    video_id: VideoId,
+    upload_id: &'a str,
+    key: &'a str,
+    part_size: u64,
+    part_count: Option<u32>,
+    max_parts: u32,
+    #[serde(with = "time")]
+    expires_at: Timestamp,
+    video: VideoView<'a>,
+}
+
+pub(super) async fn handle(
+    app: &App,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let upload =
+        required_json_body::<UploadRequest>(req)?.validate(app.config.default_part_size)?;
+    let id = VideoId::new();
+    let key = keys::object_key(owner, &id, upload.extension);
+    let upload_id = app
+        .objects
+        .create_multipart(&key, &upload.content_type)
+        .await?;
+
+    let now = time::now();
+    let video = Video {
+        id,
+        owner: owner.clone(),
+        status: Status::Uploading,
+        filename: upload.filename,
+        content_type: upload.content_type,
+        size: upload.size,
+        key,
+        upload_id,
+        part_size: upload.plan.part_size,
+        part_count: upload.plan.part_count,
+        metadata: upload.metadata,
+        etag: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        expires_at: now + app.config.upload_ttl,
+    };
+    if let Err(err) = app.videos.insert(&video).await {
+        // Without a record nobody could ever complete or abort it: don't leave it in S3.
+        if let Err(abort) = app
+            .objects
+            .abort_multipart(&video.key, &video.upload_id)
+            .await
+        {
+            tracing::error!(key = %video.key, error = %abort, "could not abort an unrecorded multipart upload");
+        }
+        return Err(err.into());
+    }
+
+    Ok(json_response(
+        StatusCode::CREATED,
+        &Created {
+            video_id: video.id,
+            upload_id: &video.upload_id,
+            key: &video.key,
+            part_size: video.part_size,
+            part_count: video.part_count,
+            max_parts: upload.plan.max_parts(),
+            expires_at: video.expires_at,
+            video: VideoView::from(&video),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::domain::parts::MIB;
+    use crate::handlers::testing::{Harness, call};
+    use crate::http::Function;
+
+    #[tokio::test]
+    async fn given_a_sized_video_when_created_then_201_with_plan_record_and_s3_upload() {
+        let h = Harness::new();
+        let (status, body) = call(
+            &h.app,
+            Function::CreateUpload,
+            h.post(
+                "/v1/uploads",
+                json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["partSize"], 5 * MIB);
+        assert_eq!(body["partCount"], 5);
+        assert_eq!(body["maxParts"], 5);
+        assert_eq!(body["video"]["status"], "uploading");
+        assert_eq!(body["video"]["contentType"], "video/mp4");
+        assert_eq!(body["video"]["size"], 23 * MIB);
+        let upload_id = body["uploadId"].as_str().unwrap();
+        assert!(h.objects.has_upload(upload_id));
+        let key = body["key"].as_str().unwrap();
+        assert!(key.starts_with("videos/") && key.ends_with(".mp4"), "{key}");
+        let stored = h.stored(body["videoId"].as_str().unwrap()).await.unwrap();
+        assert_eq!(stored.owner.as_str(), "alice");
+        assert_eq!(stored.upload_id, upload_id);
+    }
+
+    #[tokio::test]
+    async fn given_no_size_when_created_then_part_count_is_null_and_every_part_number_allowed() {
+        let h = Harness::new();
+        let (status, body) = call(
+            &h.app,
+            Function::CreateUpload,
+            h.post("/v1/uploads", json!({"filename": "live.webm"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["partCount"], serde_json::Value::Null);
+        assert_eq!(body["maxParts"], 10_000);
+        assert_eq!(body["video"]["size"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn given_bad_input_then_400_with_a_code_and_no_s3_upload() {
+        let h = Harness::new();
+        for (body, code) in [
+            (json!({}), "missing_filename"),
+            (
+                json!({"filename": "a.txt", "contentType": "text/plain"}),
+                "unsupported_content_type",
+            ),
+            (json!({"filename": "a.mp4", "size": 0}), "invalid_size"),
+            (json!({"filename": "a.mp4", "size": -5}), "invalid_body"),
+            (
+                json!({"filename": "a.mp4", "partSize": 1}),
+                "invalid_part_size",
+            ),
+            (
+                json!({"filename": "a.mp4", "colour": "red"}),
+                "invalid_body",
+            ),
+            (json!(["a.mp4"]), "invalid_body"),
+        ] {
+            let (status, reply) = call(
+                &h.app,
+                Function::CreateUpload,
+                h.post("/v1/uploads", body.clone()),
+            )
+            .await;
+            assert_eq!(status, 400, "{body} → {reply}");
+            assert_eq!(reply["error"]["code"], code, "{body} → {reply}");
+        }
+        let (status, reply) = call(
+            &h.app,
+            Function::CreateUpload,
+            h.raw("POST", "/v1/uploads", "{not json"),
+        )
+        .await;
+        assert_eq!(
+            (status, reply["error"]["code"].as_str()),
+            (400, Some("invalid_body"))
+        );
+        assert!(!h.objects.has_upload("mem-upload-0"));
+    }
+
+    #[tokio::test]
+    async fn given_dynamodb_down_when_created_then_503_and_the_s3_upload_is_aborted() {
+        let h = Harness::new();
+        h.videos.set_unavailable(true);
+        let (status, body) = call(
+            &h.app,
+            Function::CreateUpload,
+            h.post("/v1/uploads", json!({"filename": "a.mp4"})),
+        )
+        .await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "service_unavailable");
+        assert!(
+            !h.objects.has_upload("mem-upload-0"),
+            "the orphan multipart upload was not aborted"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_no_authorizer_claims_then_401() {
+        let h = Harness::new();
+        let req = h.request("POST", "/v1/uploads", r#"{"filename":"a.mp4"}"#, None);
+        let (status, body) = call(&h.app, Function::CreateUpload, req).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+}

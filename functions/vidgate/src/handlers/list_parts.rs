@@ -1,0 +1,96 @@
+//! `GET /v1/uploads/{videoId}/parts`: what S3 holds so far, to resume an upload.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::settle::settle;
+use super::{load_owned, not_uploading, require_uploading};
+use crate::App;
+use crate::domain::Owner;
+use crate::http::ApiError;
+use crate::http::request::{json_response, video_id};
+use crate::objects::ObjectError;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Part<'a> {
+    part_number: u32,
+    etag: &'a str,
+    size: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Parts<'a> {
+    parts: Vec<Part<'a>>,
+    uploaded_bytes: u64,
+}
+
+pub(super) async fn handle(
+    app: &App,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let video = load_owned(app, owner, &video_id(req)?).await?;
+    require_uploading(&video)?;
+    let parts = match app.objects.list_parts(&video.key, &video.upload_id).await {
+        Ok(parts) => parts,
+        Err(ObjectError::NoSuchUpload) => {
+            return Err(not_uploading(settle(app, &video).await?.status));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let body = Parts {
+        uploaded_bytes: parts.iter().map(|p| p.size).sum(),
+        parts: parts
+            .iter()
+            .map(|p| Part {
+                part_number: p.part_number,
+                etag: &p.etag,
+                size: p.size,
+            })
+            .collect(),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::domain::parts::MIB;
+    use crate::handlers::testing::{Harness, call};
+    use crate::http::Function;
+
+    #[tokio::test]
+    async fn lists_uploaded_parts_with_total_bytes() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let upload_id = created["uploadId"].as_str().unwrap();
+        let etag = h.objects.put_part(upload_id, 2, 5 * MIB).unwrap();
+        h.objects.put_part(upload_id, 1, 5 * MIB).unwrap();
+        let path = format!("/v1/uploads/{}/parts", created["videoId"].as_str().unwrap());
+        let (status, body) = call(&h.app, Function::ListParts, h.get(&path)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["uploadedBytes"], 10 * MIB);
+        assert_eq!(body["parts"][0]["partNumber"], 1);
+        assert_eq!(
+            body["parts"][1],
+            json!({"partNumber": 2, "etag": etag, "size": 5 * MIB})
+        );
+    }
+
+    #[tokio::test]
+    async fn s3_down_is_503() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        h.objects.set_unavailable(true);
+        let path = format!("/v1/uploads/{}/parts", created["videoId"].as_str().unwrap());
+        let (status, body) = call(&h.app, Function::ListParts, h.get(&path)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("service_unavailable"))
+        );
+    }
+}

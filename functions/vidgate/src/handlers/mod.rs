@@ -1,0 +1,95 @@
+//! One module per route, and [`handle`], the entry point every function binary runs.
+
+mod abort_upload;
+mod complete_upload;
+mod create_upload;
+mod get_video;
+mod list_parts;
+mod list_videos;
+mod settle;
+mod sign_parts;
+#[cfg(test)]
+pub(crate) mod testing;
+mod view;
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::App;
+use crate::domain::{Owner, Status, Video, VideoId};
+use crate::http::request::{request_id, route_key};
+use crate::http::{ApiError, Function, auth};
+
+pub use view::VideoView;
+
+/// Serves one request for `function`: authenticates, runs the handler, maps errors to JSON and
+/// logs one line (request id, route, owner, status, latency; never a token or URL).
+pub async fn handle(
+    app: &App,
+    function: Function,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let owner = auth::owner(&req);
+    let result = match &owner {
+        Ok(owner) => dispatch(app, function, owner, &req).await,
+        Err(_) => Err(ApiError::Unauthorized),
+    };
+    let response = result.unwrap_or_else(|e| e.into_response(&request_id));
+    tracing::info!(
+        request_id,
+        function = function.name(),
+        route = route_key(&req),
+        owner = owner.as_ref().map(Owner::as_str).unwrap_or("-"),
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    Ok(response)
+}
+
+async fn dispatch(
+    app: &App,
+    function: Function,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    match function {
+        Function::CreateUpload => create_upload::handle(app, owner, req).await,
+        Function::SignParts => sign_parts::handle(app, owner, req).await,
+        Function::ListParts => list_parts::handle(app, owner, req).await,
+        Function::CompleteUpload => complete_upload::handle(app, owner, req).await,
+        Function::AbortUpload => abort_upload::handle(app, owner, req).await,
+        Function::ListVideos => list_videos::handle(app, owner, req).await,
+        Function::GetVideo => get_video::handle(app, owner, req).await,
+    }
+}
+
+/// The caller's own video. Someone else's is as unknown as a missing one.
+async fn load_owned(app: &App, owner: &Owner, id: &VideoId) -> Result<Video, ApiError> {
+    match app.videos.get(id).await? {
+        Some(video) if &video.owner == owner => Ok(video),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The 409 for an operation that needs an upload in progress.
+fn not_uploading(status: Status) -> ApiError {
+    let code = match status {
+        Status::Uploaded => "upload_completed",
+        Status::Aborted => "upload_aborted",
+        Status::Expired => "upload_expired",
+        Status::Uploading => "upload_in_progress",
+    };
+    ApiError::conflict(code, format!("upload is {status}"))
+}
+
+fn require_uploading(video: &Video) -> Result<(), ApiError> {
+    match video.status {
+        Status::Uploading => Ok(()),
+        other => Err(not_uploading(other)),
+    }
+}

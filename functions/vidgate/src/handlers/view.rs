@@ -1,0 +1,55 @@
+//! The `Video` JSON shown to its owner.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::time::{self, Timestamp};
+use crate::domain::{Status, Video, VideoId};
+
+/// Every field is always present (`null` when unknown), so clients need no existence checks.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoView<'a> {
+    pub id: VideoId,
+    pub status: Status,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size: Option<u64>,
+    pub key: &'a str,
+    pub upload_id: &'a str,
+    pub part_size: u64,
+    pub part_count: Option<u32>,
+    pub metadata: &'a BTreeMap<String, String>,
+    pub etag: Option<&'a str>,
+    #[serde(with = "time")]
+    pub created_at: Timestamp,
+    #[serde(with = "time")]
+    pub updated_at: Timestamp,
+    #[serde(with = "time::option")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(with = "time")]
+    pub expires_at: Timestamp,
+}
+
+impl<'a> From<&'a Video> for VideoView<'a> {
+    fn from(v: &'a Video) -> Self {
+        Self {
+            id: v.id,
+            status: v.status,
+            filename: &v.filename,
+            content_type: &v.content_type,
+            size: v.size,
+            key: &v.key,
+            upload_id: &v.upload_id,
+            part_size: v.part_size,
+            part_count: v.part_count,
+            metadata: &v.metadata,
+            etag: v.etag.as_deref(),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            completed_at: v.completed_at,
+            expires_at: v.expires_at,
+        }
+    }
+}

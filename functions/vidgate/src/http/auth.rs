@@ -1,0 +1,25 @@
+//! Who the caller is.
+//!
+//! Handlers trust only what API Gateway's JWT authorizer put in the request context: the token
+//! was verified before the function ran, and the `sub` claim names the owner. The local gateway
+//! puts claims in the same place after verifying its own development tokens.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use super::ApiError;
+use crate::domain::Owner;
+
+pub fn owner(req: &Request) -> Result<Owner, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return Err(ApiError::Unauthorized);
+    };
+    ctx.authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"))
+        .map(|sub| sub.trim())
+        .filter(|sub| !sub.is_empty())
+        .map(Owner::new)
+        .ok_or(ApiError::Unauthorized)
+}

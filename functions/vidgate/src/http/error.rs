@@ -1,0 +1,175 @@
+//! The one error type of every handler and its one mapping to status + JSON.
+//!
+//! Callers get `{"error":{"code","message"}}`. Internal details are logged with the request id and
+//! never echoed: a 500 or 503 says only what the caller can act on.
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::domain::Invalid;
+use crate::objects::ObjectError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The caller's input breaks a rule (400).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// No caller identity from the authorizer (401).
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// Unknown, malformed or someone else's video id: indistinguishable on purpose (404).
+    #[error("video not found")]
+    NotFound,
+    /// The video is in a state that does not allow this (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// S3 or DynamoDB can't be reached right now (503 + Retry-After).
+    #[error("dependency unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+impl ApiError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(Invalid::new(code, message))
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid(invalid) => invalid.code,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound => "video_not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// What the caller is told; internal causes stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "storage is temporarily unavailable; retry shortly".into(),
+            ApiError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
+        match &self {
+            ApiError::Internal(_) => tracing::error!(request_id, error = %self, "internal error"),
+            ApiError::Unavailable(_) => {
+                tracing::warn!(request_id, error = %self, "dependency unavailable")
+            }
+            _ => {}
+        }
+        let mut response = error_response(self.status(), self.code(), &self.public_message());
+        if matches!(self, ApiError::Unavailable(_)) {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON error body with the given status; also used by the local gateway for its own errors.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    crate::http::request::json_response(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(why) => ApiError::Unavailable(format!("dynamodb: {why}")),
+            other => ApiError::Internal(format!("dynamodb: {other}")),
+        }
+    }
+}
+
+impl From<ObjectError> for ApiError {
+    fn from(err: ObjectError) -> Self {
+        match err {
+            ObjectError::Unavailable(why) => ApiError::Unavailable(format!("s3: {why}")),
+            other => ApiError::Internal(format!("s3: {other}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(r: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(r.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn invalid_input_is_a_400_with_its_code_and_message() {
+        let r =
+            ApiError::invalid("invalid_size", "size must be at least 1 byte").into_response("r1");
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            body(&r),
+            json!({"error": {"code": "invalid_size", "message": "size must be at least 1 byte"}})
+        );
+        assert_eq!(r.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn unavailable_is_a_503_with_retry_after_and_no_internals() {
+        let r = ApiError::from(StoreError::Unavailable(
+            "dispatch failure: connection refused 10.0.0.1".into(),
+        ))
+        .into_response("r1");
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "2");
+        let text = body(&r).to_string();
+        assert!(
+            !text.contains("10.0.0.1") && !text.contains("dispatch"),
+            "{text}"
+        );
+        assert_eq!(body(&r)["error"]["code"], "service_unavailable");
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_of_their_cause() {
+        let r = ApiError::from(ObjectError::Other(
+            "AccessDenied: arn:aws:iam::123:role/x".into(),
+        ))
+        .into_response("r1");
+        assert_eq!(r.status(), 500);
+        assert_eq!(
+            body(&r),
+            json!({"error": {"code": "internal_error", "message": "internal error"}})
+        );
+    }
+}

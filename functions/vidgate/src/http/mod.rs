@@ -1,0 +1,12 @@
+//! HTTP concerns shared by every function: the route table, who the caller is, errors as JSON,
+//! and reading requests / writing responses.
+
+pub mod auth;
+pub mod cursor;
+pub mod error;
+pub mod event;
+pub mod request;
+pub mod routes;
+
+pub use error::ApiError;
+pub use routes::{Function, NoRoute, ROUTES, Route, Router};

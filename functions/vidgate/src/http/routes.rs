@@ -1,0 +1,208 @@
+//! The route table: the single list of routes and the function serving each.
+//!
+//! The local gateway serves exactly this table; tests check `template.yaml` and `openapi.yaml`
+//! against it, so there is no second hand-kept list to drift.
+
+/// One Lambda function. Its name is its binary's, crate's and (in CamelCase) its SAM resource's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Function {
+    CreateUpload,
+    SignParts,
+    ListParts,
+    CompleteUpload,
+    AbortUpload,
+    ListVideos,
+    GetVideo,
+}
+
+impl Function {
+    pub const ALL: [Function; 7] = [
+        Function::CreateUpload,
+        Function::SignParts,
+        Function::ListParts,
+        Function::CompleteUpload,
+        Function::AbortUpload,
+        Function::ListVideos,
+        Function::GetVideo,
+    ];
+
+    /// The kebab-case name: `create-upload`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::CreateUpload => "create-upload",
+            Function::SignParts => "sign-parts",
+            Function::ListParts => "list-parts",
+            Function::CompleteUpload => "complete-upload",
+            Function::AbortUpload => "abort-upload",
+            Function::ListVideos => "list-videos",
+            Function::GetVideo => "get-video",
+        }
+    }
+}
+
+/// How a route authenticates its callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// API Gateway's JWT authorizer; the handler reads the `sub` claim it vouched for.
+    Jwt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// API Gateway path syntax (`{videoId}`), which axum 0.8 shares.
+    pub path: &'static str,
+    pub function: Function,
+    pub auth: Auth,
+}
+
+impl Route {
+    /// API Gateway's route key: `POST /v1/uploads`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+const fn jwt(method: &'static str, path: &'static str, function: Function) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        auth: Auth::Jwt,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    jwt("POST", "/v1/uploads", Function::CreateUpload),
+    jwt(
+        "POST",
+        "/v1/uploads/{videoId}/part-urls",
+        Function::SignParts,
+    ),
+    jwt("GET", "/v1/uploads/{videoId}/parts", Function::ListParts),
+    jwt(
+        "POST",
+        "/v1/uploads/{videoId}/complete",
+        Function::CompleteUpload,
+    ),
+    jwt("DELETE", "/v1/uploads/{videoId}", Function::AbortUpload),
+    jwt("GET", "/v1/videos", Function::ListVideos),
+    jwt("GET", "/v1/videos/{videoId}", Function::GetVideo),
+];
+
+/// Why no route matched a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoute {
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// The route table compiled for lookups, as API Gateway matches it (same `{param}` syntax).
+pub struct Router {
+    by_method: Vec<(&'static str, matchit::Router<Route>)>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new(ROUTES)
+    }
+}
+
+impl Router {
+    pub fn new(routes: &[Route]) -> Self {
+        let mut by_method: Vec<(&'static str, matchit::Router<Route>)> = Vec::new();
+        for route in routes {
+            let index = match by_method.iter().position(|(m, _)| *m == route.method) {
+                Some(i) => i,
+                None => {
+                    by_method.push((route.method, matchit::Router::new()));
+                    by_method.len() - 1
+                }
+            };
+            by_method[index]
+                .1
+                .insert(route.path, *route)
+                .unwrap_or_else(|e| panic!("route table is invalid at {}: {e}", route.key()));
+        }
+        Self { by_method }
+    }
+
+    /// The route for `method path`, with its path parameters.
+    pub fn find(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<(Route, Vec<(String, String)>), NoRoute> {
+        let found = self
+            .by_method
+            .iter()
+            .find(|(m, _)| *m == method)
+            .and_then(|(_, router)| router.at(path).ok());
+        match found {
+            Some(m) => Ok((
+                *m.value,
+                m.params
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            )),
+            None if self.by_method.iter().any(|(_, r)| r.at(path).is_ok()) => {
+                Err(NoRoute::MethodNotAllowed)
+            }
+            None => Err(NoRoute::NotFound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn router_finds_routes_and_their_parameters() {
+        let router = Router::default();
+        let (route, params) = router.find("POST", "/v1/uploads/abc/part-urls").unwrap();
+        assert_eq!(route.function, Function::SignParts);
+        assert_eq!(params, vec![("videoId".to_string(), "abc".to_string())]);
+        assert_eq!(
+            router.find("GET", "/v1/uploads").unwrap_err(),
+            NoRoute::MethodNotAllowed
+        );
+        assert_eq!(
+            router.find("GET", "/v2/nothing").unwrap_err(),
+            NoRoute::NotFound
+        );
+        assert_eq!(
+            router.find("GET", "/v1/videos").unwrap().0.function,
+            Function::ListVideos
+        );
+    }
+
+    #[test]
+    fn every_function_has_a_route_and_route_keys_are_unique() {
+        let keys: HashSet<String> = ROUTES.iter().map(Route::key).collect();
+        assert_eq!(keys.len(), ROUTES.len());
+        for f in Function::ALL {
+            assert!(
+                ROUTES.iter().any(|r| r.function == f),
+                "{} has no route",
+                f.name()
+            );
+        }
+    }
+
+    #[test]
+    fn every_function_has_a_crate_of_its_name() {
+        let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for f in Function::ALL {
+            let manifest = format!("{functions}/{}/Cargo.toml", f.name());
+            let text =
+                std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+            assert!(
+                text.contains(&format!("name = \"{}\"", f.name())),
+                "{manifest}"
+            );
+        }
+    }
+}

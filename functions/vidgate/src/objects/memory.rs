@@ -1,0 +1,205 @@
+//! An in-memory `ObjectStore` for unit tests, following S3's multipart rules closely enough for
+//! the handlers' decisions (missing parts, small parts, completed or aborted uploads).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{ObjectError, ObjectInfo, ObjectStore, PartRef, UploadedPart, same_etag};
+use crate::domain::parts::MIN_PART_SIZE;
+
+#[derive(Default)]
+struct Upload {
+    key: String,
+    parts: BTreeMap<u32, UploadedPart>,
+}
+
+#[derive(Default)]
+struct State {
+    uploads: HashMap<String, Upload>,
+    objects: HashMap<String, ObjectInfo>,
+}
+
+#[derive(Default)]
+pub struct MemoryObjectStore {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    unavailable: AtomicBool,
+}
+
+impl MemoryObjectStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail as if S3 could not be reached.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// What a client's `PUT` to a part URL does: stores a part of `size` bytes; returns its ETag.
+    pub fn put_part(&self, upload_id: &str, part_number: u32, size: u64) -> Option<String> {
+        let mut state = self.lock();
+        let upload = state.uploads.get_mut(upload_id)?;
+        let etag = format!("\"{upload_id}-{part_number}-{size}\"");
+        upload.parts.insert(
+            part_number,
+            UploadedPart {
+                part_number,
+                etag: etag.clone(),
+                size,
+            },
+        );
+        Some(etag)
+    }
+
+    /// Whether S3 still knows the multipart upload.
+    pub fn has_upload(&self, upload_id: &str) -> bool {
+        self.lock().uploads.contains_key(upload_id)
+    }
+
+    fn check(&self) -> Result<(), ObjectError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(ObjectError::Unavailable(
+                "memory object store switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn rejected(code: &str, message: String) -> ObjectError {
+    ObjectError::RejectedParts {
+        code: code.into(),
+        message,
+    }
+}
+
+#[async_trait]
+impl ObjectStore for MemoryObjectStore {
+    async fn create_multipart(
+        &self,
+        key: &str,
+        _content_type: &str,
+    ) -> Result<String, ObjectError> {
+        self.check()?;
+        let id = format!("mem-upload-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
+        self.lock().uploads.insert(
+            id.clone(),
+            Upload {
+                key: key.to_owned(),
+                ..Default::default()
+            },
+        );
+        Ok(id)
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
+        self.check()?;
+        Ok(format!(
+            "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}&X-Amz-Expires={}",
+            expires_in.as_secs()
+        ))
+    }
+
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>, ObjectError> {
+        self.check()?;
+        let state = self.lock();
+        let upload = state
+            .uploads
+            .get(upload_id)
+            .filter(|u| u.key == key)
+            .ok_or(ObjectError::NoSuchUpload)?;
+        Ok(upload.parts.values().cloned().collect())
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartRef],
+    ) -> Result<String, ObjectError> {
+        self.check()?;
+        let mut state = self.lock();
+        let upload = state
+            .uploads
+            .get(upload_id)
+            .filter(|u| u.key == key)
+            .ok_or(ObjectError::NoSuchUpload)?;
+        if parts
+            .windows(2)
+            .any(|w| w[0].part_number >= w[1].part_number)
+        {
+            return Err(rejected(
+                "InvalidPartOrder",
+                "parts must be ascending".into(),
+            ));
+        }
+        let mut size = 0;
+        for (i, wanted) in parts.iter().enumerate() {
+            let stored = upload
+                .parts
+                .get(&wanted.part_number)
+                .filter(|p| same_etag(&p.etag, &wanted.etag))
+                .ok_or_else(|| {
+                    rejected(
+                        "InvalidPart",
+                        format!("part {} not found", wanted.part_number),
+                    )
+                })?;
+            if i + 1 < parts.len() && stored.size < MIN_PART_SIZE {
+                return Err(rejected(
+                    "EntityTooSmall",
+                    format!("part {} too small", wanted.part_number),
+                ));
+            }
+            size += stored.size;
+        }
+        let etag = format!("\"{upload_id}-{}\"", parts.len());
+        state.uploads.remove(upload_id);
+        state.objects.insert(
+            key.to_owned(),
+            ObjectInfo {
+                size,
+                etag: etag.clone(),
+            },
+        );
+        Ok(etag)
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {
+        self.check()?;
+        let mut state = self.lock();
+        match state.uploads.get(upload_id) {
+            Some(u) if u.key == key => {
+                state.uploads.remove(upload_id);
+                Ok(())
+            }
+            _ => Err(ObjectError::NoSuchUpload),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
+        self.check()?;
+        Ok(self.lock().objects.get(key).cloned())
+    }
+}

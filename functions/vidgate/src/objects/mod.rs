@@ -1,0 +1,85 @@
+//! The `ObjectStore` port: S3 multipart uploads and presigned part URLs.
+
+pub mod memory;
+pub mod s3;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// S3 no longer knows this multipart upload: it was completed or aborted.
+    #[error("no such multipart upload")]
+    NoSuchUpload,
+    /// S3 refused the part list of a completion (`InvalidPart`, `InvalidPartOrder`,
+    /// `EntityTooSmall`); the code says which.
+    #[error("S3 refused the parts: {code}: {message}")]
+    RejectedParts { code: String, message: String },
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
+    #[error("object store error: {0}")]
+    Other(String),
+}
+
+/// A part S3 holds for an upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: u32,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// A part named in a completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartRef {
+    pub part_number: u32,
+    pub etag: String,
+}
+
+/// What S3 says of a stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub etag: String,
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Starts a multipart upload; returns its upload id.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ObjectError>;
+
+    /// A URL a client can `PUT` one part's bytes to, with no extra headers.
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError>;
+
+    /// Every part uploaded so far, in part-number order (all pages).
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>, ObjectError>;
+
+    /// Assembles the object from `parts` (ascending); returns its ETag.
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartRef],
+    ) -> Result<String, ObjectError>;
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError>;
+
+    /// The object's size and ETag, or `None` if there is no object at `key`.
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError>;
+}
+
+/// ETags are compared without their quotes: S3 quotes them, some clients strip them.
+pub fn same_etag(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}

@@ -1,0 +1,100 @@
+//! An in-memory `VideoStore` for unit tests, with the same conditional semantics as DynamoDB.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+
+use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
+use crate::domain::time::Timestamp;
+use crate::domain::{Change, Video, VideoId};
+
+#[derive(Default)]
+pub struct MemoryVideoStore {
+    videos: Mutex<HashMap<VideoId, Video>>,
+    unavailable: AtomicBool,
+}
+
+impl MemoryVideoStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail as if the service could not be reached.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("memory store switched off".into()));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<VideoId, Video>> {
+        self.videos
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl VideoStore for MemoryVideoStore {
+    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        if videos.contains_key(&video.id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        videos.insert(video.id, video.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &VideoId) -> Result<Option<Video>, StoreError> {
+        self.check()?;
+        Ok(self.lock().get(id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        current: &Video,
+        change: &Change,
+        at: Timestamp,
+    ) -> Result<Video, StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        let video = videos
+            .get_mut(&current.id)
+            .ok_or(StoreError::ConditionFailed)?;
+        video
+            .apply(change, at)
+            .map_err(|_| StoreError::ConditionFailed)?;
+        Ok(video.clone())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        self.check()?;
+        let mut mine: Vec<Video> = self
+            .lock()
+            .values()
+            .filter(|v| v.owner == query.owner && query.status.is_none_or(|s| v.status == s))
+            .cloned()
+            .collect();
+        mine.sort_by_key(|v| std::cmp::Reverse((v.created_at, v.id)));
+        if let Some(after) = &query.after {
+            mine.retain(|v| (v.created_at, v.id) < (after.created_at, after.id));
+        }
+        let limit = query.limit as usize;
+        let next = (mine.len() > limit).then(|| {
+            let last = &mine[limit - 1];
+            PageKey {
+                id: last.id,
+                created_at: last.created_at,
+            }
+        });
+        mine.truncate(limit);
+        Ok(Page { videos: mine, next })
+    }
+}
