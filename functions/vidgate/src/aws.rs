@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -19,14 +19,17 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// Loads region and credentials the standard way (Lambda's environment, profiles, `AWS_*`),
-/// with our timeouts and the standard retry policy.
-pub async fn load() -> SdkConfig {
+/// The standard loader (Lambda's environment, profiles, `AWS_*`) with our timeouts and the
+/// standard retry policy; local tools add an endpoint and fixed credentials to it.
+pub fn loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
+}
+
+/// The `SdkConfig` a function builds once at Init.
+pub async fn load() -> SdkConfig {
+    loader().load().await
 }
 
 /// What kind of failure an SDK call ended in, as far as a caller should care.

@@ -78,13 +78,13 @@ async fn load_owned(app: &App, owner: &Owner, id: &VideoId) -> Result<Video, Api
 
 /// The 409 for an operation that needs an upload in progress.
 fn not_uploading(status: Status) -> ApiError {
-    let code = match status {
-        Status::Uploaded => "upload_completed",
-        Status::Aborted => "upload_aborted",
-        Status::Expired => "upload_expired",
-        Status::Uploading => "upload_in_progress",
+    let (code, message) = match status {
+        Status::Uploaded => ("upload_completed", "the upload was already completed"),
+        Status::Aborted => ("upload_aborted", "the upload was aborted"),
+        Status::Expired => ("upload_expired", "the upload expired before it was completed"),
+        Status::Uploading => ("upload_in_progress", "the upload is still in progress"),
     };
-    ApiError::conflict(code, format!("upload is {status}"))
+    ApiError::conflict(code, message)
 }
 
 fn require_uploading(video: &Video) -> Result<(), ApiError> {

@@ -196,8 +196,8 @@ impl VideoStore for DynamoVideoStore {
     }
 }
 
-/// Creates the table with the keys and indexes this adapter uses (local stack and tests; the SAM
-/// template declares the same for AWS).
+/// Creates the table with the keys and indexes this adapter uses, unless it exists (local stack
+/// and tests; the SAM template declares the same for AWS).
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let attr = |name: &str| {
         AttributeDefinition::builder()
@@ -226,7 +226,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             .build()
             .expect("index fields are set")
     };
-    client
+    let created = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -238,7 +238,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .global_secondary_indexes(index(INDEX_BY_OWNER, "owner"))
         .global_secondary_indexes(index(INDEX_BY_OWNER_STATUS, OWNER_STATUS))
         .send()
-        .await
-        .map_err(store_error)?;
-    Ok(())
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(store_error(e)),
+    }
 }

@@ -1,0 +1,150 @@
+//! A local stand-in for API Gateway (HTTP API) in front of vidgate's functions.
+//!
+//! For each request it does what API Gateway does before a Lambda runs: match a route of the
+//! table, run the JWT authorizer (401 without a valid token), and build the payload 2.0 event.
+//! Then it runs `vidgate::handlers::handle`, the code every function binary runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use lambda_http::Body;
+use tokio::net::TcpListener;
+use vidgate::App;
+use vidgate::http::error::error_response;
+use vidgate::http::event::Event;
+use vidgate::http::routes::Auth;
+use vidgate::http::{NoRoute, Router};
+
+use crate::jwt::DevJwt;
+
+/// API Gateway's payload limit.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    app: App,
+    router: Router,
+    jwt: DevJwt,
+}
+
+impl Gateway {
+    pub fn new(app: App, jwt: DevJwt) -> Arc<Self> {
+        Arc::new(Self {
+            app,
+            router: Router::default(),
+            jwt,
+        })
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = axum::Router::new().fallback(handle).with_state(gateway);
+    axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let mut response = route(&gateway, peer, request, &request_id).await;
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("apigw-requestid", value);
+    }
+    response
+}
+
+async fn route(gateway: &Gateway, peer: SocketAddr, request: axum::extract::Request, request_id: &str) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let (route, params) = match gateway.router.find(parts.method.as_str(), &path) {
+        Ok(found) => found,
+        Err(NoRoute::NotFound) => {
+            return reply(error_response(StatusCode::NOT_FOUND, "route_not_found", "no such route"));
+        }
+        Err(NoRoute::MethodNotAllowed) => {
+            return reply(error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            ));
+        }
+    };
+
+    let claims = match route.auth {
+        Auth::Jwt => {
+            let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            match gateway.jwt.verify(authorization) {
+                Some(claims) => Some(claims),
+                None => {
+                    tracing::info!(request_id, route = route.key(), status = 401, "unauthorized");
+                    return reply(error_response(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "missing or invalid bearer token",
+                    ));
+                }
+            }
+        }
+    };
+
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return reply(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request bodies are limited to 10 MB",
+            ));
+        }
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let event = Event {
+        route: &route,
+        path: &path,
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        path_params: &params,
+        claims: claims.as_ref(),
+        body: &body,
+        request_id,
+        source_ip: &peer.ip().to_string(),
+    };
+    let lambda_request = match event.to_request() {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "could not build the API Gateway event");
+            return reply(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error"));
+        }
+    };
+    let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
+    reply(response)
+}
+
+/// A function's response as API Gateway relays it.
+fn reply(response: lambda_http::Response<Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    (parts.status, parts.headers, AxumBody::from(bytes)).into_response()
+}

@@ -1,0 +1,105 @@
+//! `vidgate-local up` runs the local stack; `vidgate-local token SUB [TTL_SECS]` prints a dev token.
+
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+use vidgate::{App, Config, telemetry};
+use vidgate_local::bootstrap::{self, DEFAULT_BUCKET, DEFAULT_TABLE};
+use vidgate_local::gateway::{self, Gateway};
+use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
+use vidgate_local::moto::MotoServer;
+
+const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS]
+
+Environment (all optional):
+  VIDGATE_PORT            API port (3000)
+  VIDGATE_AWS_PORT        moto's port for S3, DynamoDB and STS (4566)
+  VIDGATE_MOTO_SERVER     path of moto_server (.venv/bin/moto_server)
+  VIDGATE_MOTO_LOG        1 to show moto's request log
+  VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
+  VIDGATE_BUCKET, VIDGATE_TABLE and every other VIDGATE_* setting of the functions";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn port(name: &str, default: u16) -> Result<u16, String> {
+    env(name).map_or(Ok(default), |v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a port")))
+}
+
+fn dev_jwt() -> DevJwt {
+    DevJwt::new(&env("VIDGATE_DEV_JWT_SECRET").unwrap_or_else(|| DEFAULT_SECRET.into()))
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["up"] => up().await,
+        ["token", sub] => token(sub, "3600"),
+        ["token", sub, ttl] => token(sub, ttl),
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    if let Err(message) = result {
+        eprintln!("vidgate-local: {message}");
+        std::process::exit(2);
+    }
+}
+
+fn token(sub: &str, ttl: &str) -> Result<(), String> {
+    let ttl: u64 = ttl.parse().map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
+    if sub.trim().is_empty() {
+        return Err("SUB must not be empty".into());
+    }
+    println!("{}", dev_jwt().issue(sub, ttl));
+    Ok(())
+}
+
+async fn up() -> Result<(), String> {
+    telemetry::init_local();
+    let api_port = port("VIDGATE_PORT", 3000)?;
+    let aws_port = port("VIDGATE_AWS_PORT", 4566)?;
+    let moto_program = env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
+    let config = Config::from_lookup(|name| match name {
+        "VIDGATE_BUCKET" => Some(env(name).unwrap_or_else(|| DEFAULT_BUCKET.into())),
+        "VIDGATE_TABLE" => Some(env(name).unwrap_or_else(|| DEFAULT_TABLE.into())),
+        "VIDGATE_S3_PATH_STYLE" => Some("true".into()),
+        other => env(other),
+    })
+    .map_err(|e| e.to_string())?;
+
+    // Bind the API port first: if it is taken, fail before starting anything else.
+    let listener = TcpListener::bind(("127.0.0.1", api_port))
+        .await
+        .map_err(|e| format!("can't listen on 127.0.0.1:{api_port}: {e} (set VIDGATE_PORT)"))?;
+    let moto = MotoServer::start(&moto_program, aws_port, env("VIDGATE_MOTO_LOG").is_some())?;
+    let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
+    bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
+
+    let app = App::from_sdk(config, &sdk);
+    let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
+    println!("vidgate local API: {api}");
+    println!("vidgate local AWS endpoint: {}", moto.endpoint());
+    println!("(Ctrl-C stops both; a token: infra/local/token alice)");
+
+    gateway::serve(listener, Gateway::new(app, dev_jwt()), shutdown_signal())
+        .await
+        .map_err(|e| format!("API server failed: {e}"))?;
+    drop(moto);
+    println!("vidgate local stack stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
