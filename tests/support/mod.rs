@@ -1,1 +1,261 @@
+//! The real local stack for integration tests, started per test on free ports and stopped when
+//! the test's `Stack` is dropped: moto's server (S3, DynamoDB, STS) as a child process and the
+//! local API gateway in-process, both on 127.0.0.1.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vidgate::objects::s3::S3ObjectStore;
+use vidgate::store::dynamodb::DynamoVideoStore;
+use vidgate::{App, Config};
+use vidgate_local::bootstrap;
+use vidgate_local::gateway::{self, Gateway};
+use vidgate_local::jwt::DevJwt;
+use vidgate_local::moto::MotoServer;
+
+pub const BUCKET: &str = "vidgate-test";
+pub const TABLE: &str = "vidgate-test-videos";
+pub const MIB: usize = 1024 * 1024;
+
+/// Which dependency the gateway should find unreachable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    None,
+    S3,
+    DynamoDb,
+}
+
+pub struct Stack {
+    pub api: String,
+    pub http: reqwest::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    jwt: DevJwt,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _moto: MotoServer,
+}
+
+fn moto_program() -> PathBuf {
+    std::env::var_os("VIDGATE_MOTO_SERVER").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../.venv/bin/moto_server"
+            ))
+        },
+        PathBuf::from,
+    )
+}
+
+/// An endpoint where nothing listens: connections are refused at once.
+async fn dead_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Outage::None).await
+    }
+
+    pub async fn start_with(outage: Outage) -> Self {
+        // Handler logs (warnings and errors by default) show up beside a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .try_init();
+        let moto = MotoServer::start(&moto_program(), 0, false)
+            .unwrap_or_else(|e| panic!("{e}\n(infra/test installs moto with infra/local/setup)"));
+        let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
+        bootstrap::ensure_resources(&sdk, BUCKET, TABLE)
+            .await
+            .unwrap();
+
+        let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
+        let config = Config::for_local(BUCKET, TABLE);
+        let videos = DynamoVideoStore::new(
+            if outage == Outage::DynamoDb {
+                &dead
+            } else {
+                &sdk
+            },
+            TABLE,
+        );
+        let objects = S3ObjectStore::new(
+            if outage == Outage::S3 { &dead } else { &sdk },
+            BUCKET,
+            true,
+        );
+        let app = App::new(config, Arc::new(videos), Arc::new(objects));
+
+        let jwt = DevJwt::new("integration-test-secret");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(gateway::serve(
+            listener,
+            Gateway::new(app, jwt.clone()),
+            async {
+                let _ = rx.await;
+            },
+        ));
+
+        Self {
+            api,
+            http: reqwest::Client::new(),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(true)
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            jwt,
+            shutdown: Some(tx),
+            server: Some(server),
+            _moto: moto,
+        }
+    }
+
+    pub fn token(&self, sub: &str) -> String {
+        self.jwt.issue(sub, 600)
+    }
+
+    /// Calls the API as `sub` (or without a token); returns the status and JSON body (`null` if empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        sub: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.api),
+        );
+        if let Some(sub) = sub {
+            request = request.bearer_auth(self.token(sub));
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {bytes:?}"))
+        };
+        (status, value)
+    }
+
+    /// `call`, retried while the answer is 503 (as a client honouring `Retry-After` would, sooner).
+    pub async fn call_retrying(
+        &self,
+        method: &str,
+        path: &str,
+        sub: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        for _ in 0..5 {
+            let answer = self.call(method, path, sub, body).await;
+            if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
+                return answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.call(method, path, sub, body).await
+    }
+
+    /// `PUT`s bytes to a presigned URL as a browser would (no extra headers); returns the ETag.
+    pub async fn put_part(&self, url: &str, bytes: Vec<u8>) -> String {
+        let response = self.http.put(url).body(bytes).send().await.unwrap();
+        assert_eq!(response.status(), 200, "PUT {url}");
+        response.headers()["etag"].to_str().unwrap().to_owned()
+    }
+
+    /// The stored object's bytes, read straight from S3.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    /// The raw DynamoDB item of a video.
+    pub async fn item(&self, id: &str) -> std::collections::HashMap<String, AttributeValue> {
+        self.dynamodb
+            .get_item()
+            .table_name(TABLE)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("no item for {id}"))
+    }
+
+    /// Multipart uploads S3 still has open under `key`.
+    pub async fn open_uploads(&self, key: &str) -> usize {
+        let out = self
+            .s3
+            .list_multipart_uploads()
+            .bucket(BUCKET)
+            .prefix(key)
+            .send()
+            .await
+            .unwrap();
+        out.uploads.unwrap_or_default().len()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes, so a failure can be reproduced.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn s(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => v.clone(),
+        Some(AttributeValue::N(v)) => v.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}

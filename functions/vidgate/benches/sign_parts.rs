@@ -1,1 +1,103 @@
-fn main() {}
+//! Signing part URLs through the sign-parts handler in-process: the real S3 presigner (SigV4, no
+//! network) behind the real handler, with the record in the in-memory store.
+//!
+//! `cargo bench -p vidgate --bench sign_parts` — time per call for 1 and 1000 parts; criterion's
+//! throughput line gives URLs per second (µs per URL = 1e6 / that).
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+use vidgate::domain::time;
+use vidgate::domain::{Owner, Status, Video, VideoId};
+use vidgate::http::event::Event;
+use vidgate::http::{Function, Router};
+use vidgate::objects::s3::S3ObjectStore;
+use vidgate::store::VideoStore;
+use vidgate::store::memory::MemoryVideoStore;
+use vidgate::{App, Config};
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "bench",
+        )))
+        .build();
+    let videos = Arc::new(MemoryVideoStore::new());
+    let app = App::new(
+        Config::for_local("vidgate-bench", "videos"),
+        videos.clone(),
+        Arc::new(S3ObjectStore::new(&sdk, "vidgate-bench", false)),
+    );
+    let now = time::now();
+    let video = Video {
+        id: VideoId::new(),
+        owner: Owner::new("alice"),
+        status: Status::Uploading,
+        filename: "bench.mp4".into(),
+        content_type: "video/mp4".into(),
+        size: None,
+        key: "videos/0123456789abcdef0123456789abcdef/bench.mp4".into(),
+        upload_id: "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA".into(),
+        part_size: 8 * 1024 * 1024,
+        part_count: None,
+        metadata: Default::default(),
+        etag: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        expires_at: now,
+    };
+    runtime.block_on(videos.insert(&video)).unwrap();
+
+    let path = format!("/v1/uploads/{}/part-urls", video.id);
+    let (route, params) = Router::default().find("POST", &path).unwrap();
+    let claims = json!({"sub": "alice"}).as_object().unwrap().clone();
+
+    let mut group = c.benchmark_group("sign_parts");
+    for parts in [1u32, 1000] {
+        let body = json!({"partNumbers": (1..=parts).collect::<Vec<_>>()}).to_string();
+        let event = Event {
+            route: &route,
+            path: &path,
+            raw_query: "",
+            headers: &[],
+            path_params: &params,
+            claims: Some(&claims),
+            body: body.as_bytes(),
+            request_id: "bench",
+            source_ip: "127.0.0.1",
+        };
+        group.throughput(Throughput::Elements(u64::from(parts)));
+        group.bench_with_input(BenchmarkId::new("urls", parts), &parts, |b, _| {
+            b.iter(|| {
+                let request = event.to_request().unwrap();
+                let response = runtime
+                    .block_on(vidgate::handlers::handle(
+                        &app,
+                        Function::SignParts,
+                        request,
+                    ))
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                response
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

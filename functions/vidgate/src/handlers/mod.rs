@@ -81,7 +81,10 @@ fn not_uploading(status: Status) -> ApiError {
     let (code, message) = match status {
         Status::Uploaded => ("upload_completed", "the upload was already completed"),
         Status::Aborted => ("upload_aborted", "the upload was aborted"),
-        Status::Expired => ("upload_expired", "the upload expired before it was completed"),
+        Status::Expired => (
+            "upload_expired",
+            "the upload expired before it was completed",
+        ),
         Status::Uploading => ("upload_in_progress", "the upload is still in progress"),
     };
     ApiError::conflict(code, message)

@@ -241,7 +241,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await;
     match created {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(store_error(e)),
     }
 }

@@ -48,9 +48,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = axum::Router::new().fallback(handle).with_state(gateway);
-    axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        service.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn handle(
@@ -66,13 +69,22 @@ async fn handle(
     response
 }
 
-async fn route(gateway: &Gateway, peer: SocketAddr, request: axum::extract::Request, request_id: &str) -> Response {
+async fn route(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    request: axum::extract::Request,
+    request_id: &str,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let (route, params) = match gateway.router.find(parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(NoRoute::NotFound) => {
-            return reply(error_response(StatusCode::NOT_FOUND, "route_not_found", "no such route"));
+            return reply(error_response(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no such route",
+            ));
         }
         Err(NoRoute::MethodNotAllowed) => {
             return reply(error_response(
@@ -85,11 +97,19 @@ async fn route(gateway: &Gateway, peer: SocketAddr, request: axum::extract::Requ
 
     let claims = match route.auth {
         Auth::Jwt => {
-            let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let authorization = parts
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
             match gateway.jwt.verify(authorization) {
                 Some(claims) => Some(claims),
                 None => {
-                    tracing::info!(request_id, route = route.key(), status = 401, "unauthorized");
+                    tracing::info!(
+                        request_id,
+                        route = route.key(),
+                        status = 401,
+                        "unauthorized"
+                    );
                     return reply(error_response(
                         StatusCode::UNAUTHORIZED,
                         "unauthorized",
@@ -113,7 +133,9 @@ async fn route(gateway: &Gateway, peer: SocketAddr, request: axum::extract::Requ
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect();
     let event = Event {
         route: &route,
@@ -130,10 +152,15 @@ async fn route(gateway: &Gateway, peer: SocketAddr, request: axum::extract::Requ
         Ok(request) => request,
         Err(e) => {
             tracing::error!(request_id, error = %e, "could not build the API Gateway event");
-            return reply(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error"));
+            return reply(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+            ));
         }
     };
-    let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
+    let Ok(response) =
+        vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
     reply(response)
 }
 

@@ -24,7 +24,11 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn port(name: &str, default: u16) -> Result<u16, String> {
-    env(name).map_or(Ok(default), |v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a port")))
+    env(name).map_or(Ok(default), |v| {
+        v.trim()
+            .parse()
+            .map_err(|_| format!("{name}={v:?} is not a port"))
+    })
 }
 
 fn dev_jwt() -> DevJwt {
@@ -34,7 +38,12 @@ fn dev_jwt() -> DevJwt {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["up"] => up().await,
         ["token", sub] => token(sub, "3600"),
         ["token", sub, ttl] => token(sub, ttl),
@@ -51,7 +60,9 @@ async fn main() {
 }
 
 fn token(sub: &str, ttl: &str) -> Result<(), String> {
-    let ttl: u64 = ttl.parse().map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
+    let ttl: u64 = ttl
+        .parse()
+        .map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
     if sub.trim().is_empty() {
         return Err("SUB must not be empty".into());
     }
@@ -63,7 +74,8 @@ async fn up() -> Result<(), String> {
     telemetry::init_local();
     let api_port = port("VIDGATE_PORT", 3000)?;
     let aws_port = port("VIDGATE_AWS_PORT", 4566)?;
-    let moto_program = env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
+    let moto_program = env("VIDGATE_MOTO_SERVER")
+        .map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
     let config = Config::from_lookup(|name| match name {
         "VIDGATE_BUCKET" => Some(env(name).unwrap_or_else(|| DEFAULT_BUCKET.into())),
         "VIDGATE_TABLE" => Some(env(name).unwrap_or_else(|| DEFAULT_TABLE.into())),
@@ -81,7 +93,10 @@ async fn up() -> Result<(), String> {
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
 
     let app = App::from_sdk(config, &sdk);
-    let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
+    let api = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().map_err(|e| e.to_string())?.port()
+    );
     println!("vidgate local API: {api}");
     println!("vidgate local AWS endpoint: {}", moto.endpoint());
     println!("(Ctrl-C stops both; a token: infra/local/token alice)");

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# README command 1, tested as a user runs it: `infra/local/up` on free ports serves the API and a
+# working AWS endpoint, stops moto and itself on SIGTERM, and starts again the same way.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+passed=0
+failed=0
+log=$(mktemp)
+pid=""
+cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; rm -f "$log"; }
+trap cleanup EXIT
+
+fail() { echo "local-up: FAIL: $*"; sed 's/^/  | /' "$log"; failed=$((failed + 1)); }
+
+for run in 1 2; do
+  api_port=$(free_port)
+  aws_port=$(free_port)
+  VIDGATE_PORT=$api_port VIDGATE_AWS_PORT=$aws_port infra/local/up >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q '^vidgate local AWS endpoint: ' "$log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! grep -qx "vidgate local API: http://127.0.0.1:$api_port" "$log" \
+    || ! grep -qx "vidgate local AWS endpoint: http://127.0.0.1:$aws_port" "$log"; then
+    fail "run $run: did not print both ready lines"; pid=""; continue
+  fi
+
+  api="http://127.0.0.1:$api_port"
+  anonymous=$(curl -s -o /dev/null -w '%{http_code}' "$api/v1/videos")
+  token=$(infra/local/token smoke-user)
+  created=$(curl -s -w '\n%{http_code}' -X POST "$api/v1/uploads" -H "Authorization: Bearer $token" \
+    -d '{"filename":"smoke.mp4","size":1048576}')
+  bucket=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$aws_port/vidgate-local")
+  if [ "$anonymous" = 401 ] && [ "$(tail -n1 <<<"$created")" = 201 ] && [ "$bucket" = 200 ]; then
+    :
+  else
+    fail "run $run: anonymous=$anonymous create=$(tail -n1 <<<"$created") bucket=$bucket"
+  fi
+
+  kill -TERM "$pid"
+  wait "$pid" || true
+  pid=""
+  if curl -s -o /dev/null "http://127.0.0.1:$aws_port/" || curl -s -o /dev/null "$api/"; then
+    fail "run $run: something still listens after SIGTERM"
+  elif ! grep -q 'vidgate local stack stopped' "$log"; then
+    fail "run $run: no clean stop"
+  else
+    passed=$((passed + 1))
+  fi
+done
+
+echo "local-up: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
