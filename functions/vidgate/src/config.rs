@@ -6,6 +6,10 @@
 use std::time::Duration;
 
 use crate::domain::parts::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::http::Function;
+
+/// The playback secret of local stacks and tests; never for a deployment.
+pub const LOCAL_PLAYBACK_SECRET: &str = "vidgate-local-playback-secret-not-for-aws";
 
 /// Everything the handlers read from the environment.
 #[derive(Clone, Debug)]
@@ -22,6 +26,17 @@ pub struct Config {
     pub upload_ttl: Duration,
     /// `VIDGATE_S3_PATH_STYLE` (default false): path-style S3 URLs, needed by local S3 stand-ins.
     pub s3_path_style: bool,
+    /// `VIDGATE_PLAYBACK_SECRET`: HMAC key of playback tokens (at least 32 characters); required by
+    /// the functions that issue or check them.
+    pub playback_secret: Option<String>,
+    /// `VIDGATE_PLAYBACK_TTL_SECS` (default 4 h): lifetime of a playback URL.
+    pub playback_ttl: Duration,
+    /// `VIDGATE_RANGE_CAP` (bytes, default 4 MiB): the most bytes one stream reply carries. Lambda
+    /// replies are limited to 6 MB after base64, so at most 4,500,000.
+    pub range_cap: u64,
+    /// `VIDGATE_PUBLIC_URL` (optional): the API's public base URL for playback links, when it is not
+    /// the host the request came to (a custom domain behind a CDN, say).
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +47,26 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
+pub const MIN_PLAYBACK_SECRET_CHARS: usize = 32;
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration `function` needs, failing at Init on what that function would miss.
+    pub fn from_env_for(function: Function) -> Result<Self, ConfigError> {
+        Self::from_env()?.check_for(function)
+    }
+
+    pub fn check_for(self, function: Function) -> Result<Self, ConfigError> {
+        if matches!(function, Function::StreamVideo | Function::CreatePlayback)
+            && self.playback_secret.is_none()
+        {
+            return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
+        }
+        Ok(self)
     }
 
     /// Parses settings from any lookup, so tests need not touch the process environment.
@@ -96,6 +128,25 @@ impl Config {
                 365 * 24 * 3600,
             )?),
             s3_path_style: flag("VIDGATE_S3_PATH_STYLE")?,
+            playback_secret: match get("VIDGATE_PLAYBACK_SECRET").filter(|v| !v.is_empty()) {
+                Some(secret) if secret.chars().count() < MIN_PLAYBACK_SECRET_CHARS => {
+                    return Err(ConfigError::Invalid {
+                        name: "VIDGATE_PLAYBACK_SECRET",
+                        reason: format!("must be at least {MIN_PLAYBACK_SECRET_CHARS} characters"),
+                    });
+                }
+                other => other,
+            },
+            playback_ttl: Duration::from_secs(number(
+                "VIDGATE_PLAYBACK_TTL_SECS",
+                4 * 3600,
+                60,
+                7 * 24 * 3600,
+            )?),
+            range_cap: number("VIDGATE_RANGE_CAP", 4 * 1024 * 1024, 1024, 4_500_000)?,
+            public_url: get("VIDGATE_PUBLIC_URL")
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 
@@ -105,6 +156,7 @@ impl Config {
             "VIDGATE_BUCKET" => Some(bucket.to_owned()),
             "VIDGATE_TABLE" => Some(table.to_owned()),
             "VIDGATE_S3_PATH_STYLE" => Some("true".to_owned()),
+            "VIDGATE_PLAYBACK_SECRET" => Some(LOCAL_PLAYBACK_SECRET.to_owned()),
             _ => None,
         })
         .expect("local defaults are valid")
@@ -155,6 +207,26 @@ mod tests {
         assert!(
             err.to_string().contains("VIDGATE_DEFAULT_PART_SIZE"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn playback_functions_need_a_long_enough_secret() {
+        let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        assert!(config.clone().check_for(Function::CreateUpload).is_ok());
+        let err = config.check_for(Function::StreamVideo).unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
+        let short = Config::from_lookup(lookup(&[
+            base[0],
+            base[1],
+            ("VIDGATE_PLAYBACK_SECRET", "short"),
+        ]));
+        assert!(
+            short
+                .unwrap_err()
+                .to_string()
+                .contains("VIDGATE_PLAYBACK_SECRET")
         );
     }
 

@@ -5,6 +5,8 @@
 
 pub mod keys;
 pub mod parts;
+pub mod playback;
+pub mod range;
 pub mod time;
 pub mod upload;
 pub mod video;

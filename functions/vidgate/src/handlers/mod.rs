@@ -2,12 +2,14 @@
 
 mod abort_upload;
 mod complete_upload;
+mod create_playback;
 mod create_upload;
 mod get_video;
 mod list_parts;
 mod list_videos;
 mod settle;
 mod sign_parts;
+mod stream_video;
 #[cfg(test)]
 pub(crate) mod testing;
 mod view;
@@ -34,9 +36,11 @@ pub async fn handle(
     let started = Instant::now();
     let request_id = request_id(&req);
     let owner = auth::owner(&req);
-    let result = match &owner {
-        Ok(owner) => dispatch(app, function, owner, &req).await,
-        Err(_) => Err(ApiError::Unauthorized),
+    let result = match (function, &owner) {
+        // The stream route has no authorizer: its URL carries a playback token instead.
+        (Function::StreamVideo, _) => stream_video::handle(app, &req).await,
+        (_, Ok(owner)) => dispatch(app, function, owner, &req).await,
+        (_, Err(_)) => Err(ApiError::Unauthorized),
     };
     let response = result.unwrap_or_else(|e| e.into_response(&request_id));
     tracing::info!(
@@ -65,6 +69,8 @@ async fn dispatch(
         Function::AbortUpload => abort_upload::handle(app, owner, req).await,
         Function::ListVideos => list_videos::handle(app, owner, req).await,
         Function::GetVideo => get_video::handle(app, owner, req).await,
+        Function::CreatePlayback => create_playback::handle(app, owner, req).await,
+        Function::StreamVideo => stream_video::handle(app, req).await,
     }
 }
 

@@ -21,13 +21,21 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
+        Self::with_config(Config::for_local("bucket", "table"))
+    }
+
+    /// A harness whose stream replies carry at most `cap` bytes.
+    pub fn with_range_cap(cap: u64) -> Self {
+        Self::with_config(Config {
+            range_cap: cap,
+            ..Config::for_local("bucket", "table")
+        })
+    }
+
+    fn with_config(config: Config) -> Self {
         let videos = Arc::new(MemoryVideoStore::new());
         let objects = Arc::new(MemoryObjectStore::new());
-        let app = App::new(
-            Config::for_local("bucket", "table"),
-            videos.clone(),
-            objects.clone(),
-        );
+        let app = App::new(config, videos.clone(), objects.clone());
         Self {
             app,
             videos,

@@ -19,12 +19,18 @@ pub enum ApiError {
     /// No caller identity from the authorizer (401).
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A playback token that is missing, tampered with, expired or for another video (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Unknown, malformed or someone else's video id: indistinguishable on purpose (404).
     #[error("video not found")]
     NotFound,
     /// The video is in a state that does not allow this (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The range selects no byte of a `size`-byte video (416 + `Content-Range: bytes */size`).
+    #[error("the range selects no byte of this {size}-byte video")]
+    RangeNotSatisfiable { size: u64 },
     /// S3 or DynamoDB can't be reached right now (503 + Retry-After).
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
@@ -52,7 +58,9 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,7 +71,9 @@ impl ApiError {
         match self {
             ApiError::Invalid(invalid) => invalid.code,
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "invalid_playback_token",
             ApiError::NotFound => "video_not_found",
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Conflict { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -88,11 +98,26 @@ impl ApiError {
             _ => {}
         }
         let mut response = error_response(self.status(), self.code(), &self.public_message());
-        if matches!(self, ApiError::Unavailable(_)) {
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                HeaderValue::from(RETRY_AFTER_SECS),
-            );
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unavailable(_) => {
+                headers.insert(
+                    http::header::RETRY_AFTER,
+                    HeaderValue::from(RETRY_AFTER_SECS),
+                );
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                headers.insert(
+                    http::header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}"))
+                        .expect("digits are a valid header"),
+                );
+                headers.insert(
+                    http::header::ACCEPT_RANGES,
+                    HeaderValue::from_static("bytes"),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -13,10 +13,12 @@ pub enum Function {
     AbortUpload,
     ListVideos,
     GetVideo,
+    StreamVideo,
+    CreatePlayback,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 9] = [
         Function::CreateUpload,
         Function::SignParts,
         Function::ListParts,
@@ -24,6 +26,8 @@ impl Function {
         Function::AbortUpload,
         Function::ListVideos,
         Function::GetVideo,
+        Function::StreamVideo,
+        Function::CreatePlayback,
     ];
 
     /// The kebab-case name: `create-upload`.
@@ -36,6 +40,8 @@ impl Function {
             Function::AbortUpload => "abort-upload",
             Function::ListVideos => "list-videos",
             Function::GetVideo => "get-video",
+            Function::StreamVideo => "stream-video",
+            Function::CreatePlayback => "create-playback",
         }
     }
 }
@@ -45,6 +51,9 @@ impl Function {
 pub enum Auth {
     /// API Gateway's JWT authorizer; the handler reads the `sub` claim it vouched for.
     Jwt,
+    /// No authorizer: the URL carries a playback token the handler checks (a `<video>` tag can't
+    /// send an `Authorization` header).
+    PlaybackToken,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +81,15 @@ const fn jwt(method: &'static str, path: &'static str, function: Function) -> Ro
     }
 }
 
+const fn playback(method: &'static str, path: &'static str, function: Function) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        auth: Auth::PlaybackToken,
+    }
+}
+
 pub const ROUTES: &[Route] = &[
     jwt("POST", "/v1/uploads", Function::CreateUpload),
     jwt(
@@ -88,6 +106,13 @@ pub const ROUTES: &[Route] = &[
     jwt("DELETE", "/v1/uploads/{videoId}", Function::AbortUpload),
     jwt("GET", "/v1/videos", Function::ListVideos),
     jwt("GET", "/v1/videos/{videoId}", Function::GetVideo),
+    jwt(
+        "POST",
+        "/v1/videos/{videoId}/playback",
+        Function::CreatePlayback,
+    ),
+    playback("GET", "/v1/videos/{videoId}/stream", Function::StreamVideo),
+    playback("HEAD", "/v1/videos/{videoId}/stream", Function::StreamVideo),
 ];
 
 /// Why no route matched a request.

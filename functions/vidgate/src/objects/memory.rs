@@ -20,7 +20,7 @@ struct Upload {
 #[derive(Default)]
 struct State {
     uploads: HashMap<String, Upload>,
-    objects: HashMap<String, ObjectInfo>,
+    objects: HashMap<String, (ObjectInfo, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -54,6 +54,23 @@ impl MemoryObjectStore {
             },
         );
         Some(etag)
+    }
+
+    /// Stores an object as a single PUT would; returns its ETag.
+    pub fn put_object(&self, key: &str, bytes: Vec<u8>) -> String {
+        let etag = format!(
+            "\"{:016x}\"",
+            bytes
+                .iter()
+                .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b))
+                    .wrapping_mul(0x100000001b3))
+        );
+        let info = ObjectInfo {
+            size: bytes.len() as u64,
+            etag: etag.clone(),
+        };
+        self.lock().objects.insert(key.to_owned(), (info, bytes));
+        etag
     }
 
     /// Whether S3 still knows the multipart upload.
@@ -176,13 +193,13 @@ impl ObjectStore for MemoryObjectStore {
         }
         let etag = format!("\"{upload_id}-{}\"", parts.len());
         state.uploads.remove(upload_id);
-        state.objects.insert(
-            key.to_owned(),
-            ObjectInfo {
-                size,
-                etag: etag.clone(),
-            },
-        );
+        let info = ObjectInfo {
+            size,
+            etag: etag.clone(),
+        };
+        // Parts hold sizes, not bytes: the assembled object reads as zeros.
+        let bytes = vec![0; usize::try_from(size).unwrap_or(0)];
+        state.objects.insert(key.to_owned(), (info, bytes));
         Ok(etag)
     }
 
@@ -200,6 +217,28 @@ impl ObjectStore for MemoryObjectStore {
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         self.check()?;
-        Ok(self.lock().objects.get(key).cloned())
+        Ok(self.lock().objects.get(key).map(|(info, _)| info.clone()))
+    }
+
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError> {
+        self.check()?;
+        let state = self.lock();
+        let (_, bytes) = state.objects.get(key).ok_or(ObjectError::NoSuchKey)?;
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = usize::try_from(end)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(bytes.len());
+        Ok(bytes[start..end.max(start)].to_vec())
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
+        self.check()?;
+        Ok(format!(
+            "memory://bucket/{key}?X-Amz-Expires={}",
+            expires_in.as_secs()
+        ))
     }
 }

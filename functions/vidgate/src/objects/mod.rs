@@ -16,6 +16,9 @@ pub enum ObjectError {
     /// `EntityTooSmall`); the code says which.
     #[error("S3 refused the parts: {code}: {message}")]
     RejectedParts { code: String, message: String },
+    /// There is no object at the key.
+    #[error("no such object")]
+    NoSuchKey,
     #[error("object store unavailable: {0}")]
     Unavailable(String),
     #[error("object store error: {0}")]
@@ -77,6 +80,12 @@ pub trait ObjectStore: Send + Sync {
 
     /// The object's size and ETag, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError>;
+
+    /// Bytes `start..=end` of the object; memory is bounded by the range, not the object.
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError>;
+
+    /// A URL that `GET`s the whole object, for clients sent straight to S3.
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError>;
 }
 
 /// ETags are compared without their quotes: S3 quotes them, some clients strip them.

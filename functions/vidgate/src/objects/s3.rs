@@ -35,6 +35,7 @@ where
     match classify(&err) {
         Failure::Unavailable(why) => ObjectError::Unavailable(why),
         Failure::Service { code, .. } if code == "NoSuchUpload" => ObjectError::NoSuchUpload,
+        Failure::Service { code, .. } if code == "NoSuchKey" => ObjectError::NoSuchKey,
         Failure::Service { code, message }
             if matches!(
                 code.as_str(),
@@ -185,5 +186,37 @@ impl ObjectStore for S3ObjectStore {
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
             Err(e) => Err(object_error(e)),
         }
+    }
+
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(object_error)?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| ObjectError::Unavailable(format!("reading object body: {e}")))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
+        let presigning = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(object_error)?;
+        Ok(request.uri().to_string())
     }
 }

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::{Body as AxumBody, to_bytes};
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use lambda_http::Body;
 use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
 use vidgate::App;
 use vidgate::http::error::error_response;
 use vidgate::http::event::Event;
@@ -29,14 +31,21 @@ pub struct Gateway {
     app: App,
     router: Router,
     jwt: DevJwt,
+    web: Option<PathBuf>,
 }
 
 impl Gateway {
     pub fn new(app: App, jwt: DevJwt) -> Arc<Self> {
+        Self::with_web(app, jwt, None)
+    }
+
+    /// Also serves the static files under `web` (the demo pages) for paths no route matches.
+    pub fn with_web(app: App, jwt: DevJwt, web: Option<PathBuf>) -> Arc<Self> {
         Arc::new(Self {
             app,
             router: Router::default(),
             jwt,
+            web,
         })
     }
 }
@@ -47,7 +56,17 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = axum::Router::new().fallback(handle).with_state(gateway);
+    let web = gateway.web.clone();
+    let api = axum::Router::new().fallback(handle).with_state(gateway);
+    let service = match web {
+        // Files first (GET/HEAD below `web` only); everything else goes to the API.
+        Some(dir) => axum::Router::new().fallback_service(
+            ServeDir::new(dir)
+                .call_fallback_on_method_not_allowed(true)
+                .fallback(api),
+        ),
+        None => api,
+    };
     axum::serve(
         listener,
         service.into_make_service_with_connect_info::<SocketAddr>(),
@@ -118,6 +137,7 @@ async fn route(
                 }
             }
         }
+        Auth::PlaybackToken => None,
     };
 
     let body = match to_bytes(body, MAX_BODY_BYTES).await {

@@ -17,6 +17,7 @@ Environment (all optional):
   VIDGATE_MOTO_SERVER     path of moto_server (.venv/bin/moto_server)
   VIDGATE_MOTO_LOG        1 to show moto's request log
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
+  VIDGATE_WEB_DIR         static pages served beside the API (web)
   VIDGATE_BUCKET, VIDGATE_TABLE and every other VIDGATE_* setting of the functions";
 
 fn env(name: &str) -> Option<String> {
@@ -80,6 +81,9 @@ async fn up() -> Result<(), String> {
         "VIDGATE_BUCKET" => Some(env(name).unwrap_or_else(|| DEFAULT_BUCKET.into())),
         "VIDGATE_TABLE" => Some(env(name).unwrap_or_else(|| DEFAULT_TABLE.into())),
         "VIDGATE_S3_PATH_STYLE" => Some("true".into()),
+        "VIDGATE_PLAYBACK_SECRET" => {
+            Some(env(name).unwrap_or_else(|| vidgate::config::LOCAL_PLAYBACK_SECRET.into()))
+        }
         other => env(other),
     })
     .map_err(|e| e.to_string())?;
@@ -101,9 +105,15 @@ async fn up() -> Result<(), String> {
     println!("vidgate local AWS endpoint: {}", moto.endpoint());
     println!("(Ctrl-C stops both; a token: infra/local/token alice)");
 
-    gateway::serve(listener, Gateway::new(app, dev_jwt()), shutdown_signal())
-        .await
-        .map_err(|e| format!("API server failed: {e}"))?;
+    let web = env("VIDGATE_WEB_DIR").map_or_else(|| PathBuf::from("web"), PathBuf::from);
+    let web = web.is_dir().then_some(web);
+    gateway::serve(
+        listener,
+        Gateway::with_web(app, dev_jwt(), web),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| format!("API server failed: {e}"))?;
     drop(moto);
     println!("vidgate local stack stopped");
     Ok(())

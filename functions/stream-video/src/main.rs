@@ -1,0 +1,15 @@
+//! `GET|HEAD /v1/videos/{videoId}/stream`: the stream-video Lambda function. The handler lives in `vidgate::handlers`.
+
+use lambda_http::{Error, run, service_fn};
+use vidgate::{App, Config, aws, handlers, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let config = Config::from_env_for(Function::StreamVideo)?;
+    let app = App::from_sdk(config, &aws::load().await);
+    run(service_fn(|req| {
+        handlers::handle(&app, Function::StreamVideo, req)
+    }))
+    .await
+}
