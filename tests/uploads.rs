@@ -17,24 +17,14 @@ async fn create(stack: &Stack, body: Value) -> Value {
 
 async fn sign(stack: &Stack, id: &str, numbers: &[u32]) -> Vec<(u32, String)> {
     let (status, reply) = stack
-        .call(
-            "POST",
-            &format!("/v1/uploads/{id}/part-urls"),
-            ALICE,
-            Some(&json!({"partNumbers": numbers})),
-        )
+        .call("POST", &format!("/v1/uploads/{id}/part-urls"), ALICE, Some(&json!({"partNumbers": numbers})))
         .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     reply["urls"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| {
-            (
-                u["partNumber"].as_u64().unwrap() as u32,
-                u["url"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|u| (u["partNumber"].as_u64().unwrap() as u32, u["url"].as_str().unwrap().to_owned()))
         .collect()
 }
 
@@ -68,9 +58,7 @@ async fn a_23_mib_file_in_5_mib_parts_put_in_parallel_out_of_order_is_stored_byt
     let mut etags = join_all(puts).await;
     etags.sort();
 
-    let (status, listed) = stack
-        .call("GET", &format!("/v1/uploads/{id}/parts"), ALICE, None)
-        .await;
+    let (status, listed) = stack.call("GET", &format!("/v1/uploads/{id}/parts"), ALICE, None).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed["uploadedBytes"], source.len());
     let listed_parts = listed["parts"].as_array().unwrap();
@@ -78,17 +66,9 @@ async fn a_23_mib_file_in_5_mib_parts_put_in_parallel_out_of_order_is_stored_byt
     assert_eq!(listed_parts[4]["size"], 3 * MIB);
     assert_eq!(listed_parts[0]["etag"], etags[0].1);
 
-    let parts: Vec<Value> = etags
-        .iter()
-        .map(|(n, e)| json!({"partNumber": n, "etag": e}))
-        .collect();
+    let parts: Vec<Value> = etags.iter().map(|(n, e)| json!({"partNumber": n, "etag": e})).collect();
     let (status, done) = stack
-        .call(
-            "POST",
-            &format!("/v1/uploads/{id}/complete"),
-            ALICE,
-            Some(&json!({"parts": parts})),
-        )
+        .call("POST", &format!("/v1/uploads/{id}/complete"), ALICE, Some(&json!({"parts": parts})))
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["video"]["status"], "uploaded");
@@ -97,18 +77,8 @@ async fn a_23_mib_file_in_5_mib_parts_put_in_parallel_out_of_order_is_stored_byt
     assert!(etag.ends_with("-5\""), "multipart ETag: {etag}");
 
     let key = created["key"].as_str().unwrap();
-    assert!(
-        stack.object(key).await == source,
-        "stored bytes differ from the source"
-    );
-    let head = stack
-        .s3
-        .head_object()
-        .bucket(vidgate_tests::BUCKET)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
+    assert!(stack.object(key).await == source, "stored bytes differ from the source");
+    let head = stack.s3.head_object().bucket(vidgate_tests::BUCKET).key(key).send().await.unwrap();
     assert_eq!(head.content_type(), Some("video/mp4"));
 
     let item = stack.item(&id).await;
@@ -135,9 +105,7 @@ async fn an_unknown_size_upload_signs_parts_on_demand_and_completes_with_what_s3
     let url = &sign(&stack, &id, &[2]).await[0].1;
     stack.put_part(url, last.clone()).await;
 
-    let (status, done) = stack
-        .call("POST", &format!("/v1/uploads/{id}/complete"), ALICE, None)
-        .await;
+    let (status, done) = stack.call("POST", &format!("/v1/uploads/{id}/complete"), ALICE, None).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["video"]["size"], part_size + MIB + 17);
     let stored = stack.object(created["key"].as_str().unwrap()).await;
@@ -155,26 +123,18 @@ async fn abort_forgets_the_upload_in_s3_and_marks_the_record_aborted() {
     stack.put_part(url, bytes(MIB, 3)).await;
     assert_eq!(stack.open_uploads(key).await, 1);
 
-    let (status, body) = stack
-        .call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None)
-        .await;
+    let (status, body) = stack.call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None).await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     assert_eq!(stack.open_uploads(key).await, 0);
     let item = stack.item(&id).await;
     assert_eq!(s(&item, "status"), "aborted");
     assert_eq!(s(&item, "ownerStatus"), "alice#aborted");
 
-    let (status, _) = stack
-        .call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None)
-        .await;
+    let (status, _) = stack.call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "aborting twice is harmless");
     for (method, path, body) in [
         ("POST", format!("/v1/uploads/{id}/complete"), None),
-        (
-            "POST",
-            format!("/v1/uploads/{id}/part-urls"),
-            Some(json!({"partNumbers": [2]})),
-        ),
+        ("POST", format!("/v1/uploads/{id}/part-urls"), Some(json!({"partNumbers": [2]}))),
         ("GET", format!("/v1/uploads/{id}/parts"), None),
     ] {
         let (status, reply) = stack.call(method, &path, ALICE, body.as_ref()).await;
@@ -194,25 +154,13 @@ async fn completing_twice_answers_the_same_and_aborting_a_completed_upload_is_40
     let path = format!("/v1/uploads/{id}/complete");
     let (first_status, first) = stack.call("POST", &path, ALICE, None).await;
     let (second_status, second) = stack.call("POST", &path, ALICE, None).await;
-    assert_eq!(
-        (first_status, second_status),
-        (StatusCode::OK, StatusCode::OK),
-        "{first} {second}"
-    );
+    assert_eq!((first_status, second_status), (StatusCode::OK, StatusCode::OK), "{first} {second}");
     assert_eq!(first, second);
 
-    let (status, reply) = stack
-        .call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None)
-        .await;
-    assert_eq!(
-        (status, reply["error"]["code"].as_str()),
-        (StatusCode::CONFLICT, Some("upload_completed"))
-    );
+    let (status, reply) = stack.call("DELETE", &format!("/v1/uploads/{id}"), ALICE, None).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("upload_completed")));
     assert_eq!(s(&stack.item(&id).await, "status"), "uploaded");
-    assert_eq!(
-        stack.object(created["key"].as_str().unwrap()).await.len(),
-        1000
-    );
+    assert_eq!(stack.object(created["key"].as_str().unwrap()).await.len(), 1000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,14 +183,8 @@ async fn complete_racing_abort_has_exactly_one_winner_and_records_agree_with_s3(
             stack.call_retrying("DELETE", &abort_path, ALICE, None),
         );
         let status = s(&stack.item(&id).await, "status");
-        let object_exists = stack
-            .s3
-            .head_object()
-            .bucket(vidgate_tests::BUCKET)
-            .key(key)
-            .send()
-            .await
-            .is_ok();
+        let object_exists =
+            stack.s3.head_object().bucket(vidgate_tests::BUCKET).key(key).send().await.is_ok();
         match (completed, aborted) {
             (StatusCode::OK, StatusCode::CONFLICT) => {
                 assert_eq!(a_body["error"]["code"], "upload_completed");
@@ -266,11 +208,7 @@ async fn another_owner_gets_404_on_every_route() {
     let created = create(&stack, json!({"filename": "private.mp4"})).await;
     let id = id_of(&created);
     for (method, path, body) in [
-        (
-            "POST",
-            format!("/v1/uploads/{id}/part-urls"),
-            Some(json!({"partNumbers": [1]})),
-        ),
+        ("POST", format!("/v1/uploads/{id}/part-urls"), Some(json!({"partNumbers": [1]}))),
         ("GET", format!("/v1/uploads/{id}/parts"), None),
         ("POST", format!("/v1/uploads/{id}/complete"), None),
         ("DELETE", format!("/v1/uploads/{id}"), None),
@@ -281,25 +219,14 @@ async fn another_owner_gets_404_on_every_route() {
         assert_eq!(reply["error"]["code"], "video_not_found");
     }
     let (status, listing) = stack.call("GET", "/v1/videos", BOB, None).await;
-    assert_eq!(
-        (status, listing["videos"].as_array().unwrap().len()),
-        (StatusCode::OK, 0)
-    );
-    assert_eq!(
-        s(&stack.item(&id).await, "status"),
-        "uploading",
-        "bob changed nothing"
-    );
+    assert_eq!((status, listing["videos"].as_array().unwrap().len()), (StatusCode::OK, 0));
+    assert_eq!(s(&stack.item(&id).await, "status"), "uploading", "bob changed nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_json_4xx_on_every_route() {
     let stack = Stack::start().await;
-    let created = create(
-        &stack,
-        json!({"filename": "a.mp4", "size": 10 * MIB, "partSize": 5 * MIB}),
-    )
-    .await;
+    let created = create(&stack, json!({"filename": "a.mp4", "size": 10 * MIB, "partSize": 5 * MIB})).await;
     let id = id_of(&created);
     let unknown = "01a20000-0000-7000-8000-000000000000";
     let cases: Vec<(&str, String, Option<Value>, u16, &str)> = vec![
@@ -317,13 +244,7 @@ async fn bad_input_gets_a_json_4xx_on_every_route() {
             400,
             "invalid_part_size",
         ),
-        (
-            "POST",
-            "/v1/uploads".into(),
-            Some(json!({"contentType": "video/mp4"})),
-            400,
-            "missing_filename",
-        ),
+        ("POST", "/v1/uploads".into(), Some(json!({"contentType": "video/mp4"})), 400, "missing_filename"),
         ("POST", "/v1/uploads".into(), None, 400, "invalid_body"),
         (
             "POST",
@@ -339,13 +260,7 @@ async fn bad_input_gets_a_json_4xx_on_every_route() {
             400,
             "invalid_part_numbers",
         ),
-        (
-            "POST",
-            format!("/v1/uploads/{id}/part-urls"),
-            Some(json!({"parts": [1]})),
-            400,
-            "invalid_body",
-        ),
+        ("POST", format!("/v1/uploads/{id}/part-urls"), Some(json!({"parts": [1]})), 400, "invalid_body"),
         (
             "POST",
             format!("/v1/uploads/{unknown}/part-urls"),
@@ -353,20 +268,8 @@ async fn bad_input_gets_a_json_4xx_on_every_route() {
             404,
             "video_not_found",
         ),
-        (
-            "GET",
-            "/v1/uploads/not-an-id/parts".into(),
-            None,
-            404,
-            "video_not_found",
-        ),
-        (
-            "POST",
-            format!("/v1/uploads/{id}/complete"),
-            None,
-            400,
-            "no_parts",
-        ),
+        ("GET", "/v1/uploads/not-an-id/parts".into(), None, 404, "video_not_found"),
+        ("POST", format!("/v1/uploads/{id}/complete"), None, 400, "no_parts"),
         (
             "POST",
             format!("/v1/uploads/{id}/complete"),
@@ -374,62 +277,18 @@ async fn bad_input_gets_a_json_4xx_on_every_route() {
             400,
             "missing_part",
         ),
-        (
-            "POST",
-            format!("/v1/uploads/{id}/complete"),
-            Some(json!({"parts": "all"})),
-            400,
-            "invalid_body",
-        ),
-        (
-            "DELETE",
-            format!("/v1/uploads/{unknown}"),
-            None,
-            404,
-            "video_not_found",
-        ),
-        (
-            "GET",
-            "/v1/videos?limit=1000".into(),
-            None,
-            400,
-            "invalid_limit",
-        ),
-        (
-            "GET",
-            "/v1/videos?status=finished".into(),
-            None,
-            400,
-            "invalid_status",
-        ),
-        (
-            "GET",
-            "/v1/videos?cursor=garbage".into(),
-            None,
-            400,
-            "invalid_cursor",
-        ),
-        (
-            "GET",
-            format!("/v1/videos/{unknown}"),
-            None,
-            404,
-            "video_not_found",
-        ),
+        ("POST", format!("/v1/uploads/{id}/complete"), Some(json!({"parts": "all"})), 400, "invalid_body"),
+        ("DELETE", format!("/v1/uploads/{unknown}"), None, 404, "video_not_found"),
+        ("GET", "/v1/videos?limit=1000".into(), None, 400, "invalid_limit"),
+        ("GET", "/v1/videos?status=finished".into(), None, 400, "invalid_status"),
+        ("GET", "/v1/videos?cursor=garbage".into(), None, 400, "invalid_cursor"),
+        ("GET", format!("/v1/videos/{unknown}"), None, 404, "video_not_found"),
     ];
     for (method, path, body, want_status, want_code) in cases {
         let (status, reply) = stack.call(method, &path, ALICE, body.as_ref()).await;
         assert_eq!(status.as_u16(), want_status, "{method} {path}: {reply}");
-        assert_eq!(
-            reply["error"]["code"], want_code,
-            "{method} {path}: {reply}"
-        );
-        assert!(
-            reply["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{reply}"
-        );
+        assert_eq!(reply["error"]["code"], want_code, "{method} {path}: {reply}");
+        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{reply}");
     }
 
     // Raw bodies a JSON client would never send.
@@ -468,17 +327,10 @@ async fn bad_input_gets_a_json_4xx_on_every_route() {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            response.status(),
-            401,
-            "{method} {path} with a forged token"
-        );
+        assert_eq!(response.status(), 401, "{method} {path} with a forged token");
     }
     let (status, reply) = stack.call("GET", "/v1/nothing", ALICE, None).await;
-    assert_eq!(
-        (status, reply["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("route_not_found"))
-    );
+    assert_eq!((status, reply["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("route_not_found")));
     assert_eq!(s(&stack.item(&id).await, "status"), "uploading");
 }
 
@@ -498,33 +350,18 @@ async fn s3_unreachable_is_a_503_with_retry_after_and_no_record() {
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["error"]["code"], "service_unavailable");
     let (_, listing) = stack.call("GET", "/v1/videos", ALICE, None).await;
-    assert_eq!(
-        listing["videos"],
-        json!([]),
-        "no record without an S3 upload"
-    );
+    assert_eq!(listing["videos"], json!([]), "no record without an S3 upload");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_unreachable_is_a_503_and_the_s3_upload_is_not_left_behind() {
     let stack = Stack::start_with(Outage::DynamoDb).await;
-    let (status, reply) = stack
-        .call(
-            "POST",
-            "/v1/uploads",
-            ALICE,
-            Some(&json!({"filename": "a.mp4"})),
-        )
-        .await;
+    let (status, reply) = stack.call("POST", "/v1/uploads", ALICE, Some(&json!({"filename": "a.mp4"}))).await;
     assert_eq!(
         (status, reply["error"]["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable"))
     );
-    assert_eq!(
-        stack.open_uploads("videos/").await,
-        0,
-        "the multipart upload was orphaned"
-    );
+    assert_eq!(stack.open_uploads("videos/").await, 0, "the multipart upload was orphaned");
     let (status, _) = stack.call("GET", "/v1/videos", ALICE, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -534,14 +371,10 @@ async fn listing_pages_newest_first_and_filters_by_status_in_dynamodb() {
     let stack = Stack::start().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(id_of(
-            &create(&stack, json!({"filename": format!("{i}.mp4")})).await,
-        ));
+        ids.push(id_of(&create(&stack, json!({"filename": format!("{i}.mp4")})).await));
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    stack
-        .call("DELETE", &format!("/v1/uploads/{}", ids[1]), ALICE, None)
-        .await;
+    stack.call("DELETE", &format!("/v1/uploads/{}", ids[1]), ALICE, None).await;
 
     let mut seen = Vec::new();
     let mut path = "/v1/videos?limit=2".to_string();
@@ -549,13 +382,7 @@ async fn listing_pages_newest_first_and_filters_by_status_in_dynamodb() {
         let (status, page) = stack.call("GET", &path, ALICE, None).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(page["videos"].as_array().unwrap().len() <= 2);
-        seen.extend(
-            page["videos"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["id"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(page["videos"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()));
         match page["nextCursor"].as_str() {
             Some(cursor) => path = format!("/v1/videos?limit=2&cursor={cursor}"),
             None => break,
@@ -565,20 +392,12 @@ async fn listing_pages_newest_first_and_filters_by_status_in_dynamodb() {
     newest_first.reverse();
     assert_eq!(seen, newest_first);
 
-    let (_, uploading) = stack
-        .call("GET", "/v1/videos?status=uploading", ALICE, None)
-        .await;
-    let uploading: Vec<&str> = uploading["videos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_str().unwrap())
-        .collect();
+    let (_, uploading) = stack.call("GET", "/v1/videos?status=uploading", ALICE, None).await;
+    let uploading: Vec<&str> =
+        uploading["videos"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(uploading.len(), 4);
     assert!(!uploading.contains(&ids[1].as_str()));
-    let (_, aborted) = stack
-        .call("GET", "/v1/videos?status=aborted", ALICE, None)
-        .await;
+    let (_, aborted) = stack.call("GET", "/v1/videos?status=aborted", ALICE, None).await;
     assert_eq!(aborted["videos"][0]["id"], ids[1]);
     assert_eq!(aborted["nextCursor"], Value::Null);
 }
@@ -594,16 +413,9 @@ async fn listing_parts_follows_s3_pagination_past_1000() {
     assert_eq!(urls.len(), 1003);
     // One byte per part: S3 enforces part sizes only when completing.
     for chunk in urls.chunks(32) {
-        join_all(
-            chunk
-                .iter()
-                .map(|(n, url)| stack.put_part(url, vec![*n as u8])),
-        )
-        .await;
+        join_all(chunk.iter().map(|(n, url)| stack.put_part(url, vec![*n as u8]))).await;
     }
-    let (status, listed) = stack
-        .call("GET", &format!("/v1/uploads/{id}/parts"), ALICE, None)
-        .await;
+    let (status, listed) = stack.call("GET", &format!("/v1/uploads/{id}/parts"), ALICE, None).await;
     assert_eq!(status, StatusCode::OK);
     let parts = listed["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 1003);

@@ -37,6 +37,8 @@ pub struct Stack {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     jwt: DevJwt,
+    app: App,
+    s3_endpoint: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _moto: MotoServer,
@@ -44,12 +46,7 @@ pub struct Stack {
 
 fn moto_program() -> PathBuf {
     std::env::var_os("VIDGATE_MOTO_SERVER").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../.venv/bin/moto_server"
-            ))
-        },
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server")),
         PathBuf::from,
     )
 }
@@ -68,6 +65,11 @@ impl Stack {
     }
 
     pub async fn start_with(outage: Outage) -> Self {
+        Self::start_configured(outage, |_| {}).await
+    }
+
+    /// A stack whose functions run with `configure`d settings (the local defaults otherwise).
+    pub async fn start_configured(outage: Outage, configure: impl FnOnce(&mut Config)) -> Self {
         // Handler logs (warnings and errors by default) show up beside a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -76,53 +78,50 @@ impl Stack {
         let moto = MotoServer::start(&moto_program(), 0, false)
             .unwrap_or_else(|e| panic!("{e}\n(infra/test installs moto with infra/local/setup)"));
         let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
-        bootstrap::ensure_resources(&sdk, BUCKET, TABLE)
-            .await
-            .unwrap();
+        bootstrap::ensure_resources(&sdk, BUCKET, TABLE).await.unwrap();
 
         let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
-        let config = Config::for_local(BUCKET, TABLE);
-        let videos = DynamoVideoStore::new(
-            if outage == Outage::DynamoDb {
-                &dead
-            } else {
-                &sdk
-            },
-            TABLE,
-        );
-        let objects = S3ObjectStore::new(
-            if outage == Outage::S3 { &dead } else { &sdk },
-            BUCKET,
-            true,
-        );
-        let app = App::new(config, Arc::new(videos), Arc::new(objects));
+        let mut config = Config::for_local(BUCKET, TABLE);
+        configure(&mut config);
+        let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE);
+        let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &sdk }, BUCKET, true);
+        let credentials =
+            vidgate::credentials::sts::StsIssuer::new(&sdk, vidgate::config::LOCAL_UPLOADER_ROLE_ARN);
+        let app =
+            App::new(config, Arc::new(videos), Arc::new(objects)).with_credentials(Arc::new(credentials));
 
         let jwt = DevJwt::new("integration-test-secret");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(gateway::serve(
-            listener,
-            Gateway::new(app, jwt.clone()),
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let server = tokio::spawn(gateway::serve(listener, Gateway::new(app.clone(), jwt.clone()), async {
+            let _ = rx.await;
+        }));
 
         Self {
             api,
             http: reqwest::Client::new(),
             s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk)
-                    .force_path_style(true)
-                    .build(),
+                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
             ),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             jwt,
+            s3_endpoint: moto.endpoint(),
+            app,
             shutdown: Some(tx),
             server: Some(server),
             _moto: moto,
         }
+    }
+
+    /// The app the gateway serves (same stores), for calling the event functions directly.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// moto's endpoint (S3, DynamoDB, STS).
+    pub fn s3_endpoint(&self) -> &str {
+        &self.s3_endpoint
     }
 
     pub fn token(&self, sub: &str) -> String {
@@ -137,10 +136,8 @@ impl Stack {
         sub: Option<&str>,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.http.request(
-            Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{path}", self.api),
-        );
+        let mut request =
+            self.http.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.api));
         if let Some(sub) = sub {
             request = request.bearer_auth(self.token(sub));
         }
@@ -186,14 +183,7 @@ impl Stack {
 
     /// The stored object's bytes, read straight from S3.
     pub async fn object(&self, key: &str) -> Vec<u8> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(key)
-            .send()
-            .await
-            .unwrap();
+        let out = self.s3.get_object().bucket(BUCKET).key(key).send().await.unwrap();
         out.body.collect().await.unwrap().into_bytes().to_vec()
     }
 
@@ -211,16 +201,41 @@ impl Stack {
             .unwrap_or_else(|| panic!("no item for {id}"))
     }
 
+    /// Uploads `bytes` through the API (create, sign, PUT, complete) as `sub`; returns the video.
+    pub async fn upload(&self, sub: &str, filename: &str, bytes: &[u8]) -> Value {
+        let (status, created) = self
+            .call(
+                "POST",
+                "/v1/uploads",
+                Some(sub),
+                Some(&serde_json::json!({"filename": filename, "size": bytes.len()})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["videoId"].as_str().unwrap().to_owned();
+        let part_size = created["partSize"].as_u64().unwrap() as usize;
+        let numbers: Vec<usize> = (1..=created["partCount"].as_u64().unwrap() as usize).collect();
+        let (status, signed) = self
+            .call(
+                "POST",
+                &format!("/v1/uploads/{id}/part-urls"),
+                Some(sub),
+                Some(&serde_json::json!({"partNumbers": numbers})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{signed}");
+        for (i, url) in signed["urls"].as_array().unwrap().iter().enumerate() {
+            let chunk = &bytes[i * part_size..((i + 1) * part_size).min(bytes.len())];
+            self.put_part(url["url"].as_str().unwrap(), chunk.to_vec()).await;
+        }
+        let (status, done) = self.call("POST", &format!("/v1/uploads/{id}/complete"), Some(sub), None).await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        done["video"].clone()
+    }
+
     /// Multipart uploads S3 still has open under `key`.
     pub async fn open_uploads(&self, key: &str) -> usize {
-        let out = self
-            .s3
-            .list_multipart_uploads()
-            .bucket(BUCKET)
-            .prefix(key)
-            .send()
-            .await
-            .unwrap();
+        let out = self.s3.list_multipart_uploads().bucket(BUCKET).prefix(key).send().await.unwrap();
         out.uploads.unwrap_or_default().len()
     }
 }
@@ -236,12 +251,19 @@ impl Drop for Stack {
     }
 }
 
-/// Deterministic pseudo-random bytes, so a failure can be reproduced.
+/// Deterministic pseudo-random bytes that begin like an MP4 file (an `ftyp` box), so uploads of
+/// them are recorded `uploaded`; a failure can be reproduced from the seed.
 pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
+    let mut out = noise(len, seed);
+    let header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom";
+    let n = header.len().min(len);
+    out[..n].copy_from_slice(&header[..n]);
+    out
+}
+
+/// Deterministic pseudo-random bytes: not a video.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
     (0..len)
         .map(|_| {
             state ^= state << 13;

@@ -8,8 +8,5 @@ async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
     let config = Config::from_env_for(Function::CompleteUpload)?;
     let app = App::from_sdk(config, &aws::load().await);
-    run(service_fn(|req| {
-        handlers::handle(&app, Function::CompleteUpload, req)
-    }))
-    .await
+    run(service_fn(|req| handlers::handle(&app, Function::CompleteUpload, req))).await
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use vidgate::domain::time;
-use vidgate::domain::{Owner, Status, Video, VideoId};
+use vidgate::domain::{Owner, Status, UploadMethod, Video, VideoId};
 use vidgate::http::event::Event;
 use vidgate::http::{Function, Router};
 use vidgate::objects::s3::S3ObjectStore;
@@ -20,10 +20,7 @@ use vidgate::store::memory::MemoryVideoStore;
 use vidgate::{App, Config};
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -50,11 +47,13 @@ fn bench(c: &mut Criterion) {
         content_type: "video/mp4".into(),
         size: None,
         key: "videos/0123456789abcdef0123456789abcdef/bench.mp4".into(),
-        upload_id: "VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA".into(),
+        method: UploadMethod::Presigned,
+        upload_id: Some("VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA".into()),
         part_size: 8 * 1024 * 1024,
         part_count: None,
         metadata: Default::default(),
         etag: None,
+        reject_reason: None,
         created_at: now,
         updated_at: now,
         completed_at: None,
@@ -84,13 +83,8 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("urls", parts), &parts, |b, _| {
             b.iter(|| {
                 let request = event.to_request().unwrap();
-                let response = runtime
-                    .block_on(vidgate::handlers::handle(
-                        &app,
-                        Function::SignParts,
-                        request,
-                    ))
-                    .unwrap();
+                let response =
+                    runtime.block_on(vidgate::handlers::handle(&app, Function::SignParts, request)).unwrap();
                 assert_eq!(response.status(), 200);
                 response
             })

@@ -8,6 +8,9 @@ use std::time::Duration;
 use crate::domain::parts::{MAX_PART_SIZE, MIN_PART_SIZE};
 use crate::http::Function;
 
+/// The uploader role of local stacks and tests (moto's STS assumes any role).
+pub const LOCAL_UPLOADER_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/vidgate-uploader";
+
 /// The playback secret of local stacks and tests; never for a deployment.
 pub const LOCAL_PLAYBACK_SECRET: &str = "vidgate-local-playback-secret-not-for-aws";
 
@@ -34,6 +37,14 @@ pub struct Config {
     /// `VIDGATE_RANGE_CAP` (bytes, default 4 MiB): the most bytes one stream reply carries. Lambda
     /// replies are limited to 6 MB after base64, so at most 4,500,000.
     pub range_cap: u64,
+    /// `VIDGATE_UPLOADER_ROLE_ARN`: the role temporary upload credentials are cut from; without
+    /// it, credentials mode is off. Required by issue-credentials.
+    pub uploader_role_arn: Option<String>,
+    /// `VIDGATE_CREDENTIALS_TTL_SECS` (default 3600, 900–3600: STS's minimum and the role-chaining
+    /// maximum): lifetime of temporary credentials.
+    pub credentials_ttl: Duration,
+    /// `VIDGATE_EXPIRE_BATCH` (default 100): the most uploads one sweeper run expires per shard.
+    pub expire_batch: u32,
     /// `VIDGATE_PUBLIC_URL` (optional): the API's public base URL for playback links, when it is not
     /// the host the request came to (a custom domain behind a CDN, say).
     pub public_url: Option<String>,
@@ -66,42 +77,40 @@ impl Config {
         {
             return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
         }
+        if function == Function::IssueCredentials && self.uploader_role_arn.is_none() {
+            return Err(ConfigError::Missing("VIDGATE_UPLOADER_ROLE_ARN"));
+        }
         Ok(self)
     }
 
     /// Parses settings from any lookup, so tests need not touch the process environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let number =
-            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-                let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
-                    return Ok(default);
-                };
-                let value: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("{raw:?} is not a whole number"),
-                })?;
-                if !(min..=max).contains(&value) {
-                    return Err(ConfigError::Invalid {
-                        name,
-                        reason: format!("{value} is outside {min}..={max}"),
-                    });
-                }
-                Ok(value)
+        let required =
+            |name: &'static str| get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
+                return Ok(default);
             };
+            let value: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a whole number"),
+            })?;
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{value} is outside {min}..={max}"),
+                });
+            }
+            Ok(value)
+        };
         let flag = |name: &'static str| -> Result<bool, ConfigError> {
             match get(name).as_deref().map(str::trim) {
                 None | Some("") => Ok(false),
                 Some("1" | "true" | "TRUE" | "yes") => Ok(true),
                 Some("0" | "false" | "FALSE" | "no") => Ok(false),
-                Some(other) => Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("{other:?} is not true or false"),
-                }),
+                Some(other) => {
+                    Err(ConfigError::Invalid { name, reason: format!("{other:?} is not true or false") })
+                }
             }
         };
 
@@ -109,12 +118,7 @@ impl Config {
             bucket: required("VIDGATE_BUCKET")?,
             table: required("VIDGATE_TABLE")?,
             // SigV4 presigned URLs are valid for at most seven days.
-            part_url_ttl: Duration::from_secs(number(
-                "VIDGATE_PART_URL_TTL_SECS",
-                3600,
-                1,
-                604_800,
-            )?),
+            part_url_ttl: Duration::from_secs(number("VIDGATE_PART_URL_TTL_SECS", 3600, 1, 604_800)?),
             default_part_size: number(
                 "VIDGATE_DEFAULT_PART_SIZE",
                 8 * 1024 * 1024,
@@ -144,6 +148,11 @@ impl Config {
                 7 * 24 * 3600,
             )?),
             range_cap: number("VIDGATE_RANGE_CAP", 4 * 1024 * 1024, 1024, 4_500_000)?,
+            uploader_role_arn: get("VIDGATE_UPLOADER_ROLE_ARN")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            credentials_ttl: Duration::from_secs(number("VIDGATE_CREDENTIALS_TTL_SECS", 3600, 900, 3600)?),
+            expire_batch: number("VIDGATE_EXPIRE_BATCH", 100, 1, 1000)? as u32,
             public_url: get("VIDGATE_PUBLIC_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
@@ -157,6 +166,7 @@ impl Config {
             "VIDGATE_TABLE" => Some(table.to_owned()),
             "VIDGATE_S3_PATH_STYLE" => Some("true".to_owned()),
             "VIDGATE_PLAYBACK_SECRET" => Some(LOCAL_PLAYBACK_SECRET.to_owned()),
+            "VIDGATE_UPLOADER_ROLE_ARN" => Some(LOCAL_UPLOADER_ROLE_ARN.to_owned()),
             _ => None,
         })
         .expect("local defaults are valid")
@@ -168,22 +178,14 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
     #[test]
     fn defaults_apply_when_only_required_settings_are_given() {
-        let c = Config::from_lookup(lookup(&[("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")]))
-            .unwrap();
+        let c = Config::from_lookup(lookup(&[("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")])).unwrap();
         assert_eq!(c.part_url_ttl, Duration::from_secs(3600));
         assert_eq!(c.default_part_size, 8 * 1024 * 1024);
         assert_eq!(c.upload_ttl, Duration::from_secs(604_800));
@@ -204,10 +206,7 @@ mod tests {
             ("VIDGATE_DEFAULT_PART_SIZE", "1024"),
         ]))
         .unwrap_err();
-        assert!(
-            err.to_string().contains("VIDGATE_DEFAULT_PART_SIZE"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("VIDGATE_DEFAULT_PART_SIZE"), "{err}");
     }
 
     #[test]
@@ -217,17 +216,8 @@ mod tests {
         assert!(config.clone().check_for(Function::CreateUpload).is_ok());
         let err = config.check_for(Function::StreamVideo).unwrap_err();
         assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
-        let short = Config::from_lookup(lookup(&[
-            base[0],
-            base[1],
-            ("VIDGATE_PLAYBACK_SECRET", "short"),
-        ]));
-        assert!(
-            short
-                .unwrap_err()
-                .to_string()
-                .contains("VIDGATE_PLAYBACK_SECRET")
-        );
+        let short = Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_PLAYBACK_SECRET", "short")]));
+        assert!(short.unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));
     }
 
     #[test]

@@ -12,16 +12,24 @@
 //!   an in-memory fake.
 //! - [`http`]: the route table, authentication from the authorizer context, the error → JSON mapping
 //!   and request/response helpers.
-//! - [`handlers`]: one module per route; [`handlers::handle`] is what every binary runs.
+//! - [`handlers`]: one module per route; [`handlers::handle`] is what every HTTP binary runs.
+//! - [`lifecycle`]: how an upload ends — recording what arrived (sniffed as video or rejected)
+//!   and settling records with what S3 did.
+//! - [`credentials`]: the [`credentials::CredentialIssuer`] port (STS `AssumeRole` with a session
+//!   policy for one key) with an STS adapter and fakes.
+//! - [`events`]: the non-HTTP functions: S3 `ObjectCreated` events and the expiry sweeper.
 //! - [`config`]: typed configuration, parsed once at Init from the environment.
 //! - [`aws`]: the one `SdkConfig` (explicit timeouts) and SDK error classification.
 //! - [`telemetry`]: tracing setup (JSON under Lambda).
 
 pub mod aws;
 pub mod config;
+pub mod credentials;
 pub mod domain;
+pub mod events;
 pub mod handlers;
 pub mod http;
+pub mod lifecycle;
 pub mod objects;
 pub mod store;
 pub mod telemetry;
@@ -38,6 +46,7 @@ pub struct App {
     pub config: Arc<Config>,
     pub videos: Arc<dyn store::VideoStore>,
     pub objects: Arc<dyn objects::ObjectStore>,
+    pub credentials: Arc<dyn credentials::CredentialIssuer>,
 }
 
 impl App {
@@ -50,17 +59,28 @@ impl App {
             config: Arc::new(config),
             videos,
             objects,
+            credentials: Arc::new(credentials::fixed::Disabled),
         }
+    }
+
+    /// The same app issuing temporary credentials through `issuer`.
+    pub fn with_credentials(mut self, issuer: Arc<dyn credentials::CredentialIssuer>) -> Self {
+        self.credentials = issuer;
+        self
     }
 
     /// The production wiring: DynamoDB and S3 adapters over one shared `SdkConfig`.
     pub fn from_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Self {
         let videos = Arc::new(store::dynamodb::DynamoVideoStore::new(sdk, &config.table));
-        let objects = Arc::new(objects::s3::S3ObjectStore::new(
-            sdk,
-            &config.bucket,
-            config.s3_path_style,
-        ));
-        Self::new(config, videos, objects)
+        let objects = Arc::new(objects::s3::S3ObjectStore::new(sdk, &config.bucket, config.s3_path_style));
+        let issuer: Option<Arc<dyn credentials::CredentialIssuer>> = config
+            .uploader_role_arn
+            .as_deref()
+            .map(|role| Arc::new(credentials::sts::StsIssuer::new(sdk, role)) as _);
+        let app = Self::new(config, videos, objects);
+        match issuer {
+            Some(issuer) => app.with_credentials(issuer),
+            None => app,
+        }
     }
 }

@@ -11,10 +11,8 @@ fn filter() -> EnvFilter {
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into())
         .to_ascii_lowercase();
-    EnvFilter::try_new(format!(
-        "{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn"
-    ))
-    .unwrap_or_else(|_| EnvFilter::new("info"))
+    EnvFilter::try_new(format!("{level},aws_config=warn,aws_smithy_runtime=warn,hyper=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// JSON logs for a Lambda function.
@@ -31,8 +29,5 @@ pub fn init_lambda() {
 
 /// Human-readable logs for local tools.
 pub fn init_local() {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter()).with_target(false).init();
 }

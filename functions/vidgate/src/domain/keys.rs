@@ -43,11 +43,7 @@ mod tests {
         let owner = Owner::new("../../etc/passwd/ ?#");
         let key = object_key(&owner, &VideoId::new(), ".webm");
         assert!(!key.contains(".."));
-        assert!(
-            key[ROOT.len() + 1..]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-/.".contains(c))
-        );
+        assert!(key[ROOT.len() + 1..].chars().all(|c| c.is_ascii_alphanumeric() || "-/.".contains(c)));
         assert_eq!(key.split('/').count(), 3);
     }
 }

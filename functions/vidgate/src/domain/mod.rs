@@ -3,16 +3,18 @@
 //! Handlers translate requests into these types, ask the ports to do I/O, and let this module
 //! decide what is valid and which state changes are allowed.
 
+pub mod credentials;
 pub mod keys;
 pub mod parts;
 pub mod playback;
 pub mod range;
+pub mod sniff;
 pub mod time;
 pub mod upload;
 pub mod video;
 
 pub use upload::{NewUpload, UploadRequest};
-pub use video::{Change, Owner, Status, Video, VideoId};
+pub use video::{Change, Owner, Status, UploadMethod, Video, VideoId};
 
 /// A caller's input that breaks a rule; becomes a 400 with this code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,9 +26,6 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }

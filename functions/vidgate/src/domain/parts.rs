@@ -29,11 +29,7 @@ impl PartPlan {
 
 /// Chooses the part size: the requested one if it is valid for `size`, else the default, grown
 /// (in whole MiB) until the object fits in 10,000 parts.
-pub fn plan(
-    size: Option<u64>,
-    requested: Option<u64>,
-    default_part_size: u64,
-) -> Result<PartPlan, Invalid> {
+pub fn plan(size: Option<u64>, requested: Option<u64>, default_part_size: u64) -> Result<PartPlan, Invalid> {
     if let Some(size) = size {
         if size == 0 {
             return Err(Invalid::new("invalid_size", "size must be at least 1 byte"));
@@ -71,19 +67,13 @@ pub fn plan(
         }
         None => {
             let needed = size.map_or(0, |s| s.div_ceil(u64::from(MAX_PARTS)).div_ceil(MIB) * MIB);
-            default_part_size
-                .max(needed)
-                .clamp(MIN_PART_SIZE, MAX_PART_SIZE)
+            default_part_size.max(needed).clamp(MIN_PART_SIZE, MAX_PART_SIZE)
         }
     };
 
-    let part_count = size.map(|s| {
-        u32::try_from(s.div_ceil(part_size)).expect("part count was checked against MAX_PARTS")
-    });
-    Ok(PartPlan {
-        part_size,
-        part_count,
-    })
+    let part_count =
+        size.map(|s| u32::try_from(s.div_ceil(part_size)).expect("part count was checked against MAX_PARTS"));
+    Ok(PartPlan { part_size, part_count })
 }
 
 #[cfg(test)]
@@ -96,25 +86,13 @@ mod tests {
     #[test]
     fn small_known_size_uses_the_default_and_one_part() {
         let p = plan(Some(1), None, DEFAULT).unwrap();
-        assert_eq!(
-            p,
-            PartPlan {
-                part_size: DEFAULT,
-                part_count: Some(1)
-            }
-        );
+        assert_eq!(p, PartPlan { part_size: DEFAULT, part_count: Some(1) });
     }
 
     #[test]
     fn requested_part_size_is_honoured() {
         let p = plan(Some(23 * MIB), Some(5 * MIB), DEFAULT).unwrap();
-        assert_eq!(
-            p,
-            PartPlan {
-                part_size: 5 * MIB,
-                part_count: Some(5)
-            }
-        );
+        assert_eq!(p, PartPlan { part_size: 5 * MIB, part_count: Some(5) });
     }
 
     #[test]
@@ -137,36 +115,19 @@ mod tests {
     #[test]
     fn the_largest_object_fits_exactly() {
         let p = plan(Some(MAX_OBJECT_SIZE), None, DEFAULT).unwrap();
-        assert_eq!(
-            p,
-            PartPlan {
-                part_size: MAX_PART_SIZE,
-                part_count: Some(MAX_PARTS)
-            }
-        );
-        assert_eq!(
-            plan(Some(MAX_OBJECT_SIZE + 1), None, DEFAULT)
-                .unwrap_err()
-                .code,
-            "invalid_size"
-        );
+        assert_eq!(p, PartPlan { part_size: MAX_PART_SIZE, part_count: Some(MAX_PARTS) });
+        assert_eq!(plan(Some(MAX_OBJECT_SIZE + 1), None, DEFAULT).unwrap_err().code, "invalid_size");
     }
 
     #[test]
     fn zero_size_is_invalid() {
-        assert_eq!(
-            plan(Some(0), None, DEFAULT).unwrap_err().code,
-            "invalid_size"
-        );
+        assert_eq!(plan(Some(0), None, DEFAULT).unwrap_err().code, "invalid_size");
     }
 
     #[test]
     fn part_sizes_outside_s3_limits_are_invalid() {
         for ps in [0, MIN_PART_SIZE - 1, MAX_PART_SIZE + 1] {
-            assert_eq!(
-                plan(Some(10), Some(ps), DEFAULT).unwrap_err().code,
-                "invalid_part_size"
-            );
+            assert_eq!(plan(Some(10), Some(ps), DEFAULT).unwrap_err().code, "invalid_part_size");
         }
     }
 

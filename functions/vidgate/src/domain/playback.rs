@@ -38,13 +38,9 @@ pub fn issue(secret: &[u8], id: &VideoId, expires_at: Timestamp) -> String {
 pub fn verify(secret: &[u8], token: &str, id: &VideoId, now: Timestamp) -> Result<(), TokenError> {
     let (expires, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
     let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag)
-        .map_err(|_| TokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
     // Constant-time comparison, and before the expiry check so timing tells nothing of the tag.
-    mac(secret, id, expires)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::BadSignature)?;
+    mac(secret, id, expires).verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
     if now.timestamp() >= expires {
         return Err(TokenError::Expired);
     }
@@ -63,10 +59,7 @@ mod tests {
         let now = time::now();
         let token = issue(b"secret", &id, now + Duration::seconds(60));
         assert_eq!(verify(b"secret", &token, &id, now), Ok(()));
-        assert_eq!(
-            verify(b"secret", &token, &id, now + Duration::seconds(61)),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(verify(b"secret", &token, &id, now + Duration::seconds(61)), Err(TokenError::Expired));
     }
 
     #[test]
@@ -74,26 +67,13 @@ mod tests {
         let id = VideoId::new();
         let now = time::now();
         let token = issue(b"secret", &id, now + Duration::seconds(60));
-        assert_eq!(
-            verify(b"secret", &token, &VideoId::new(), now),
-            Err(TokenError::BadSignature)
-        );
-        assert_eq!(
-            verify(b"other", &token, &id, now),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify(b"secret", &token, &VideoId::new(), now), Err(TokenError::BadSignature));
+        assert_eq!(verify(b"other", &token, &id, now), Err(TokenError::BadSignature));
         let (expires, tag) = token.split_once('.').unwrap();
         let later = format!("{}.{tag}", expires.parse::<i64>().unwrap() + 3600);
-        assert_eq!(
-            verify(b"secret", &later, &id, now),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify(b"secret", &later, &id, now), Err(TokenError::BadSignature));
         for bad in ["", "abc", "1.%%%", "x.y"] {
-            assert_eq!(
-                verify(b"secret", bad, &id, now),
-                Err(TokenError::Malformed),
-                "{bad}"
-            );
+            assert_eq!(verify(b"secret", bad, &id, now), Err(TokenError::Malformed), "{bad}");
         }
     }
 }

@@ -25,10 +25,7 @@ pub fn select(header: Option<&str>, size: u64) -> Selection {
     let Some(header) = header else {
         return Selection::Full;
     };
-    let Some(spec) = header
-        .get(..6)
-        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
-        .map(|_| &header[6..])
+    let Some(spec) = header.get(..6).filter(|unit| unit.eq_ignore_ascii_case("bytes=")).map(|_| &header[6..])
     else {
         return Selection::Full;
     };
@@ -46,20 +43,15 @@ pub fn select(header: Option<&str>, size: u64) -> Selection {
     match (range.start, range.end) {
         (StartPosition::Index(first), EndPosition::Index(last)) if last < first => Selection::Full,
         (StartPosition::Index(first), _) if first >= size => Selection::Unsatisfiable,
-        (StartPosition::Index(first), EndPosition::Index(last)) => Selection::Partial {
-            start: first,
-            end: last.min(size - 1),
-        },
-        (StartPosition::Index(first), EndPosition::LastByte) => Selection::Partial {
-            start: first,
-            end: size - 1,
-        },
+        (StartPosition::Index(first), EndPosition::Index(last)) => {
+            Selection::Partial { start: first, end: last.min(size - 1) }
+        }
+        (StartPosition::Index(first), EndPosition::LastByte) => {
+            Selection::Partial { start: first, end: size - 1 }
+        }
         // A suffix of an empty representation selects zero bytes, which a 206 can't express.
         (StartPosition::FromLast(_), _) if size == 0 => Selection::Full,
-        (StartPosition::FromLast(n), _) => Selection::Partial {
-            start: size - n.min(size),
-            end: size - 1,
-        },
+        (StartPosition::FromLast(n), _) => Selection::Partial { start: size - n.min(size), end: size - 1 },
     }
 }
 
@@ -68,10 +60,9 @@ impl Selection {
     /// for the rest with the next request.
     pub fn capped(self, cap: u64) -> Self {
         match self {
-            Selection::Partial { start, end } => Selection::Partial {
-                start,
-                end: end.min(start.saturating_add(cap.max(1) - 1)),
-            },
+            Selection::Partial { start, end } => {
+                Selection::Partial { start, end: end.min(start.saturating_add(cap.max(1) - 1)) }
+            }
             other => other,
         }
     }
@@ -128,14 +119,8 @@ mod tests {
 
     #[test]
     fn capping_keeps_the_start_and_shortens_the_end() {
-        assert_eq!(
-            Partial { start: 10, end: 99 }.capped(5),
-            Partial { start: 10, end: 14 }
-        );
-        assert_eq!(
-            Partial { start: 0, end: 1 }.capped(5),
-            Partial { start: 0, end: 1 }
-        );
+        assert_eq!(Partial { start: 10, end: 99 }.capped(5), Partial { start: 10, end: 14 });
+        assert_eq!(Partial { start: 0, end: 1 }.capped(5), Partial { start: 0, end: 1 });
         assert_eq!(Full.capped(5), Full);
     }
 

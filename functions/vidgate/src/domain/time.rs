@@ -25,9 +25,7 @@ pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> 
 
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
     let raw = String::deserialize(d)?;
-    DateTime::parse_from_rfc3339(&raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(serde::de::Error::custom)
+    DateTime::parse_from_rfc3339(&raw).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
 }
 
 /// The same for optional timestamps.

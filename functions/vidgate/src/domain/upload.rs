@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::Invalid;
 use super::parts::{self, PartPlan};
+use super::video::UploadMethod;
 
 /// The body of `POST /v1/uploads`, as the client sent it.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -16,6 +17,9 @@ pub struct UploadRequest {
     pub size: Option<u64>,
     pub part_size: Option<u64>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// `presigned` (default): part URLs from the server; `credentials`: temporary credentials for
+    /// the one key, for an AWS SDK's managed uploader.
+    pub method: Option<UploadMethod>,
 }
 
 /// A request that passed every rule, ready to become a record.
@@ -28,6 +32,7 @@ pub struct NewUpload {
     pub size: Option<u64>,
     pub plan: PartPlan,
     pub metadata: BTreeMap<String, String>,
+    pub method: UploadMethod,
 }
 
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -55,8 +60,7 @@ const VIDEO_TYPES: &[(&str, &[&str], &str)] = &[
 impl UploadRequest {
     pub fn validate(self, default_part_size: u64) -> Result<NewUpload, Invalid> {
         let filename = validate_filename(self.filename)?;
-        let (content_type, extension) =
-            resolve_content_type(&filename, self.content_type.as_deref())?;
+        let (content_type, extension) = resolve_content_type(&filename, self.content_type.as_deref())?;
         let metadata = validate_metadata(self.metadata.unwrap_or_default())?;
         let plan = parts::plan(self.size, self.part_size, default_part_size)?;
         Ok(NewUpload {
@@ -66,13 +70,13 @@ impl UploadRequest {
             size: self.size,
             plan,
             metadata,
+            method: self.method.unwrap_or_default(),
         })
     }
 }
 
 fn validate_filename(filename: Option<String>) -> Result<String, Invalid> {
-    let filename =
-        filename.ok_or_else(|| Invalid::new("missing_filename", "filename is required"))?;
+    let filename = filename.ok_or_else(|| Invalid::new("missing_filename", "filename is required"))?;
     let chars = filename.chars().count();
     if filename.trim().is_empty() || chars > MAX_FILENAME_CHARS {
         return Err(Invalid::new(
@@ -81,10 +85,7 @@ fn validate_filename(filename: Option<String>) -> Result<String, Invalid> {
         ));
     }
     if filename.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            "invalid_filename",
-            "filename must not contain control characters",
-        ));
+        return Err(Invalid::new("invalid_filename", "filename must not contain control characters"));
     }
     Ok(filename)
 }
@@ -99,22 +100,15 @@ fn extension_of(filename: &str) -> Option<String> {
 /// `application/octet-stream` (what many pickers send) and a missing type are accepted only when
 /// the filename's extension names a video type, which is then stored instead, so that playback
 /// later gets a type a browser can use.
-fn resolve_content_type(
-    filename: &str,
-    declared: Option<&str>,
-) -> Result<(String, &'static str), Invalid> {
+fn resolve_content_type(filename: &str, declared: Option<&str>) -> Result<(String, &'static str), Invalid> {
     let by_extension = || {
         let ext = extension_of(filename)?;
-        VIDEO_TYPES
-            .iter()
-            .find(|(_, exts, _)| exts.contains(&ext.as_str()))
+        VIDEO_TYPES.iter().find(|(_, exts, _)| exts.contains(&ext.as_str()))
     };
     let unsupported = |what: &str| {
         Invalid::new(
             "unsupported_content_type",
-            format!(
-                "{what}; only video types are accepted (e.g. video/mp4, video/webm, video/quicktime)"
-            ),
+            format!("{what}; only video types are accepted (e.g. video/mp4, video/webm, video/quicktime)"),
         )
     };
 
@@ -122,39 +116,27 @@ fn resolve_content_type(
     let Some(declared) = declared else {
         return by_extension()
             .map(|(ct, _, ext)| (ct.to_string(), *ext))
-            .ok_or_else(|| {
-                unsupported("contentType is missing and the filename has no video extension")
-            });
+            .ok_or_else(|| unsupported("contentType is missing and the filename has no video extension"));
     };
-    let mime: mime::Mime = declared.parse().map_err(|_| {
-        Invalid::new(
-            "invalid_content_type",
-            "contentType is not a valid media type",
-        )
-    })?;
+    let mime: mime::Mime = declared
+        .parse()
+        .map_err(|_| Invalid::new("invalid_content_type", "contentType is not a valid media type"))?;
     let essence = mime.essence_str().to_ascii_lowercase();
 
     if essence == "application/octet-stream" {
         return by_extension()
             .map(|(ct, _, ext)| (ct.to_string(), *ext))
-            .ok_or_else(|| {
-                unsupported("application/octet-stream needs a filename with a video extension")
-            });
+            .ok_or_else(|| unsupported("application/octet-stream needs a filename with a video extension"));
     }
     if mime.type_() != mime::VIDEO {
         return Err(unsupported(&format!("{essence} is not a video type")));
     }
-    let extension = VIDEO_TYPES
-        .iter()
-        .find(|(ct, _, _)| *ct == essence)
-        .map_or("", |(_, _, ext)| *ext);
+    let extension = VIDEO_TYPES.iter().find(|(ct, _, _)| *ct == essence).map_or("", |(_, _, ext)| *ext);
     // Keep parameters such as `codecs=…`: players use them.
     Ok((mime.to_string(), extension))
 }
 
-fn validate_metadata(
-    metadata: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, Invalid> {
+fn validate_metadata(metadata: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Invalid> {
     if metadata.len() > MAX_METADATA_ENTRIES {
         return Err(Invalid::new(
             "invalid_metadata",
@@ -164,9 +146,7 @@ fn validate_metadata(
     for (key, value) in &metadata {
         let key_ok = !key.is_empty()
             && key.len() <= MAX_METADATA_KEY_CHARS
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !key_ok {
             return Err(Invalid::new(
                 "invalid_metadata",
@@ -206,39 +186,24 @@ mod tests {
 
     #[test]
     fn video_type_is_accepted_with_its_extension() {
-        let u = request("holiday.MOV", Some("video/quicktime"))
-            .validate(8 * MIB)
-            .unwrap();
+        let u = request("holiday.MOV", Some("video/quicktime")).validate(8 * MIB).unwrap();
         assert_eq!(u.content_type, "video/quicktime");
         assert_eq!(u.extension, ".mov");
     }
 
     #[test]
     fn codecs_parameter_is_kept() {
-        let u = request("a.webm", Some("video/webm; codecs=\"vp9,opus\""))
-            .validate(8 * MIB)
-            .unwrap();
+        let u = request("a.webm", Some("video/webm; codecs=\"vp9,opus\"")).validate(8 * MIB).unwrap();
         assert!(u.content_type.starts_with("video/webm"));
         assert!(u.content_type.contains("vp9"));
     }
 
     #[test]
     fn octet_stream_is_accepted_only_with_a_video_extension() {
-        let u = request("clip.mp4", Some("application/octet-stream"))
-            .validate(8 * MIB)
-            .unwrap();
-        assert_eq!(
-            (u.content_type.as_str(), u.extension),
-            ("video/mp4", ".mp4")
-        );
-        assert_eq!(
-            code(request("notes.txt", Some("application/octet-stream"))),
-            "unsupported_content_type"
-        );
-        assert_eq!(
-            code(request("mp4", Some("application/octet-stream"))),
-            "unsupported_content_type"
-        );
+        let u = request("clip.mp4", Some("application/octet-stream")).validate(8 * MIB).unwrap();
+        assert_eq!((u.content_type.as_str(), u.extension), ("video/mp4", ".mp4"));
+        assert_eq!(code(request("notes.txt", Some("application/octet-stream"))), "unsupported_content_type");
+        assert_eq!(code(request("mp4", Some("application/octet-stream"))), "unsupported_content_type");
     }
 
     #[test]
@@ -250,32 +215,17 @@ mod tests {
 
     #[test]
     fn non_video_and_malformed_types_are_refused() {
-        assert_eq!(
-            code(request("a.mp4", Some("image/png"))),
-            "unsupported_content_type"
-        );
-        assert_eq!(
-            code(request("a.mp4", Some("text/html"))),
-            "unsupported_content_type"
-        );
-        assert_eq!(
-            code(request("a.mp4", Some("video"))),
-            "invalid_content_type"
-        );
+        assert_eq!(code(request("a.mp4", Some("image/png"))), "unsupported_content_type");
+        assert_eq!(code(request("a.mp4", Some("text/html"))), "unsupported_content_type");
+        assert_eq!(code(request("a.mp4", Some("video"))), "invalid_content_type");
     }
 
     #[test]
     fn filenames_are_checked() {
         assert_eq!(code(UploadRequest::default()), "missing_filename");
         assert_eq!(code(request("  ", Some("video/mp4"))), "invalid_filename");
-        assert_eq!(
-            code(request(&"a".repeat(256), Some("video/mp4"))),
-            "invalid_filename"
-        );
-        assert_eq!(
-            code(request("a\nb.mp4", Some("video/mp4"))),
-            "invalid_filename"
-        );
+        assert_eq!(code(request(&"a".repeat(256), Some("video/mp4"))), "invalid_filename");
+        assert_eq!(code(request("a\nb.mp4", Some("video/mp4"))), "invalid_filename");
         assert!(request("ünïcödé 🎬.mp4", None).validate(8 * MIB).is_ok());
     }
 
@@ -286,11 +236,7 @@ mod tests {
         assert!(r.clone().validate(8 * MIB).is_ok());
         r.metadata = Some([("bad key".to_string(), "x".to_string())].into());
         assert_eq!(code(r.clone()), "invalid_metadata");
-        r.metadata = Some(
-            (0..33)
-                .map(|i| (format!("k{i}"), "v".to_string()))
-                .collect(),
-        );
+        r.metadata = Some((0..33).map(|i| (format!("k{i}"), "v".to_string())).collect());
         assert_eq!(code(r), "invalid_metadata");
     }
 

@@ -14,9 +14,17 @@ use super::time::{self, Timestamp};
 #[serde(transparent)]
 pub struct VideoId(Uuid);
 
+/// How many expiry shards the sweeper walks (see `store::dynamodb`).
+pub const EXPIRY_SHARDS: u8 = 8;
+
 impl VideoId {
     pub fn new() -> Self {
         Self(Uuid::now_v7())
+    }
+
+    /// The expiry shard of this video, from the random tail of its UUIDv7.
+    pub fn shard(&self) -> u8 {
+        self.0.as_bytes()[15] % EXPIRY_SHARDS
     }
 }
 
@@ -77,15 +85,13 @@ pub enum Status {
     Uploaded,
     Aborted,
     Expired,
+    /// The bytes that arrived are not a video container; the reason is recorded.
+    Rejected,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Uploading,
-        Status::Uploaded,
-        Status::Aborted,
-        Status::Expired,
-    ];
+    pub const ALL: [Status; 5] =
+        [Status::Uploading, Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,6 +99,7 @@ impl Status {
             Status::Uploaded => "uploaded",
             Status::Aborted => "aborted",
             Status::Expired => "expired",
+            Status::Rejected => "rejected",
         }
     }
 
@@ -115,7 +122,16 @@ impl fmt::Display for Status {
 /// A state change. Stores apply it only if the record is still `uploading`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    Complete { size: u64, etag: String },
+    Complete {
+        size: u64,
+        etag: String,
+    },
+    /// The object exists but is not a video.
+    Reject {
+        size: u64,
+        etag: String,
+        reason: String,
+    },
     Abort,
     Expire,
 }
@@ -124,10 +140,22 @@ impl Change {
     pub fn target(&self) -> Status {
         match self {
             Change::Complete { .. } => Status::Uploaded,
+            Change::Reject { .. } => Status::Rejected,
             Change::Abort => Status::Aborted,
             Change::Expire => Status::Expired,
         }
     }
+}
+
+/// How the client sends the bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadMethod {
+    /// The server started a multipart upload and presigns its parts.
+    #[default]
+    Presigned,
+    /// The client holds temporary credentials for the one key and uploads with an AWS SDK.
+    Credentials,
 }
 
 /// The record of one upload, as stored and (less the owner) as shown to its owner.
@@ -143,7 +171,11 @@ pub struct Video {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     pub key: String,
-    pub upload_id: String,
+    #[serde(default)]
+    pub method: UploadMethod,
+    /// The S3 multipart upload the server started (presigned uploads only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
     pub part_size: u64,
     /// The number of parts when the size was declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,15 +184,14 @@ pub struct Video {
     pub metadata: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Why the bytes were rejected (status `rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject_reason: Option<String>,
     #[serde(with = "time")]
     pub created_at: Timestamp,
     #[serde(with = "time")]
     pub updated_at: Timestamp,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::option")]
     pub completed_at: Option<Timestamp>,
     /// The deadline after which an unfinished upload is abandoned.
     #[serde(with = "time")]
@@ -180,10 +211,18 @@ impl Video {
         }
         self.status = change.target();
         self.updated_at = at;
-        if let Change::Complete { size, etag } = change {
-            self.size = Some(*size);
-            self.etag = Some(etag.clone());
-            self.completed_at = Some(at);
+        match change {
+            Change::Complete { size, etag } => {
+                self.size = Some(*size);
+                self.etag = Some(etag.clone());
+                self.completed_at = Some(at);
+            }
+            Change::Reject { size, etag, reason } => {
+                self.size = Some(*size);
+                self.etag = Some(etag.clone());
+                self.reject_reason = Some(reason.clone());
+            }
+            Change::Abort | Change::Expire => {}
         }
         Ok(())
     }
@@ -208,11 +247,13 @@ pub(crate) mod tests {
             content_type: "video/mp4".into(),
             size: Some(10),
             key: "videos/x/y.mp4".into(),
-            upload_id: "u-1".into(),
+            method: UploadMethod::Presigned,
+            upload_id: Some("u-1".into()),
             part_size: 5 * 1024 * 1024,
             part_count: Some(1),
             metadata: BTreeMap::new(),
             etag: None,
+            reject_reason: None,
             created_at: now,
             updated_at: now,
             completed_at: None,
@@ -224,14 +265,7 @@ pub(crate) mod tests {
     fn given_uploading_when_completed_then_uploaded_with_size_and_etag() {
         let mut v = sample("alice");
         let at = time::now();
-        v.apply(
-            &Change::Complete {
-                size: 42,
-                etag: "\"e\"".into(),
-            },
-            at,
-        )
-        .unwrap();
+        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into() }, at).unwrap();
         assert_eq!(v.status, Status::Uploaded);
         assert_eq!(v.size, Some(42));
         assert_eq!(v.etag.as_deref(), Some("\"e\""));
@@ -240,15 +274,8 @@ pub(crate) mod tests {
 
     #[test]
     fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
-        for start in [Status::Uploaded, Status::Aborted, Status::Expired] {
-            for change in [
-                Change::Complete {
-                    size: 1,
-                    etag: "x".into(),
-                },
-                Change::Abort,
-                Change::Expire,
-            ] {
+        for start in [Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
+            for change in [Change::Complete { size: 1, etag: "x".into() }, Change::Abort, Change::Expire] {
                 let mut v = sample("alice");
                 v.status = start;
                 let before = v.clone();

@@ -2,33 +2,30 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::settle::settle;
 use super::{load_owned, not_uploading};
 use crate::App;
-use crate::domain::{Owner, Status};
+use crate::domain::{Change, Owner, Status};
 use crate::http::ApiError;
 use crate::http::request::{no_content, video_id};
+use crate::lifecycle::settle;
 use crate::objects::ObjectError;
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let video = load_owned(app, owner, &video_id(req)?).await?;
     let settled = match video.status {
         Status::Uploading => {
-            match app
-                .objects
-                .abort_multipart(&video.key, &video.upload_id)
-                .await
-            {
-                // NoSuchUpload: an earlier abort or a racing complete got there first; `settle`
-                // tells which from whether the object exists.
+            // Presigned: the server's multipart upload. Credentials: whatever the client's SDK
+            // left open on the key. NoSuchUpload: an earlier abort or a racing complete got there
+            // first; `settle` tells which from whether the object exists.
+            let aborted = match &video.upload_id {
+                Some(upload_id) => app.objects.abort_multipart(&video.key, upload_id).await,
+                None => app.objects.abort_all_multipart(&video.key).await.map(|_| ()),
+            };
+            match aborted {
                 Ok(()) | Err(ObjectError::NoSuchUpload) => {}
                 Err(e) => return Err(e.into()),
             }
-            settle(app, &video).await?
+            settle(app, &video, Change::Abort).await?
         }
         _ => video,
     };
@@ -51,10 +48,7 @@ mod tests {
     async fn given_an_upload_when_aborted_then_204_s3_forgets_it_and_repeats_are_204() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let (id, upload) = (
-            created["videoId"].as_str().unwrap(),
-            created["uploadId"].as_str().unwrap(),
-        );
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         let path = format!("/v1/uploads/{id}");
         let (status, body) = call(&h.app, Function::AbortUpload, h.delete(&path)).await;
         assert_eq!((status, body), (204, Value::Null));
@@ -68,28 +62,15 @@ mod tests {
     async fn aborting_a_completed_upload_is_409_and_changes_nothing() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let (id, upload) = (
-            created["videoId"].as_str().unwrap(),
-            created["uploadId"].as_str().unwrap(),
-        );
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         h.objects.put_part(upload, 1, MIB).unwrap();
-        let (status, _) = call(
-            &h.app,
-            Function::CompleteUpload,
-            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
-        )
-        .await;
+        let (status, _) =
+            call(&h.app, Function::CompleteUpload, h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""))
+                .await;
         assert_eq!(status, 200);
-        let (status, body) = call(
-            &h.app,
-            Function::AbortUpload,
-            h.delete(&format!("/v1/uploads/{id}")),
-        )
-        .await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (409, Some("upload_completed"))
-        );
+        let (status, body) =
+            call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("upload_completed")));
         assert_eq!(h.stored(id).await.unwrap().status.as_str(), "uploaded");
     }
 
@@ -97,37 +78,17 @@ mod tests {
     async fn an_abort_racing_a_complete_that_won_in_s3_is_409_and_the_record_says_uploaded() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let (id, upload) = (
-            created["videoId"].as_str().unwrap(),
-            created["uploadId"].as_str().unwrap(),
-        );
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         h.objects.put_part(upload, 1, MIB).unwrap();
         let video = h.stored(id).await.unwrap();
         let parts = h.app.objects.list_parts(&video.key, upload).await.unwrap();
-        let refs = [crate::objects::PartRef {
-            part_number: 1,
-            etag: parts[0].etag.clone(),
-        }];
-        h.app
-            .objects
-            .complete_multipart(&video.key, upload, &refs)
-            .await
-            .unwrap();
+        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone() }];
+        h.app.objects.complete_multipart(&video.key, upload, &refs).await.unwrap();
 
-        let (status, body) = call(
-            &h.app,
-            Function::AbortUpload,
-            h.delete(&format!("/v1/uploads/{id}")),
-        )
-        .await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (409, Some("upload_completed"))
-        );
+        let (status, body) =
+            call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("upload_completed")));
         let stored = h.stored(id).await.unwrap();
-        assert_eq!(
-            (stored.status.as_str(), stored.size),
-            ("uploaded", Some(MIB))
-        );
+        assert_eq!((stored.status.as_str(), stored.size), ("uploaded", Some(MIB)));
     }
 }

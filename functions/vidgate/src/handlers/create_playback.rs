@@ -19,11 +19,7 @@ struct Playback {
     expires_at: Timestamp,
 }
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let secret = app
         .config
         .playback_secret
@@ -33,19 +29,12 @@ pub(super) async fn handle(
     if video.status != Status::Uploaded {
         return Err(ApiError::conflict(
             "video_not_uploaded",
-            format!(
-                "only uploaded videos can be played; this one is {}",
-                video.status
-            ),
+            format!("only uploaded videos can be played; this one is {}", video.status),
         ));
     }
     let expires_at = time::now() + app.config.playback_ttl;
     let token = playback::issue(secret.as_bytes(), &video.id, expires_at);
-    let url = format!(
-        "{}/v1/videos/{}/stream?token={token}",
-        public_base(app, req),
-        video.id
-    );
+    let url = format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id);
     Ok(json_response(StatusCode::OK, &Playback { url, expires_at }))
 }
 
@@ -61,14 +50,10 @@ fn public_base(app: &App, req: &Request) -> String {
         .map(str::trim)
         .filter(|s| *s == "http" || *s == "https")
         .unwrap_or("https");
-    let host = header("host")
-        .map(str::to_owned)
-        .or_else(|| match req.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
-                ctx.domain_name.clone()
-            }
-            _ => None,
-        });
+    let host = header("host").map(str::to_owned).or_else(|| match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+        _ => None,
+    });
     format!("{scheme}://{}", host.unwrap_or_else(|| "localhost".into()))
 }
 
@@ -83,41 +68,27 @@ mod tests {
     async fn only_the_owner_of_an_uploaded_video_gets_a_playback_url() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let (id, upload) = (
-            created["videoId"].as_str().unwrap(),
-            created["uploadId"].as_str().unwrap(),
-        );
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         let path = format!("/v1/videos/{id}/playback");
         let (status, body) = call(&h.app, Function::CreatePlayback, h.raw("POST", &path, "")).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (409, Some("video_not_uploaded"))
-        );
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("video_not_uploaded")));
 
         h.objects.put_part(upload, 1, 100).unwrap();
-        let (status, _) = call(
-            &h.app,
-            Function::CompleteUpload,
-            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
-        )
-        .await;
+        let (status, _) =
+            call(&h.app, Function::CompleteUpload, h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""))
+                .await;
         assert_eq!(status, 200);
         let (status, body) = call(&h.app, Function::CreatePlayback, h.raw("POST", &path, "")).await;
         assert_eq!(status, 200, "{body}");
         let url = body["url"].as_str().unwrap();
         assert!(
-            url.starts_with(&format!("https://"))
-                && url.contains(&format!("/v1/videos/{id}/stream?token=")),
+            url.starts_with("https://") && url.contains(&format!("/v1/videos/{id}/stream?token=")),
             "{url}"
         );
         assert!(body["expiresAt"].is_string());
 
-        let (status, _) = call(
-            &h.app,
-            Function::CreatePlayback,
-            h.request("POST", &path, "", Some("bob")),
-        )
-        .await;
+        let (status, _) =
+            call(&h.app, Function::CreatePlayback, h.request("POST", &path, "", Some("bob"))).await;
         assert_eq!(status, 404);
     }
 }

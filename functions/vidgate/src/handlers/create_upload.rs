@@ -1,43 +1,47 @@
-//! `POST /v1/uploads`: starts a multipart upload and records it.
+//! `POST /v1/uploads`: starts an upload and records it.
+//!
+//! Presigned mode (default) starts the S3 multipart upload here, and the client asks for part
+//! URLs. Credentials mode records the upload and hands the client temporary credentials that can
+//! write only its key; the client's AWS SDK then runs the upload itself.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use super::VideoView;
+use super::issue_credentials::{CredentialsGrant, grant};
 use crate::App;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, Status, UploadRequest, Video, VideoId, keys};
+use crate::domain::{Change, Owner, Status, UploadMethod, UploadRequest, Video, VideoId, keys};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
+use crate::lifecycle::record;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Created<'a> {
     video_id: VideoId,
-    upload_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_id: Option<&'a str>,
     key: &'a str,
     part_size: u64,
     part_count: Option<u32>,
     max_parts: u32,
     #[serde(with = "time")]
     expires_at: Timestamp,
+    #[serde(flatten)]
+    credentials: Option<CredentialsGrant>,
     video: VideoView<'a>,
 }
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    let upload =
-        required_json_body::<UploadRequest>(req)?.validate(app.config.default_part_size)?;
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let upload = required_json_body::<UploadRequest>(req)?.validate(app.config.default_part_size)?;
     let id = VideoId::new();
     let key = keys::object_key(owner, &id, upload.extension);
-    let upload_id = app
-        .objects
-        .create_multipart(&key, &upload.content_type)
-        .await?;
+    let upload_id = match upload.method {
+        UploadMethod::Presigned => Some(app.objects.create_multipart(&key, &upload.content_type).await?),
+        UploadMethod::Credentials => None,
+    };
 
     let now = time::now();
     let video = Video {
@@ -48,11 +52,13 @@ pub(super) async fn handle(
         content_type: upload.content_type,
         size: upload.size,
         key,
+        method: upload.method,
         upload_id,
         part_size: upload.plan.part_size,
         part_count: upload.plan.part_count,
         metadata: upload.metadata,
         etag: None,
+        reject_reason: None,
         created_at: now,
         updated_at: now,
         completed_at: None,
@@ -60,26 +66,39 @@ pub(super) async fn handle(
     };
     if let Err(err) = app.videos.insert(&video).await {
         // Without a record nobody could ever complete or abort it: don't leave it in S3.
-        if let Err(abort) = app
-            .objects
-            .abort_multipart(&video.key, &video.upload_id)
-            .await
+        if let Some(upload_id) = &video.upload_id
+            && let Err(abort) = app.objects.abort_multipart(&video.key, upload_id).await
         {
             tracing::error!(key = %video.key, error = %abort, "could not abort an unrecorded multipart upload");
         }
         return Err(err.into());
     }
 
+    // Credentials come after the record exists, so no credentials ever name an untracked key.
+    let credentials = match video.method {
+        UploadMethod::Presigned => None,
+        UploadMethod::Credentials => match grant(app, &video).await {
+            Ok(credentials) => Some(credentials),
+            Err(err) => {
+                if let Err(abort) = record(app, &video, &Change::Abort).await {
+                    tracing::error!(video_id = %video.id, error = %abort, "could not abort an upload without credentials");
+                }
+                return Err(err);
+            }
+        },
+    };
+
     Ok(json_response(
         StatusCode::CREATED,
         &Created {
             video_id: video.id,
-            upload_id: &video.upload_id,
+            upload_id: video.upload_id.as_deref(),
             key: &video.key,
             part_size: video.part_size,
             part_count: video.part_count,
             max_parts: upload.plan.max_parts(),
             expires_at: video.expires_at,
+            credentials,
             video: VideoView::from(&video),
         },
     ))
@@ -99,10 +118,7 @@ mod tests {
         let (status, body) = call(
             &h.app,
             Function::CreateUpload,
-            h.post(
-                "/v1/uploads",
-                json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB}),
-            ),
+            h.post("/v1/uploads", json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB})),
         )
         .await;
         assert_eq!(status, 201, "{body}");
@@ -118,18 +134,15 @@ mod tests {
         assert!(key.starts_with("videos/") && key.ends_with(".mp4"), "{key}");
         let stored = h.stored(body["videoId"].as_str().unwrap()).await.unwrap();
         assert_eq!(stored.owner.as_str(), "alice");
-        assert_eq!(stored.upload_id, upload_id);
+        assert_eq!(stored.upload_id.as_deref(), Some(upload_id));
     }
 
     #[tokio::test]
     async fn given_no_size_when_created_then_part_count_is_null_and_every_part_number_allowed() {
         let h = Harness::new();
-        let (status, body) = call(
-            &h.app,
-            Function::CreateUpload,
-            h.post("/v1/uploads", json!({"filename": "live.webm"})),
-        )
-        .await;
+        let (status, body) =
+            call(&h.app, Function::CreateUpload, h.post("/v1/uploads", json!({"filename": "live.webm"})))
+                .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["partCount"], serde_json::Value::Null);
         assert_eq!(body["maxParts"], 10_000);
@@ -141,41 +154,21 @@ mod tests {
         let h = Harness::new();
         for (body, code) in [
             (json!({}), "missing_filename"),
-            (
-                json!({"filename": "a.txt", "contentType": "text/plain"}),
-                "unsupported_content_type",
-            ),
+            (json!({"filename": "a.txt", "contentType": "text/plain"}), "unsupported_content_type"),
             (json!({"filename": "a.mp4", "size": 0}), "invalid_size"),
             (json!({"filename": "a.mp4", "size": -5}), "invalid_body"),
-            (
-                json!({"filename": "a.mp4", "partSize": 1}),
-                "invalid_part_size",
-            ),
-            (
-                json!({"filename": "a.mp4", "colour": "red"}),
-                "invalid_body",
-            ),
+            (json!({"filename": "a.mp4", "partSize": 1}), "invalid_part_size"),
+            (json!({"filename": "a.mp4", "colour": "red"}), "invalid_body"),
             (json!(["a.mp4"]), "invalid_body"),
         ] {
-            let (status, reply) = call(
-                &h.app,
-                Function::CreateUpload,
-                h.post("/v1/uploads", body.clone()),
-            )
-            .await;
+            let (status, reply) =
+                call(&h.app, Function::CreateUpload, h.post("/v1/uploads", body.clone())).await;
             assert_eq!(status, 400, "{body} → {reply}");
             assert_eq!(reply["error"]["code"], code, "{body} → {reply}");
         }
-        let (status, reply) = call(
-            &h.app,
-            Function::CreateUpload,
-            h.raw("POST", "/v1/uploads", "{not json"),
-        )
-        .await;
-        assert_eq!(
-            (status, reply["error"]["code"].as_str()),
-            (400, Some("invalid_body"))
-        );
+        let (status, reply) =
+            call(&h.app, Function::CreateUpload, h.raw("POST", "/v1/uploads", "{not json")).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid_body")));
         assert!(!h.objects.has_upload("mem-upload-0"));
     }
 
@@ -183,18 +176,11 @@ mod tests {
     async fn given_dynamodb_down_when_created_then_503_and_the_s3_upload_is_aborted() {
         let h = Harness::new();
         h.videos.set_unavailable(true);
-        let (status, body) = call(
-            &h.app,
-            Function::CreateUpload,
-            h.post("/v1/uploads", json!({"filename": "a.mp4"})),
-        )
-        .await;
+        let (status, body) =
+            call(&h.app, Function::CreateUpload, h.post("/v1/uploads", json!({"filename": "a.mp4"}))).await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "service_unavailable");
-        assert!(
-            !h.objects.has_upload("mem-upload-0"),
-            "the orphan multipart upload was not aborted"
-        );
+        assert!(!h.objects.has_upload("mem-upload-0"), "the orphan multipart upload was not aborted");
     }
 
     #[tokio::test]

@@ -9,11 +9,7 @@ use crate::domain::Owner;
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let video = load_owned(app, owner, &video_id(req)?).await?;
     Ok(json_response(StatusCode::OK, &VideoView::from(&video)))
 }
@@ -28,21 +24,14 @@ mod tests {
     #[tokio::test]
     async fn owner_sees_the_video_and_nobody_else_does() {
         let h = Harness::new();
-        let created = h
-            .create(json!({"filename": "a.mp4", "metadata": {"title": "Hi"}}))
-            .await;
+        let created = h.create(json!({"filename": "a.mp4", "metadata": {"title": "Hi"}})).await;
         let path = format!("/v1/videos/{}", created["videoId"].as_str().unwrap());
         let (status, body) = call(&h.app, Function::GetVideo, h.get(&path)).await;
         assert_eq!(status, 200);
         assert_eq!(body, created["video"]);
         assert_eq!(body["metadata"]["title"], "Hi");
         assert!(body.get("owner").is_none());
-        let (status, _) = call(
-            &h.app,
-            Function::GetVideo,
-            h.request("GET", &path, "", Some("bob")),
-        )
-        .await;
+        let (status, _) = call(&h.app, Function::GetVideo, h.request("GET", &path, "", Some("bob"))).await;
         assert_eq!(status, 404);
     }
 }

@@ -4,12 +4,12 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::settle::settle;
-use super::{load_owned, not_uploading, require_uploading};
+use super::{load_owned, not_uploading, presigned_upload, require_uploading};
 use crate::App;
-use crate::domain::Owner;
+use crate::domain::{Change, Owner};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
+use crate::lifecycle::settle;
 use crate::objects::ObjectError;
 
 #[derive(Serialize)]
@@ -27,17 +27,14 @@ struct Parts<'a> {
     uploaded_bytes: u64,
 }
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let video = load_owned(app, owner, &video_id(req)?).await?;
     require_uploading(&video)?;
-    let parts = match app.objects.list_parts(&video.key, &video.upload_id).await {
+    let upload_id = presigned_upload(&video)?;
+    let parts = match app.objects.list_parts(&video.key, upload_id).await {
         Ok(parts) => parts,
         Err(ObjectError::NoSuchUpload) => {
-            return Err(not_uploading(settle(app, &video).await?.status));
+            return Err(not_uploading(settle(app, &video, Change::Abort).await?.status));
         }
         Err(e) => return Err(e.into()),
     };
@@ -45,11 +42,7 @@ pub(super) async fn handle(
         uploaded_bytes: parts.iter().map(|p| p.size).sum(),
         parts: parts
             .iter()
-            .map(|p| Part {
-                part_number: p.part_number,
-                etag: &p.etag,
-                size: p.size,
-            })
+            .map(|p| Part { part_number: p.part_number, etag: &p.etag, size: p.size })
             .collect(),
     };
     Ok(json_response(StatusCode::OK, &body))
@@ -75,10 +68,7 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["uploadedBytes"], 10 * MIB);
         assert_eq!(body["parts"][0]["partNumber"], 1);
-        assert_eq!(
-            body["parts"][1],
-            json!({"partNumber": 2, "etag": etag, "size": 5 * MIB})
-        );
+        assert_eq!(body["parts"][1], json!({"partNumber": 2, "etag": etag, "size": 5 * MIB}));
     }
 
     #[tokio::test]
@@ -88,9 +78,6 @@ mod tests {
         h.objects.set_unavailable(true);
         let path = format!("/v1/uploads/{}/parts", created["videoId"].as_str().unwrap());
         let (status, body) = call(&h.app, Function::ListParts, h.get(&path)).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (503, Some("service_unavailable"))
-        );
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("service_unavailable")));
     }
 }

@@ -21,11 +21,7 @@ struct Listing<'a> {
     next_cursor: Option<String>,
 }
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let status = query(req, "status")
         .map(|raw| {
             Status::parse(&raw).ok_or_else(|| {
@@ -41,25 +37,13 @@ pub(super) async fn handle(
             raw.parse::<u32>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid("invalid_limit", format!("limit must be 1 to {MAX_LIMIT}"))
-                })
+                .ok_or_else(|| ApiError::invalid("invalid_limit", format!("limit must be 1 to {MAX_LIMIT}")))
         })
         .transpose()?
         .unwrap_or(DEFAULT_LIMIT);
-    let after = query(req, "cursor")
-        .map(|raw| cursor::decode(&raw, status))
-        .transpose()?;
+    let after = query(req, "cursor").map(|raw| cursor::decode(&raw, status)).transpose()?;
 
-    let page = app
-        .videos
-        .list(&ListQuery {
-            owner: owner.clone(),
-            status,
-            limit,
-            after,
-        })
-        .await?;
+    let page = app.videos.list(&ListQuery { owner: owner.clone(), status, limit, after }).await?;
     Ok(json_response(
         StatusCode::OK,
         &Listing {
@@ -77,12 +61,7 @@ mod tests {
     use crate::http::Function;
 
     async fn list(h: &Harness, query: &str) -> (u16, Value) {
-        call(
-            &h.app,
-            Function::ListVideos,
-            h.get(&format!("/v1/videos{query}")),
-        )
-        .await
+        call(&h.app, Function::ListVideos, h.get(&format!("/v1/videos{query}"))).await
     }
 
     #[tokio::test]
@@ -97,12 +76,7 @@ mod tests {
         call(
             &h.app,
             Function::CreateUpload,
-            h.request(
-                "POST",
-                "/v1/uploads",
-                r#"{"filename":"bob.mp4"}"#,
-                Some("bob"),
-            ),
+            h.request("POST", "/v1/uploads", r#"{"filename":"bob.mp4"}"#, Some("bob")),
         )
         .await;
 
@@ -112,11 +86,7 @@ mod tests {
             let (status, body) = list(&h, &query).await;
             assert_eq!(status, 200, "{body}");
             seen.extend(
-                body["videos"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v["id"].as_str().unwrap().to_owned()),
+                body["videos"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()),
             );
             match body["nextCursor"].as_str() {
                 Some(c) => query = format!("?limit=2&cursor={c}"),
@@ -133,12 +103,7 @@ mod tests {
         let a = h.create(json!({"filename": "a.mp4"})).await;
         h.create(json!({"filename": "b.mp4"})).await;
         let id = a["videoId"].as_str().unwrap();
-        call(
-            &h.app,
-            Function::AbortUpload,
-            h.delete(&format!("/v1/uploads/{id}")),
-        )
-        .await;
+        call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
         let (_, body) = list(&h, "?status=aborted").await;
         let videos = body["videos"].as_array().unwrap();
         assert_eq!(videos.len(), 1);
@@ -158,11 +123,7 @@ mod tests {
             ("?cursor=xyz", "invalid_cursor"),
         ] {
             let (status, body) = list(&h, query).await;
-            assert_eq!(
-                (status, body["error"]["code"].as_str()),
-                (400, Some(code)),
-                "{query}"
-            );
+            assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{query}");
         }
     }
 }

@@ -5,9 +5,9 @@ mod complete_upload;
 mod create_playback;
 mod create_upload;
 mod get_video;
+mod issue_credentials;
 mod list_parts;
 mod list_videos;
-mod settle;
 mod sign_parts;
 mod stream_video;
 #[cfg(test)]
@@ -28,11 +28,7 @@ pub use view::VideoView;
 
 /// Serves one request for `function`: authenticates, runs the handler, maps errors to JSON and
 /// logs one line (request id, route, owner, status, latency; never a token or URL).
-pub async fn handle(
-    app: &App,
-    function: Function,
-    req: Request,
-) -> Result<Response<Body>, Infallible> {
+pub async fn handle(app: &App, function: Function, req: Request) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let request_id = request_id(&req);
     let owner = auth::owner(&req);
@@ -70,6 +66,10 @@ async fn dispatch(
         Function::ListVideos => list_videos::handle(app, owner, req).await,
         Function::GetVideo => get_video::handle(app, owner, req).await,
         Function::CreatePlayback => create_playback::handle(app, owner, req).await,
+        Function::IssueCredentials => issue_credentials::handle(app, owner, req).await,
+        Function::OnObjectCreated | Function::ExpireUploads => {
+            Err(ApiError::Internal(format!("{} is not an HTTP function", function.name())))
+        }
         Function::StreamVideo => stream_video::handle(app, req).await,
     }
 }
@@ -87,13 +87,22 @@ fn not_uploading(status: Status) -> ApiError {
     let (code, message) = match status {
         Status::Uploaded => ("upload_completed", "the upload was already completed"),
         Status::Aborted => ("upload_aborted", "the upload was aborted"),
-        Status::Expired => (
-            "upload_expired",
-            "the upload expired before it was completed",
-        ),
+        Status::Expired => ("upload_expired", "the upload expired before it was completed"),
+        Status::Rejected => ("upload_rejected", "the uploaded bytes are not a video"),
         Status::Uploading => ("upload_in_progress", "the upload is still in progress"),
     };
     ApiError::conflict(code, message)
+}
+
+/// The server's multipart upload id; credentials-mode uploads have none (their client's SDK runs
+/// its own multipart upload).
+fn presigned_upload(video: &Video) -> Result<&str, ApiError> {
+    video.upload_id.as_deref().ok_or_else(|| {
+        ApiError::conflict(
+            "credentials_upload",
+            "this upload uses temporary credentials: upload with an AWS SDK, then complete",
+        )
+    })
 }
 
 fn require_uploading(video: &Video) -> Result<(), ApiError> {

@@ -6,7 +6,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{load_owned, require_uploading};
+use super::{load_owned, presigned_upload, require_uploading};
 use crate::App;
 use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
@@ -38,15 +38,12 @@ struct Signed {
     expires_at: Timestamp,
 }
 
-pub(super) async fn handle(
-    app: &App,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
     let video = load_owned(app, owner, &id).await?;
     require_uploading(&video)?;
+    let upload_id = presigned_upload(&video)?;
 
     let numbers = request.part_numbers;
     if numbers.is_empty() || numbers.len() > MAX_URLS_PER_CALL {
@@ -64,25 +61,15 @@ pub(super) async fn handle(
     }
     let mut seen = HashSet::with_capacity(numbers.len());
     if let Some(dup) = numbers.iter().find(|n| !seen.insert(**n)) {
-        return Err(ApiError::invalid(
-            "duplicate_part_number",
-            format!("part number {dup} is listed twice"),
-        ));
+        return Err(ApiError::invalid("duplicate_part_number", format!("part number {dup} is listed twice")));
     }
 
     let ttl = app.config.part_url_ttl;
     let expires_at = time::now() + ttl;
     let mut urls = Vec::with_capacity(numbers.len());
     for part_number in numbers {
-        let url = app
-            .objects
-            .presign_part(&video.key, &video.upload_id, part_number, ttl)
-            .await?;
-        urls.push(PartUrl {
-            part_number,
-            url,
-            method: "PUT",
-        });
+        let url = app.objects.presign_part(&video.key, upload_id, part_number, ttl).await?;
+        urls.push(PartUrl { part_number, url, method: "PUT" });
     }
     Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
 }
@@ -98,27 +85,17 @@ mod tests {
     #[tokio::test]
     async fn given_an_upload_when_signing_then_one_put_url_per_part_in_order() {
         let h = Harness::new();
-        let created = h
-            .create(json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB}))
-            .await;
+        let created = h.create(json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB})).await;
         let id = created["videoId"].as_str().unwrap();
         let (status, body) = call(
             &h.app,
             Function::SignParts,
-            h.post(
-                &format!("/v1/uploads/{id}/part-urls"),
-                json!({"partNumbers": [3, 1, 5]}),
-            ),
+            h.post(&format!("/v1/uploads/{id}/part-urls"), json!({"partNumbers": [3, 1, 5]})),
         )
         .await;
         assert_eq!(status, 200, "{body}");
         let urls = body["urls"].as_array().unwrap();
-        assert_eq!(
-            urls.iter()
-                .map(|u| u["partNumber"].as_u64().unwrap())
-                .collect::<Vec<_>>(),
-            [3, 1, 5]
-        );
+        assert_eq!(urls.iter().map(|u| u["partNumber"].as_u64().unwrap()).collect::<Vec<_>>(), [3, 1, 5]);
         assert!(urls.iter().all(|u| u["method"] == "PUT"));
         assert!(urls[0]["url"].as_str().unwrap().contains("partNumber=3"));
         assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'));
@@ -127,13 +104,8 @@ mod tests {
     #[tokio::test]
     async fn given_bad_part_numbers_then_400_with_a_code() {
         let h = Harness::new();
-        let created = h
-            .create(json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB}))
-            .await;
-        let path = format!(
-            "/v1/uploads/{}/part-urls",
-            created["videoId"].as_str().unwrap()
-        );
+        let created = h.create(json!({"filename": "a.mp4", "size": 23 * MIB, "partSize": 5 * MIB})).await;
+        let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
         let too_many: Vec<u32> = (1..=1001).collect();
         for (body, code) in [
             (json!({"partNumbers": []}), "invalid_part_numbers"),
@@ -145,13 +117,8 @@ mod tests {
             (json!({"partNumbers": "1"}), "invalid_body"),
             (json!({}), "invalid_body"),
         ] {
-            let (status, reply) =
-                call(&h.app, Function::SignParts, h.post(&path, body.clone())).await;
-            assert_eq!(
-                (status, reply["error"]["code"].as_str()),
-                (400, Some(code)),
-                "{body} → {reply}"
-            );
+            let (status, reply) = call(&h.app, Function::SignParts, h.post(&path, body.clone())).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)), "{body} → {reply}");
         }
     }
 
@@ -159,23 +126,12 @@ mod tests {
     async fn unknown_size_allows_part_numbers_up_to_ten_thousand() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let path = format!(
-            "/v1/uploads/{}/part-urls",
-            created["videoId"].as_str().unwrap()
-        );
-        let (status, _) = call(
-            &h.app,
-            Function::SignParts,
-            h.post(&path, json!({"partNumbers": [10_000]})),
-        )
-        .await;
+        let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
+        let (status, _) =
+            call(&h.app, Function::SignParts, h.post(&path, json!({"partNumbers": [10_000]}))).await;
         assert_eq!(status, 200);
-        let (status, _) = call(
-            &h.app,
-            Function::SignParts,
-            h.post(&path, json!({"partNumbers": [10_001]})),
-        )
-        .await;
+        let (status, _) =
+            call(&h.app, Function::SignParts, h.post(&path, json!({"partNumbers": [10_001]}))).await;
         assert_eq!(status, 400);
     }
 
@@ -183,16 +139,10 @@ mod tests {
     async fn someone_elses_or_a_malformed_id_is_404() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        let path = format!(
-            "/v1/uploads/{}/part-urls",
-            created["videoId"].as_str().unwrap()
-        );
+        let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
         let req = h.request("POST", &path, r#"{"partNumbers":[1]}"#, Some("bob"));
         let (status, body) = call(&h.app, Function::SignParts, req).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (404, Some("video_not_found"))
-        );
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("video_not_found")));
         let (status, _) = call(
             &h.app,
             Function::SignParts,

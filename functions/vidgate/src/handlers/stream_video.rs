@@ -9,8 +9,8 @@
 use std::time::{Duration, SystemTime};
 
 use http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE,
 };
 use http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -33,24 +33,17 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
         .as_deref()
         .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))?;
     let id = video_id(req)?;
-    let token = query(req, "token")
-        .ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
+    let token =
+        query(req, "token").ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
     playback::verify(secret.as_bytes(), &token, &id, time::now())
         .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    let video = app
-        .videos
-        .get(&id)
-        .await?
-        .filter(|v| v.status == Status::Uploaded)
-        .ok_or(ApiError::NotFound)?;
+    let video =
+        app.videos.get(&id).await?.filter(|v| v.status == Status::Uploaded).ok_or(ApiError::NotFound)?;
 
     let meta = Meta::of(&video);
     let headers = req.headers();
     if meta.not_modified(headers) {
-        return Ok(meta
-            .response(StatusCode::NOT_MODIFIED)
-            .body(Body::Empty)
-            .expect("valid headers"));
+        return Ok(meta.response(StatusCode::NOT_MODIFIED).body(Body::Empty).expect("valid headers"));
     }
     let range_header = header(headers, RANGE).filter(|_| meta.if_range_holds(headers));
     let cap = app.config.range_cap;
@@ -80,11 +73,7 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
                 .expect("valid headers"))
         }
         Selection::Partial { start, end } => {
-            let body = if head {
-                Vec::new()
-            } else {
-                app.objects.get_range(&video.key, start, end).await?
-            };
+            let body = if head { Vec::new() } else { app.objects.get_range(&video.key, start, end).await? };
             if !head && body.len() as u64 != end - start + 1 {
                 return Err(ApiError::Internal(format!(
                     "S3 returned {} bytes for range {start}-{end} of {}",
@@ -103,11 +92,7 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
 }
 
 fn binary(bytes: Vec<u8>) -> Body {
-    if bytes.is_empty() {
-        Body::Empty
-    } else {
-        Body::Binary(bytes)
-    }
+    if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes) }
 }
 
 fn header(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {
@@ -125,21 +110,11 @@ struct Meta<'a> {
 impl<'a> Meta<'a> {
     fn of(video: &'a Video) -> Self {
         let etag = video.etag.as_deref().unwrap_or_default();
-        let etag = if etag.starts_with('"') {
-            etag.to_owned()
-        } else {
-            format!("\"{etag}\"")
-        };
+        let etag = if etag.starts_with('"') { etag.to_owned() } else { format!("\"{etag}\"") };
         let modified = video.completed_at.unwrap_or(video.updated_at);
         // HTTP dates have whole seconds.
-        let modified =
-            SystemTime::UNIX_EPOCH + Duration::from_secs(modified.timestamp().max(0) as u64);
-        Self {
-            size: video.size.unwrap_or(0),
-            etag,
-            modified,
-            content_type: &video.content_type,
-        }
+        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(modified.timestamp().max(0) as u64);
+        Self { size: video.size.unwrap_or(0), etag, modified, content_type: &video.content_type }
     }
 
     fn response(&self, status: StatusCode) -> http::response::Builder {
@@ -187,31 +162,22 @@ mod tests {
     /// An uploaded video of `bytes` with a stream URL path (and token) for it.
     async fn uploaded(h: &Harness, bytes: Vec<u8>) -> (Video, String) {
         let created = h.create(json!({"filename": "v.mp4"})).await;
-        let mut video = h
-            .stored(created["videoId"].as_str().unwrap())
-            .await
-            .unwrap();
+        let mut video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
         let etag = h.objects.put_object(&video.key, bytes.clone());
         video = h
             .app
             .videos
             .transition(
                 &video,
-                &crate::domain::Change::Complete {
-                    size: bytes.len() as u64,
-                    etag,
-                },
+                &crate::domain::Change::Complete { size: bytes.len() as u64, etag },
                 time::now(),
             )
             .await
             .unwrap();
         assert_eq!(video.status, Status::Uploaded);
         let secret = h.app.config.playback_secret.clone().unwrap();
-        let token = playback::issue(
-            secret.as_bytes(),
-            &video.id,
-            time::now() + chrono::Duration::seconds(60),
-        );
+        let token =
+            playback::issue(secret.as_bytes(), &video.id, time::now() + chrono::Duration::seconds(60));
         let path = format!("/v1/videos/{}/stream?token={token}", video.id);
         (video, path)
     }
@@ -229,16 +195,11 @@ mod tests {
                 http::HeaderValue::from_str(value).unwrap(),
             );
         }
-        crate::handlers::handle(&h.app, Function::StreamVideo, req)
-            .await
-            .unwrap()
+        crate::handlers::handle(&h.app, Function::StreamVideo, req).await.unwrap()
     }
 
     fn hdr<'a>(r: &'a lambda_http::Response<lambda_http::Body>, name: &str) -> &'a str {
-        r.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
+        r.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
     }
 
     fn data(n: usize) -> Vec<u8> {
@@ -259,11 +220,7 @@ mod tests {
         ] {
             let r = get(&h, "GET", &path, &[("range", range)]).await;
             assert_eq!(r.status(), 206, "{range}");
-            assert_eq!(
-                hdr(&r, "content-range"),
-                format!("bytes {start}-{end}/1000"),
-                "{range}"
-            );
+            assert_eq!(hdr(&r, "content-range"), format!("bytes {start}-{end}/1000"), "{range}");
             assert_eq!(hdr(&r, "content-length"), (end - start + 1).to_string());
             assert_eq!(r.body().as_ref(), &bytes[start..=end], "{range}");
             assert_eq!(hdr(&r, "accept-ranges"), "bytes");
@@ -290,10 +247,7 @@ mod tests {
         assert_eq!(r.status(), 307);
         let r = get(&h, "GET", &path, &[("range", "bytes=0-")]).await;
         assert_eq!(r.status(), 206);
-        assert_eq!(
-            hdr(&r, "content-range"),
-            format!("bytes 0-{}/{big}", big - 2)
-        );
+        assert_eq!(hdr(&r, "content-range"), format!("bytes 0-{}/{big}", big - 2));
         assert_eq!(r.body().as_ref().len(), big - 1);
     }
 
@@ -306,10 +260,7 @@ mod tests {
         assert_eq!(hdr(&r, "content-range"), "bytes */10");
         let (_, empty) = uploaded(&h, Vec::new()).await;
         let r = get(&h, "GET", &empty, &[("range", "bytes=0-")]).await;
-        assert_eq!(
-            (r.status().as_u16(), hdr(&r, "content-range")),
-            (416, "bytes */0")
-        );
+        assert_eq!((r.status().as_u16(), hdr(&r, "content-range")), (416, "bytes */0"));
         let r = get(&h, "GET", &empty, &[]).await;
         assert_eq!((r.status().as_u16(), hdr(&r, "content-length")), (200, "0"));
     }
@@ -325,49 +276,18 @@ mod tests {
         assert_eq!(hdr(&r, "etag"), etag);
         let r = get(&h, "GET", &path, &[("if-modified-since", &modified)]).await;
         assert_eq!(r.status(), 304);
-        let r = get(
-            &h,
-            "GET",
-            &path,
-            &[("if-none-match", "\"other\""), ("range", "bytes=0-1")],
-        )
-        .await;
+        let r = get(&h, "GET", &path, &[("if-none-match", "\"other\""), ("range", "bytes=0-1")]).await;
         assert_eq!(r.status(), 206);
 
-        let r = get(
-            &h,
-            "GET",
-            &path,
-            &[("if-range", &etag), ("range", "bytes=0-1")],
-        )
-        .await;
+        let r = get(&h, "GET", &path, &[("if-range", &etag), ("range", "bytes=0-1")]).await;
         assert_eq!(r.status(), 206);
-        let r = get(
-            &h,
-            "GET",
-            &path,
-            &[("if-range", "\"stale\""), ("range", "bytes=0-1")],
-        )
-        .await;
+        let r = get(&h, "GET", &path, &[("if-range", "\"stale\""), ("range", "bytes=0-1")]).await;
         assert_eq!((r.status().as_u16(), r.body().as_ref().len()), (200, 50));
-        let r = get(
-            &h,
-            "GET",
-            &path,
-            &[("if-range", &modified), ("range", "bytes=0-1")],
-        )
-        .await;
+        let r = get(&h, "GET", &path, &[("if-range", &modified), ("range", "bytes=0-1")]).await;
         assert_eq!(r.status(), 206);
-        let r = get(
-            &h,
-            "GET",
-            &path,
-            &[
-                ("if-range", "Mon, 01 Jan 2001 00:00:00 GMT"),
-                ("range", "bytes=0-1"),
-            ],
-        )
-        .await;
+        let r =
+            get(&h, "GET", &path, &[("if-range", "Mon, 01 Jan 2001 00:00:00 GMT"), ("range", "bytes=0-1")])
+                .await;
         assert_eq!(r.status(), 200);
         assert_eq!(video.status, Status::Uploaded);
     }
@@ -377,20 +297,14 @@ mod tests {
         let h = Harness::new();
         let (_, path) = uploaded(&h, data(300)).await;
         for range in ["", "bytes=10-19"] {
-            let headers: &[(&str, &str)] = if range.is_empty() {
-                &[]
-            } else {
-                &[("range", range)]
-            };
+            let headers: &[(&str, &str)] = if range.is_empty() { &[] } else { &[("range", range)] };
             let g = get(&h, "GET", &path, headers).await;
             let head = h.request("HEAD", &path, "", None);
             let mut head = head;
             for (n, v) in headers {
                 head.headers_mut().insert(*n, v.parse().unwrap());
             }
-            let r = crate::handlers::handle(&h.app, Function::StreamVideo, head)
-                .await
-                .unwrap();
+            let r = crate::handlers::handle(&h.app, Function::StreamVideo, head).await.unwrap();
             assert_eq!(r.status(), g.status());
             assert_eq!(r.headers(), g.headers());
             assert!(r.body().as_ref().is_empty());
@@ -412,35 +326,16 @@ mod tests {
             assert_eq!(body["error"]["code"], "invalid_playback_token");
         }
         let secret = h.app.config.playback_secret.clone().unwrap();
-        let expired = playback::issue(
-            secret.as_bytes(),
-            &video.id,
-            time::now() - chrono::Duration::seconds(1),
-        );
-        let r = get(
-            &h,
-            "GET",
-            &format!("/v1/videos/{}/stream?token={expired}", video.id),
-            &[],
-        )
-        .await;
+        let expired =
+            playback::issue(secret.as_bytes(), &video.id, time::now() - chrono::Duration::seconds(1));
+        let r = get(&h, "GET", &format!("/v1/videos/{}/stream?token={expired}", video.id), &[]).await;
         assert_eq!(r.status(), 403);
 
         // Still uploading: as unknown as a missing video.
         let created = h.create(json!({"filename": "v.mp4"})).await;
         let id: crate::domain::VideoId = created["videoId"].as_str().unwrap().parse().unwrap();
-        let token = playback::issue(
-            secret.as_bytes(),
-            &id,
-            time::now() + chrono::Duration::seconds(60),
-        );
-        let r = get(
-            &h,
-            "GET",
-            &format!("/v1/videos/{id}/stream?token={token}"),
-            &[],
-        )
-        .await;
+        let token = playback::issue(secret.as_bytes(), &id, time::now() + chrono::Duration::seconds(60));
+        let r = get(&h, "GET", &format!("/v1/videos/{id}/stream?token={token}"), &[]).await;
         assert_eq!(r.status(), 404);
     }
 

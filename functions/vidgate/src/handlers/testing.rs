@@ -26,39 +26,22 @@ impl Harness {
 
     /// A harness whose stream replies carry at most `cap` bytes.
     pub fn with_range_cap(cap: u64) -> Self {
-        Self::with_config(Config {
-            range_cap: cap,
-            ..Config::for_local("bucket", "table")
-        })
+        Self::with_config(Config { range_cap: cap, ..Config::for_local("bucket", "table") })
     }
 
     fn with_config(config: Config) -> Self {
         let videos = Arc::new(MemoryVideoStore::new());
         let objects = Arc::new(MemoryObjectStore::new());
         let app = App::new(config, videos.clone(), objects.clone());
-        Self {
-            app,
-            videos,
-            objects,
-        }
+        Self { app, videos, objects }
     }
 
     /// A request as API Gateway would pass it, signed in as `sub` (or anonymous).
-    pub fn request(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        body: &str,
-        sub: Option<&str>,
-    ) -> Request {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let (route, params) = Router::default()
-            .find(method, path)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
-        let claims: Option<Map<String, Value>> =
-            sub.map(|s| json!({"sub": s}).as_object().unwrap().clone());
+    pub fn request(&self, method: &str, path_and_query: &str, body: &str, sub: Option<&str>) -> Request {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (route, params) =
+            Router::default().find(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+        let claims: Option<Map<String, Value>> = sub.map(|s| json!({"sub": s}).as_object().unwrap().clone());
         Event {
             route: &route,
             path,
@@ -97,12 +80,7 @@ impl Harness {
 
     /// Creates an upload for alice; returns the create reply.
     pub async fn create(&self, body: Value) -> Value {
-        let (status, reply) = call(
-            &self.app,
-            Function::CreateUpload,
-            self.post("/v1/uploads", body),
-        )
-        .await;
+        let (status, reply) = call(&self.app, Function::CreateUpload, self.post("/v1/uploads", body)).await;
         assert_eq!(status, 201, "{reply}");
         reply
     }
@@ -113,10 +91,7 @@ pub async fn call(app: &App, function: Function, req: Request) -> (u16, Value) {
     let response = super::handle(app, function, req).await.unwrap();
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();
-    let value = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(body).expect("responses are JSON")
-    };
+    let value =
+        if body.is_empty() { Value::Null } else { serde_json::from_slice(body).expect("responses are JSON") };
     (status, value)
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Status, Video, VideoId};
+use crate::domain::{Status, UploadMethod, Video, VideoId};
 
 /// Every field is always present (`null` when unknown), so clients need no existence checks.
 #[derive(Debug, Serialize)]
@@ -17,11 +17,13 @@ pub struct VideoView<'a> {
     pub content_type: &'a str,
     pub size: Option<u64>,
     pub key: &'a str,
-    pub upload_id: &'a str,
+    pub method: UploadMethod,
+    pub upload_id: Option<&'a str>,
     pub part_size: u64,
     pub part_count: Option<u32>,
     pub metadata: &'a BTreeMap<String, String>,
     pub etag: Option<&'a str>,
+    pub reject_reason: Option<&'a str>,
     #[serde(with = "time")]
     pub created_at: Timestamp,
     #[serde(with = "time")]
@@ -41,11 +43,13 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             content_type: &v.content_type,
             size: v.size,
             key: &v.key,
-            upload_id: &v.upload_id,
+            method: v.method,
+            upload_id: v.upload_id.as_deref(),
             part_size: v.part_size,
             part_count: v.part_count,
             metadata: &v.metadata,
             etag: v.etag.as_deref(),
+            reject_reason: v.reject_reason.as_deref(),
             created_at: v.created_at,
             updated_at: v.updated_at,
             completed_at: v.completed_at,

@@ -22,27 +22,18 @@ struct Cursor {
 }
 
 pub fn encode(key: &PageKey, status: Option<Status>) -> String {
-    let cursor = Cursor {
-        id: key.id,
-        at: key.created_at,
-        status,
-    };
+    let cursor = Cursor { id: key.id, at: key.created_at, status };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).expect("cursor serializes"))
 }
 
 pub fn decode(raw: &str, status: Option<Status>) -> Result<PageKey, ApiError> {
     let invalid = || ApiError::invalid("invalid_cursor", "cursor is not one this listing returned");
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('='))
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if cursor.status != status {
         return Err(invalid());
     }
-    Ok(PageKey {
-        id: cursor.id,
-        created_at: cursor.at,
-    })
+    Ok(PageKey { id: cursor.id, created_at: cursor.at })
 }
 
 #[cfg(test)]
@@ -51,10 +42,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_filter() {
-        let key = PageKey {
-            id: VideoId::new(),
-            created_at: time::now(),
-        };
+        let key = PageKey { id: VideoId::new(), created_at: time::now() };
         let raw = encode(&key, Some(Status::Uploading));
         assert_eq!(decode(&raw, Some(Status::Uploading)).unwrap(), key);
         assert!(decode(&raw, None).is_err());

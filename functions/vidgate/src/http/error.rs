@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The range selects no byte of a `size`-byte video (416 + `Content-Range: bytes */size`).
     #[error("the range selects no byte of this {size}-byte video")]
     RangeNotSatisfiable { size: u64 },
+    /// The request was understood but its content can't be accepted (422), e.g. not a video.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// S3 or DynamoDB can't be reached right now (503 + Retry-After).
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
@@ -48,10 +51,7 @@ impl ApiError {
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            message: message.into(),
-        }
+        Self::Conflict { code, message: message.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -62,6 +62,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,7 +75,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "invalid_playback_token",
             ApiError::NotFound => "video_not_found",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -101,21 +102,14 @@ impl ApiError {
         let headers = response.headers_mut();
         match self {
             ApiError::Unavailable(_) => {
-                headers.insert(
-                    http::header::RETRY_AFTER,
-                    HeaderValue::from(RETRY_AFTER_SECS),
-                );
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             ApiError::RangeNotSatisfiable { size } => {
                 headers.insert(
                     http::header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("bytes */{size}"))
-                        .expect("digits are a valid header"),
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header"),
                 );
-                headers.insert(
-                    http::header::ACCEPT_RANGES,
-                    HeaderValue::from_static("bytes"),
-                );
+                headers.insert(http::header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             }
             _ => {}
         }
@@ -125,10 +119,16 @@ impl ApiError {
 
 /// A JSON error body with the given status; also used by the local gateway for its own errors.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    crate::http::request::json_response(
-        status,
-        &json!({"error": {"code": code, "message": message}}),
-    )
+    crate::http::request::json_response(status, &json!({"error": {"code": code, "message": message}}))
+}
+
+/// For the event functions: the invocation fails (and S3 or the scheduler retries it) with the
+/// error's code and public message; the cause is logged.
+impl From<ApiError> for lambda_http::lambda_runtime::Diagnostic {
+    fn from(err: ApiError) -> Self {
+        tracing::error!(error = %err, "invocation failed");
+        Self { error_type: err.code().to_owned(), error_message: err.public_message() }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -159,8 +159,7 @@ mod tests {
 
     #[test]
     fn invalid_input_is_a_400_with_its_code_and_message() {
-        let r =
-            ApiError::invalid("invalid_size", "size must be at least 1 byte").into_response("r1");
+        let r = ApiError::invalid("invalid_size", "size must be at least 1 byte").into_response("r1");
         assert_eq!(r.status(), 400);
         assert_eq!(
             body(&r),
@@ -171,30 +170,21 @@ mod tests {
 
     #[test]
     fn unavailable_is_a_503_with_retry_after_and_no_internals() {
-        let r = ApiError::from(StoreError::Unavailable(
-            "dispatch failure: connection refused 10.0.0.1".into(),
-        ))
-        .into_response("r1");
+        let r =
+            ApiError::from(StoreError::Unavailable("dispatch failure: connection refused 10.0.0.1".into()))
+                .into_response("r1");
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "2");
         let text = body(&r).to_string();
-        assert!(
-            !text.contains("10.0.0.1") && !text.contains("dispatch"),
-            "{text}"
-        );
+        assert!(!text.contains("10.0.0.1") && !text.contains("dispatch"), "{text}");
         assert_eq!(body(&r)["error"]["code"], "service_unavailable");
     }
 
     #[test]
     fn internal_errors_say_nothing_of_their_cause() {
-        let r = ApiError::from(ObjectError::Other(
-            "AccessDenied: arn:aws:iam::123:role/x".into(),
-        ))
-        .into_response("r1");
+        let r = ApiError::from(ObjectError::Other("AccessDenied: arn:aws:iam::123:role/x".into()))
+            .into_response("r1");
         assert_eq!(r.status(), 500);
-        assert_eq!(
-            body(&r),
-            json!({"error": {"code": "internal_error", "message": "internal error"}})
-        );
+        assert_eq!(body(&r), json!({"error": {"code": "internal_error", "message": "internal error"}}));
     }
 }

@@ -111,11 +111,8 @@ impl Event<'_> {
             event["queryStringParameters"] = json!(query);
         }
         if !self.path_params.is_empty() {
-            let params: BTreeMap<&str, &str> = self
-                .path_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let params: BTreeMap<&str, &str> =
+                self.path_params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             event["pathParameters"] = json!(params);
         }
         if !body.is_null() {

@@ -24,8 +24,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiErr
 
 /// The JSON body, which must be present.
 pub fn required_json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    json_body(req)?
-        .ok_or_else(|| ApiError::invalid("invalid_body", "a JSON request body is required"))
+    json_body(req)?.ok_or_else(|| ApiError::invalid("invalid_body", "a JSON request body is required"))
 }
 
 /// The `{videoId}` path parameter. Anything that is not a video id can't name a video: 404.

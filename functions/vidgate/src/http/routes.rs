@@ -15,10 +15,15 @@ pub enum Function {
     GetVideo,
     StreamVideo,
     CreatePlayback,
+    IssueCredentials,
+    /// S3 `ObjectCreated` notifications (no route).
+    OnObjectCreated,
+    /// The scheduled sweeper of abandoned uploads (no route).
+    ExpireUploads,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 12] = [
         Function::CreateUpload,
         Function::SignParts,
         Function::ListParts,
@@ -28,6 +33,9 @@ impl Function {
         Function::GetVideo,
         Function::StreamVideo,
         Function::CreatePlayback,
+        Function::IssueCredentials,
+        Function::OnObjectCreated,
+        Function::ExpireUploads,
     ];
 
     /// The kebab-case name: `create-upload`.
@@ -42,7 +50,15 @@ impl Function {
             Function::GetVideo => "get-video",
             Function::StreamVideo => "stream-video",
             Function::CreatePlayback => "create-playback",
+            Function::IssueCredentials => "issue-credentials",
+            Function::OnObjectCreated => "on-object-created",
+            Function::ExpireUploads => "expire-uploads",
         }
+    }
+
+    /// Whether API Gateway invokes it (the others take S3 or schedule events).
+    pub fn is_http(self) -> bool {
+        !matches!(self, Function::OnObjectCreated | Function::ExpireUploads)
     }
 }
 
@@ -73,44 +89,23 @@ impl Route {
 }
 
 const fn jwt(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route {
-        method,
-        path,
-        function,
-        auth: Auth::Jwt,
-    }
+    Route { method, path, function, auth: Auth::Jwt }
 }
 
 const fn playback(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route {
-        method,
-        path,
-        function,
-        auth: Auth::PlaybackToken,
-    }
+    Route { method, path, function, auth: Auth::PlaybackToken }
 }
 
 pub const ROUTES: &[Route] = &[
     jwt("POST", "/v1/uploads", Function::CreateUpload),
-    jwt(
-        "POST",
-        "/v1/uploads/{videoId}/part-urls",
-        Function::SignParts,
-    ),
+    jwt("POST", "/v1/uploads/{videoId}/part-urls", Function::SignParts),
     jwt("GET", "/v1/uploads/{videoId}/parts", Function::ListParts),
-    jwt(
-        "POST",
-        "/v1/uploads/{videoId}/complete",
-        Function::CompleteUpload,
-    ),
+    jwt("POST", "/v1/uploads/{videoId}/complete", Function::CompleteUpload),
     jwt("DELETE", "/v1/uploads/{videoId}", Function::AbortUpload),
     jwt("GET", "/v1/videos", Function::ListVideos),
     jwt("GET", "/v1/videos/{videoId}", Function::GetVideo),
-    jwt(
-        "POST",
-        "/v1/videos/{videoId}/playback",
-        Function::CreatePlayback,
-    ),
+    jwt("POST", "/v1/uploads/{videoId}/credentials", Function::IssueCredentials),
+    jwt("POST", "/v1/videos/{videoId}/playback", Function::CreatePlayback),
     playback("GET", "/v1/videos/{videoId}/stream", Function::StreamVideo),
     playback("HEAD", "/v1/videos/{videoId}/stream", Function::StreamVideo),
 ];
@@ -153,27 +148,12 @@ impl Router {
     }
 
     /// The route for `method path`, with its path parameters.
-    pub fn find(
-        &self,
-        method: &str,
-        path: &str,
-    ) -> Result<(Route, Vec<(String, String)>), NoRoute> {
-        let found = self
-            .by_method
-            .iter()
-            .find(|(m, _)| *m == method)
-            .and_then(|(_, router)| router.at(path).ok());
+    pub fn find(&self, method: &str, path: &str) -> Result<(Route, Vec<(String, String)>), NoRoute> {
+        let found =
+            self.by_method.iter().find(|(m, _)| *m == method).and_then(|(_, router)| router.at(path).ok());
         match found {
-            Some(m) => Ok((
-                *m.value,
-                m.params
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            )),
-            None if self.by_method.iter().any(|(_, r)| r.at(path).is_ok()) => {
-                Err(NoRoute::MethodNotAllowed)
-            }
+            Some(m) => Ok((*m.value, m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())),
+            None if self.by_method.iter().any(|(_, r)| r.at(path).is_ok()) => Err(NoRoute::MethodNotAllowed),
             None => Err(NoRoute::NotFound),
         }
     }
@@ -190,18 +170,9 @@ mod tests {
         let (route, params) = router.find("POST", "/v1/uploads/abc/part-urls").unwrap();
         assert_eq!(route.function, Function::SignParts);
         assert_eq!(params, vec![("videoId".to_string(), "abc".to_string())]);
-        assert_eq!(
-            router.find("GET", "/v1/uploads").unwrap_err(),
-            NoRoute::MethodNotAllowed
-        );
-        assert_eq!(
-            router.find("GET", "/v2/nothing").unwrap_err(),
-            NoRoute::NotFound
-        );
-        assert_eq!(
-            router.find("GET", "/v1/videos").unwrap().0.function,
-            Function::ListVideos
-        );
+        assert_eq!(router.find("GET", "/v1/uploads").unwrap_err(), NoRoute::MethodNotAllowed);
+        assert_eq!(router.find("GET", "/v2/nothing").unwrap_err(), NoRoute::NotFound);
+        assert_eq!(router.find("GET", "/v1/videos").unwrap().0.function, Function::ListVideos);
     }
 
     #[test]
@@ -209,11 +180,8 @@ mod tests {
         let keys: HashSet<String> = ROUTES.iter().map(Route::key).collect();
         assert_eq!(keys.len(), ROUTES.len());
         for f in Function::ALL {
-            assert!(
-                ROUTES.iter().any(|r| r.function == f),
-                "{} has no route",
-                f.name()
-            );
+            let routed = ROUTES.iter().any(|r| r.function == f);
+            assert_eq!(routed, f.is_http(), "{}", f.name());
         }
     }
 
@@ -222,12 +190,8 @@ mod tests {
         let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         for f in Function::ALL {
             let manifest = format!("{functions}/{}/Cargo.toml", f.name());
-            let text =
-                std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
-            assert!(
-                text.contains(&format!("name = \"{}\"", f.name())),
-                "{manifest}"
-            );
+            let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+            assert!(text.contains(&format!("name = \"{}\"", f.name())), "{manifest}");
         }
     }
 }

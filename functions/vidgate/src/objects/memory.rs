@@ -14,7 +14,19 @@ use crate::domain::parts::MIN_PART_SIZE;
 #[derive(Default)]
 struct Upload {
     key: String,
-    parts: BTreeMap<u32, UploadedPart>,
+    parts: BTreeMap<u32, (UploadedPart, Vec<u8>)>,
+}
+
+/// What `put_part` stores: bytes that begin like an MP4 file, so an assembled object sniffs as
+/// video.
+pub fn video_like(size: u64, part_number: u32) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    if part_number == 1 {
+        let header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom";
+        let n = header.len().min(bytes.len());
+        bytes[..n].copy_from_slice(&header[..n]);
+    }
+    bytes
 }
 
 #[derive(Default)]
@@ -40,19 +52,19 @@ impl MemoryObjectStore {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
-    /// What a client's `PUT` to a part URL does: stores a part of `size` bytes; returns its ETag.
+    /// What a client's `PUT` to a part URL does: stores a part of `size` video-like bytes
+    /// ([`video_like`]); returns its ETag.
     pub fn put_part(&self, upload_id: &str, part_number: u32, size: u64) -> Option<String> {
+        self.put_part_bytes(upload_id, part_number, video_like(size, part_number))
+    }
+
+    /// Stores a part with exactly these bytes; returns its ETag.
+    pub fn put_part_bytes(&self, upload_id: &str, part_number: u32, bytes: Vec<u8>) -> Option<String> {
         let mut state = self.lock();
         let upload = state.uploads.get_mut(upload_id)?;
+        let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{part_number}-{size}\"");
-        upload.parts.insert(
-            part_number,
-            UploadedPart {
-                part_number,
-                etag: etag.clone(),
-                size,
-            },
-        );
+        upload.parts.insert(part_number, (UploadedPart { part_number, etag: etag.clone(), size }, bytes));
         Some(etag)
     }
 
@@ -60,15 +72,9 @@ impl MemoryObjectStore {
     pub fn put_object(&self, key: &str, bytes: Vec<u8>) -> String {
         let etag = format!(
             "\"{:016x}\"",
-            bytes
-                .iter()
-                .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b))
-                    .wrapping_mul(0x100000001b3))
+            bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
         );
-        let info = ObjectInfo {
-            size: bytes.len() as u64,
-            etag: etag.clone(),
-        };
+        let info = ObjectInfo { size: bytes.len() as u64, etag: etag.clone() };
         self.lock().objects.insert(key.to_owned(), (info, bytes));
         etag
     }
@@ -80,43 +86,26 @@ impl MemoryObjectStore {
 
     fn check(&self) -> Result<(), ObjectError> {
         if self.unavailable.load(Ordering::SeqCst) {
-            return Err(ObjectError::Unavailable(
-                "memory object store switched off".into(),
-            ));
+            return Err(ObjectError::Unavailable("memory object store switched off".into()));
         }
         Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn rejected(code: &str, message: String) -> ObjectError {
-    ObjectError::RejectedParts {
-        code: code.into(),
-        message,
-    }
+    ObjectError::RejectedParts { code: code.into(), message }
 }
 
 #[async_trait]
 impl ObjectStore for MemoryObjectStore {
-    async fn create_multipart(
-        &self,
-        key: &str,
-        _content_type: &str,
-    ) -> Result<String, ObjectError> {
+    async fn create_multipart(&self, key: &str, _content_type: &str) -> Result<String, ObjectError> {
         self.check()?;
         let id = format!("mem-upload-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
-        self.lock().uploads.insert(
-            id.clone(),
-            Upload {
-                key: key.to_owned(),
-                ..Default::default()
-            },
-        );
+        self.lock().uploads.insert(id.clone(), Upload { key: key.to_owned(), ..Default::default() });
         Ok(id)
     }
 
@@ -134,19 +123,12 @@ impl ObjectStore for MemoryObjectStore {
         ))
     }
 
-    async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<UploadedPart>, ObjectError> {
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError> {
         self.check()?;
         let state = self.lock();
-        let upload = state
-            .uploads
-            .get(upload_id)
-            .filter(|u| u.key == key)
-            .ok_or(ObjectError::NoSuchUpload)?;
-        Ok(upload.parts.values().cloned().collect())
+        let upload =
+            state.uploads.get(upload_id).filter(|u| u.key == key).ok_or(ObjectError::NoSuchUpload)?;
+        Ok(upload.parts.values().map(|(part, _)| part.clone()).collect())
     }
 
     async fn complete_multipart(
@@ -157,48 +139,27 @@ impl ObjectStore for MemoryObjectStore {
     ) -> Result<String, ObjectError> {
         self.check()?;
         let mut state = self.lock();
-        let upload = state
-            .uploads
-            .get(upload_id)
-            .filter(|u| u.key == key)
-            .ok_or(ObjectError::NoSuchUpload)?;
-        if parts
-            .windows(2)
-            .any(|w| w[0].part_number >= w[1].part_number)
-        {
-            return Err(rejected(
-                "InvalidPartOrder",
-                "parts must be ascending".into(),
-            ));
+        let upload =
+            state.uploads.get(upload_id).filter(|u| u.key == key).ok_or(ObjectError::NoSuchUpload)?;
+        if parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(rejected("InvalidPartOrder", "parts must be ascending".into()));
         }
-        let mut size = 0;
+        let mut bytes = Vec::new();
         for (i, wanted) in parts.iter().enumerate() {
-            let stored = upload
+            let (stored, data) = upload
                 .parts
                 .get(&wanted.part_number)
-                .filter(|p| same_etag(&p.etag, &wanted.etag))
-                .ok_or_else(|| {
-                    rejected(
-                        "InvalidPart",
-                        format!("part {} not found", wanted.part_number),
-                    )
-                })?;
+                .filter(|(p, _)| same_etag(&p.etag, &wanted.etag))
+                .ok_or_else(|| rejected("InvalidPart", format!("part {} not found", wanted.part_number)))?;
             if i + 1 < parts.len() && stored.size < MIN_PART_SIZE {
-                return Err(rejected(
-                    "EntityTooSmall",
-                    format!("part {} too small", wanted.part_number),
-                ));
+                return Err(rejected("EntityTooSmall", format!("part {} too small", wanted.part_number)));
             }
-            size += stored.size;
+            bytes.extend_from_slice(data);
         }
+        let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{}\"", parts.len());
         state.uploads.remove(upload_id);
-        let info = ObjectInfo {
-            size,
-            etag: etag.clone(),
-        };
-        // Parts hold sizes, not bytes: the assembled object reads as zeros.
-        let bytes = vec![0; usize::try_from(size).unwrap_or(0)];
+        let info = ObjectInfo { size, etag: etag.clone() };
         state.objects.insert(key.to_owned(), (info, bytes));
         Ok(etag)
     }
@@ -215,6 +176,14 @@ impl ObjectStore for MemoryObjectStore {
         }
     }
 
+    async fn abort_all_multipart(&self, key: &str) -> Result<usize, ObjectError> {
+        self.check()?;
+        let mut state = self.lock();
+        let before = state.uploads.len();
+        state.uploads.retain(|_, u| u.key != key);
+        Ok(before - state.uploads.len())
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         self.check()?;
         Ok(self.lock().objects.get(key).map(|(info, _)| info.clone()))
@@ -224,21 +193,13 @@ impl ObjectStore for MemoryObjectStore {
         self.check()?;
         let state = self.lock();
         let (_, bytes) = state.objects.get(key).ok_or(ObjectError::NoSuchKey)?;
-        let start = usize::try_from(start)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let end = usize::try_from(end)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
-            .min(bytes.len());
+        let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
+        let end = usize::try_from(end).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());
         Ok(bytes[start..end.max(start)].to_vec())
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
         self.check()?;
-        Ok(format!(
-            "memory://bucket/{key}?X-Amz-Expires={}",
-            expires_in.as_secs()
-        ))
+        Ok(format!("memory://bucket/{key}?X-Amz-Expires={}", expires_in.as_secs()))
     }
 }

@@ -62,11 +62,7 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<String, ObjectError>;
 
     /// Every part uploaded so far, in part-number order (all pages).
-    async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<UploadedPart>, ObjectError>;
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError>;
 
     /// Assembles the object from `parts` (ascending); returns its ETag.
     async fn complete_multipart(
@@ -77,6 +73,10 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<String, ObjectError>;
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError>;
+
+    /// Aborts every multipart upload open on exactly `key` (those a client started with
+    /// temporary credentials); returns how many.
+    async fn abort_all_multipart(&self, key: &str) -> Result<usize, ObjectError>;
 
     /// The object's size and ETag, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError>;

@@ -18,13 +18,8 @@ pub struct S3ObjectStore {
 
 impl S3ObjectStore {
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build();
-        Self {
-            client: Client::from_conf(config),
-            bucket: bucket.to_owned(),
-        }
+        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
+        Self { client: Client::from_conf(config), bucket: bucket.to_owned() }
     }
 }
 
@@ -37,10 +32,7 @@ where
         Failure::Service { code, .. } if code == "NoSuchUpload" => ObjectError::NoSuchUpload,
         Failure::Service { code, .. } if code == "NoSuchKey" => ObjectError::NoSuchKey,
         Failure::Service { code, message }
-            if matches!(
-                code.as_str(),
-                "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall"
-            ) =>
+            if matches!(code.as_str(), "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") =>
         {
             ObjectError::RejectedParts { code, message }
         }
@@ -65,8 +57,7 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(object_error)?;
-        out.upload_id
-            .ok_or_else(|| ObjectError::Other("CreateMultipartUpload returned no upload id".into()))
+        out.upload_id.ok_or_else(|| ObjectError::Other("CreateMultipartUpload returned no upload id".into()))
     }
 
     async fn presign_part(
@@ -92,11 +83,7 @@ impl ObjectStore for S3ObjectStore {
         Ok(request.uri().to_string())
     }
 
-    async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<UploadedPart>, ObjectError> {
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -137,10 +124,7 @@ impl ObjectStore for S3ObjectStore {
                 parts
                     .iter()
                     .map(|p| {
-                        CompletedPart::builder()
-                            .part_number(to_i32(p.part_number))
-                            .e_tag(&p.etag)
-                            .build()
+                        CompletedPart::builder().part_number(to_i32(p.part_number)).e_tag(&p.etag).build()
                     })
                     .collect(),
             ))
@@ -170,15 +154,44 @@ impl ObjectStore for S3ObjectStore {
         Ok(())
     }
 
+    async fn abort_all_multipart(&self, key: &str) -> Result<usize, ObjectError> {
+        let mut aborted = 0;
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(object_error)?;
+            for upload in out.uploads.unwrap_or_default() {
+                if let (Some(k), Some(id)) = (upload.key.as_deref(), upload.upload_id.as_deref())
+                    && k == key
+                {
+                    match self.abort_multipart(k, id).await {
+                        Ok(()) => aborted += 1,
+                        Err(ObjectError::NoSuchUpload) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if out.is_truncated != Some(true) {
+                return Ok(aborted);
+            }
+            key_marker = out.next_key_marker;
+            id_marker = out.next_upload_id_marker;
+            if key_marker.is_none() && id_marker.is_none() {
+                return Ok(aborted);
+            }
+        }
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length.unwrap_or_default().max(0) as u64,
                 etag: out.e_tag.unwrap_or_default(),

@@ -4,6 +4,10 @@
 //! `byOwnerStatus` (partition `"<owner>#<status>"`), so a status filter is a key condition and pages
 //! stay full instead of being thinned by a filter expression. Every state change is an `UpdateItem`
 //! conditioned on `status = uploading`.
+//!
+//! A third, sparse GSI `byExpiry` finds abandoned uploads without a scan: only `uploading` items
+//! carry `expiryShard` (one of [`EXPIRY_SHARDS`] values, spread by video id so no partition is
+//! hot), sorted by `expiresAt`; every state change removes it.
 
 use std::collections::HashMap;
 
@@ -11,8 +15,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ReturnValue, ScalarAttributeType,
 };
 
 use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
@@ -22,7 +26,9 @@ use crate::domain::{Change, Owner, Status, Video, VideoId};
 
 pub const INDEX_BY_OWNER: &str = "byOwner";
 pub const INDEX_BY_OWNER_STATUS: &str = "byOwnerStatus";
+pub const INDEX_BY_EXPIRY: &str = "byExpiry";
 const OWNER_STATUS: &str = "ownerStatus";
+const EXPIRY_SHARD: &str = "expiryShard";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -33,10 +39,7 @@ pub struct DynamoVideoStore {
 
 impl DynamoVideoStore {
     pub fn new(sdk: &aws_config::SdkConfig, table: &str) -> Self {
-        Self {
-            client: Client::new(sdk),
-            table: table.to_owned(),
-        }
+        Self { client: Client::new(sdk), table: table.to_owned() }
     }
 }
 
@@ -45,13 +48,17 @@ fn owner_status(owner: &Owner, status: Status) -> String {
 }
 
 fn to_item(video: &Video) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(video)
-        .map_err(|e| StoreError::Other(format!("encoding item: {e}")))?;
-    item.insert(
-        OWNER_STATUS.into(),
-        AttributeValue::S(owner_status(&video.owner, video.status)),
-    );
+    let mut item: Item =
+        serde_dynamo::to_item(video).map_err(|e| StoreError::Other(format!("encoding item: {e}")))?;
+    item.insert(OWNER_STATUS.into(), AttributeValue::S(owner_status(&video.owner, video.status)));
+    if video.status == Status::Uploading {
+        item.insert(EXPIRY_SHARD.into(), AttributeValue::S(expiry_shard(video.id.shard())));
+    }
     Ok(item)
+}
+
+fn expiry_shard(shard: u8) -> String {
+    format!("s{shard}")
 }
 
 fn from_item(item: Item) -> Result<Video, StoreError> {
@@ -103,17 +110,11 @@ impl VideoStore for DynamoVideoStore {
         out.item.map(from_item).transpose()
     }
 
-    async fn transition(
-        &self,
-        current: &Video,
-        change: &Change,
-        at: Timestamp,
-    ) -> Result<Video, StoreError> {
+    async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
         let id = &current.id;
         let target = change.target();
         let at = time::format(&at);
-        let mut update =
-            "SET #status = :to, #ownerStatus = :ownerStatus, #updatedAt = :at".to_string();
+        let mut update = "SET #status = :to, #ownerStatus = :ownerStatus, #updatedAt = :at".to_string();
         let mut request = self
             .client
             .update_item()
@@ -123,39 +124,64 @@ impl VideoStore for DynamoVideoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ownerStatus", OWNER_STATUS)
             .expression_attribute_names("#updatedAt", "updatedAt")
+            .expression_attribute_names("#expiryShard", EXPIRY_SHARD)
             .expression_attribute_values(":to", s(target.as_str()))
             .expression_attribute_values(":uploading", s(Status::Uploading.as_str()))
             .expression_attribute_values(":ownerStatus", s(owner_status(&current.owner, target)))
             .expression_attribute_values(":at", s(at))
             .return_values(ReturnValue::AllNew);
-        if let Change::Complete { size, etag } = change {
-            update.push_str(", #size = :size, #etag = :etag, #completedAt = :at");
+        if let Change::Complete { size, etag } | Change::Reject { size, etag, .. } = change {
+            update.push_str(", #size = :size, #etag = :etag");
             request = request
                 .expression_attribute_names("#size", "size")
                 .expression_attribute_names("#etag", "etag")
-                .expression_attribute_names("#completedAt", "completedAt")
                 .expression_attribute_values(":size", AttributeValue::N(size.to_string()))
                 .expression_attribute_values(":etag", s(etag.clone()));
         }
-        let out = request
-            .update_expression(update)
-            .send()
-            .await
-            .map_err(store_error)?;
+        match change {
+            Change::Complete { .. } => {
+                update.push_str(", #completedAt = :at");
+                request = request.expression_attribute_names("#completedAt", "completedAt");
+            }
+            Change::Reject { reason, .. } => {
+                update.push_str(", #rejectReason = :reason");
+                request = request
+                    .expression_attribute_names("#rejectReason", "rejectReason")
+                    .expression_attribute_values(":reason", s(reason.clone()));
+            }
+            Change::Abort | Change::Expire => {}
+        }
+        // Out of `uploading`, out of the expiry index.
+        update.push_str(" REMOVE #expiryShard");
+        let out = request.update_expression(update).send().await.map_err(store_error)?;
         out.attributes
             .map(from_item)
             .transpose()?
             .ok_or_else(|| StoreError::Other("UpdateItem returned no attributes".into()))
     }
 
+    async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_EXPIRY)
+            .key_condition_expression("#shard = :shard AND #expiresAt < :now")
+            .expression_attribute_names("#shard", EXPIRY_SHARD)
+            .expression_attribute_names("#expiresAt", "expiresAt")
+            .expression_attribute_values(":shard", s(expiry_shard(shard)))
+            .expression_attribute_values(":now", s(time::format(&now)))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
         let (index, partition_attr, partition) = match query.status {
             None => (INDEX_BY_OWNER, "owner", query.owner.to_string()),
-            Some(status) => (
-                INDEX_BY_OWNER_STATUS,
-                OWNER_STATUS,
-                owner_status(&query.owner, status),
-            ),
+            Some(status) => (INDEX_BY_OWNER_STATUS, OWNER_STATUS, owner_status(&query.owner, status)),
         };
         let start = query.after.as_ref().map(|after| {
             HashMap::from([
@@ -180,17 +206,11 @@ impl VideoStore for DynamoVideoStore {
             .send()
             .await
             .map_err(store_error)?;
-        let mut videos = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut videos =
+            out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
         let limit = query.limit as usize;
-        let next = (videos.len() > limit).then(|| PageKey {
-            id: videos[limit - 1].id,
-            created_at: videos[limit - 1].created_at,
-        });
+        let next = (videos.len() > limit)
+            .then(|| PageKey { id: videos[limit - 1].id, created_at: videos[limit - 1].created_at });
         videos.truncate(limit);
         Ok(Page { videos, next })
     }
@@ -213,16 +233,12 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             .build()
             .expect("name and type are set")
     };
-    let index = |name: &str, partition: &str| {
+    let index = |name: &str, partition: &str, sort: &str| {
         GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(partition, KeyType::Hash))
-            .key_schema(key("createdAt", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .key_schema(key(sort, KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .expect("index fields are set")
     };
@@ -234,19 +250,17 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .attribute_definitions(attr("owner"))
         .attribute_definitions(attr(OWNER_STATUS))
         .attribute_definitions(attr("createdAt"))
+        .attribute_definitions(attr(EXPIRY_SHARD))
+        .attribute_definitions(attr("expiresAt"))
         .key_schema(key("id", KeyType::Hash))
-        .global_secondary_indexes(index(INDEX_BY_OWNER, "owner"))
-        .global_secondary_indexes(index(INDEX_BY_OWNER_STATUS, OWNER_STATUS))
+        .global_secondary_indexes(index(INDEX_BY_OWNER, "owner", "createdAt"))
+        .global_secondary_indexes(index(INDEX_BY_OWNER_STATUS, OWNER_STATUS, "createdAt"))
+        .global_secondary_indexes(index(INDEX_BY_EXPIRY, EXPIRY_SHARD, "expiresAt"))
         .send()
         .await;
     match created {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
         Err(e) => Err(store_error(e)),
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
 use crate::domain::time::Timestamp;
-use crate::domain::{Change, Video, VideoId};
+use crate::domain::{Change, Status, Video, VideoId};
 
 #[derive(Default)]
 pub struct MemoryVideoStore {
@@ -19,6 +19,11 @@ pub struct MemoryVideoStore {
 impl MemoryVideoStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Overwrites a record as it is, bypassing every rule (tests back-date uploads with it).
+    pub fn replace(&self, video: Video) {
+        self.lock().insert(video.id, video);
     }
 
     /// Makes every call fail as if the service could not be reached.
@@ -34,9 +39,7 @@ impl MemoryVideoStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<VideoId, Video>> {
-        self.videos
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.videos.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -57,21 +60,25 @@ impl VideoStore for MemoryVideoStore {
         Ok(self.lock().get(id).cloned())
     }
 
-    async fn transition(
-        &self,
-        current: &Video,
-        change: &Change,
-        at: Timestamp,
-    ) -> Result<Video, StoreError> {
+    async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
         self.check()?;
         let mut videos = self.lock();
-        let video = videos
-            .get_mut(&current.id)
-            .ok_or(StoreError::ConditionFailed)?;
-        video
-            .apply(change, at)
-            .map_err(|_| StoreError::ConditionFailed)?;
+        let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
+        video.apply(change, at).map_err(|_| StoreError::ConditionFailed)?;
         Ok(video.clone())
+    }
+
+    async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {
+        self.check()?;
+        let mut due: Vec<Video> = self
+            .lock()
+            .values()
+            .filter(|v| v.status == Status::Uploading && v.id.shard() == shard && v.expires_at < now)
+            .cloned()
+            .collect();
+        due.sort_by_key(|v| v.expires_at);
+        due.truncate(limit as usize);
+        Ok(due)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
@@ -89,10 +96,7 @@ impl VideoStore for MemoryVideoStore {
         let limit = query.limit as usize;
         let next = (mine.len() > limit).then(|| {
             let last = &mine[limit - 1];
-            PageKey {
-                id: last.id,
-                created_at: last.created_at,
-            }
+            PageKey { id: last.id, created_at: last.created_at }
         });
         mine.truncate(limit);
         Ok(Page { videos: mine, next })

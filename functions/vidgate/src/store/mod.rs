@@ -53,12 +53,10 @@ pub trait VideoStore: Send + Sync {
     /// Applies `change` to the stored record of `current` only if that record is still
     /// `uploading`, whatever `current` says; returns the new record. `ConditionFailed` when it is
     /// already final or does not exist.
-    async fn transition(
-        &self,
-        current: &Video,
-        change: &Change,
-        at: Timestamp,
-    ) -> Result<Video, StoreError>;
+    async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError>;
+
+    /// Up to `limit` `uploading` records of expiry shard `shard` whose deadline is before `now`.
+    async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError>;
 
     /// The owner's videos, newest first.
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;

@@ -15,13 +15,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     vidgate::aws::loader()
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "vidgate-local",
-        ))
+        .credentials_provider(Credentials::new("test", "test", None, None, "vidgate-local"))
         .load()
         .await
 }
@@ -29,22 +23,15 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 /// Creates the bucket (with CORS that lets browsers PUT parts and read `ETag`) and the table.
 /// Safe to run against resources that already exist.
 pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Result<(), String> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
     match s3.create_bucket().bucket(bucket).send().await {
         Ok(_) => {}
         Err(e)
-            if e.as_service_error().is_some_and(|e| {
-                e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
-            }) => {}
+            if e.as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()) => {}
         Err(e) => {
-            return Err(format!(
-                "creating bucket {bucket}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            ));
+            return Err(format!("creating bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
         }
     }
     let rule = CorsRule::builder()
@@ -60,20 +47,10 @@ pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Res
         .map_err(|e| e.to_string())?;
     s3.put_bucket_cors()
         .bucket(bucket)
-        .cors_configuration(
-            CorsConfiguration::builder()
-                .cors_rules(rule)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
+        .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build().map_err(|e| e.to_string())?)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "setting CORS on {bucket}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| format!("setting CORS on {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
     vidgate::store::dynamodb::create_table(&dynamodb, table)

@@ -41,12 +41,7 @@ impl Gateway {
 
     /// Also serves the static files under `web` (the demo pages) for paths no route matches.
     pub fn with_web(app: App, jwt: DevJwt, web: Option<PathBuf>) -> Arc<Self> {
-        Arc::new(Self {
-            app,
-            router: Router::default(),
-            jwt,
-            web,
-        })
+        Arc::new(Self { app, router: Router::default(), jwt, web })
     }
 }
 
@@ -60,19 +55,13 @@ pub async fn serve(
     let api = axum::Router::new().fallback(handle).with_state(gateway);
     let service = match web {
         // Files first (GET/HEAD below `web` only); everything else goes to the API.
-        Some(dir) => axum::Router::new().fallback_service(
-            ServeDir::new(dir)
-                .call_fallback_on_method_not_allowed(true)
-                .fallback(api),
-        ),
+        Some(dir) => axum::Router::new()
+            .fallback_service(ServeDir::new(dir).call_fallback_on_method_not_allowed(true).fallback(api)),
         None => api,
     };
-    axum::serve(
-        listener,
-        service.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn handle(
@@ -99,11 +88,7 @@ async fn route(
     let (route, params) = match gateway.router.find(parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(NoRoute::NotFound) => {
-            return reply(error_response(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                "no such route",
-            ));
+            return reply(error_response(StatusCode::NOT_FOUND, "route_not_found", "no such route"));
         }
         Err(NoRoute::MethodNotAllowed) => {
             return reply(error_response(
@@ -116,19 +101,11 @@ async fn route(
 
     let claims = match route.auth {
         Auth::Jwt => {
-            let authorization = parts
-                .headers
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
+            let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             match gateway.jwt.verify(authorization) {
                 Some(claims) => Some(claims),
                 None => {
-                    tracing::info!(
-                        request_id,
-                        route = route.key(),
-                        status = 401,
-                        "unauthorized"
-                    );
+                    tracing::info!(request_id, route = route.key(), status = 401, "unauthorized");
                     return reply(error_response(
                         StatusCode::UNAUTHORIZED,
                         "unauthorized",
@@ -150,13 +127,14 @@ async fn route(
             ));
         }
     };
-    let headers: Vec<(String, String)> = parts
+    let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
         .collect();
+    // What API Gateway adds for the function.
+    headers.push(("x-forwarded-proto".into(), "http".into()));
+    headers.push(("x-forwarded-for".into(), peer.ip().to_string()));
     let event = Event {
         route: &route,
         path: &path,
@@ -179,8 +157,7 @@ async fn route(
             ));
         }
     };
-    let Ok(response) =
-        vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
+    let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
     reply(response)
 }
 

@@ -41,19 +41,14 @@ impl DevJwt {
             "iat": now,
             "exp": now + i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
         });
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 encoding can't fail")
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 encoding can't fail")
     }
 
     /// The claims of a valid `Authorization: Bearer …` value; `None` for anything else.
     pub fn verify(&self, authorization: Option<&str>) -> Option<Map<String, Value>> {
         let token = authorization?.strip_prefix("Bearer ")?.trim();
         let data = decode::<Map<String, Value>>(token, &self.decoding, &self.validation).ok()?;
-        let sub_ok = data
-            .claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
+        let sub_ok = data.claims.get("sub").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
         sub_ok.then_some(data.claims)
     }
 }
@@ -74,23 +69,14 @@ mod tests {
     fn wrong_secret_scheme_issuer_or_expired_tokens_are_refused() {
         let jwt = DevJwt::new("s3cret");
         let token = jwt.issue("alice", 60);
-        assert!(
-            DevJwt::new("other")
-                .verify(Some(&format!("Bearer {token}")))
-                .is_none()
-        );
+        assert!(DevJwt::new("other").verify(Some(&format!("Bearer {token}"))).is_none());
         assert!(jwt.verify(Some(&token)).is_none(), "no Bearer scheme");
         assert!(jwt.verify(None).is_none());
         assert!(jwt.verify(Some("Bearer not.a.jwt")).is_none());
 
         let now = chrono::Utc::now().timestamp();
         let forge = |claims: Value| {
-            encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(b"s3cret"),
-            )
-            .unwrap()
+            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"s3cret")).unwrap()
         };
         let expired = forge(json!({"sub": "a", "iss": ISSUER, "aud": AUDIENCE, "exp": now - 60}));
         let wrong_iss = forge(json!({"sub": "a", "iss": "evil", "aud": AUDIENCE, "exp": now + 60}));

@@ -18,6 +18,7 @@ Environment (all optional):
   VIDGATE_MOTO_LOG        1 to show moto's request log
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
   VIDGATE_WEB_DIR         static pages served beside the API (web)
+  VIDGATE_SWEEP_SECS      run expire-uploads every N seconds, 0 = never (300)
   VIDGATE_BUCKET, VIDGATE_TABLE and every other VIDGATE_* setting of the functions";
 
 fn env(name: &str) -> Option<String> {
@@ -25,11 +26,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn port(name: &str, default: u16) -> Result<u16, String> {
-    env(name).map_or(Ok(default), |v| {
-        v.trim()
-            .parse()
-            .map_err(|_| format!("{name}={v:?} is not a port"))
-    })
+    env(name).map_or(Ok(default), |v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a port")))
 }
 
 fn dev_jwt() -> DevJwt {
@@ -39,12 +36,7 @@ fn dev_jwt() -> DevJwt {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["up"] => up().await,
         ["token", sub] => token(sub, "3600"),
         ["token", sub, ttl] => token(sub, ttl),
@@ -61,9 +53,7 @@ async fn main() {
 }
 
 fn token(sub: &str, ttl: &str) -> Result<(), String> {
-    let ttl: u64 = ttl
-        .parse()
-        .map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
+    let ttl: u64 = ttl.parse().map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
     if sub.trim().is_empty() {
         return Err("SUB must not be empty".into());
     }
@@ -75,8 +65,8 @@ async fn up() -> Result<(), String> {
     telemetry::init_local();
     let api_port = port("VIDGATE_PORT", 3000)?;
     let aws_port = port("VIDGATE_AWS_PORT", 4566)?;
-    let moto_program = env("VIDGATE_MOTO_SERVER")
-        .map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
+    let moto_program =
+        env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
     let config = Config::from_lookup(|name| match name {
         "VIDGATE_BUCKET" => Some(env(name).unwrap_or_else(|| DEFAULT_BUCKET.into())),
         "VIDGATE_TABLE" => Some(env(name).unwrap_or_else(|| DEFAULT_TABLE.into())),
@@ -97,23 +87,30 @@ async fn up() -> Result<(), String> {
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
 
     let app = App::from_sdk(config, &sdk);
-    let api = format!(
-        "http://127.0.0.1:{}",
-        listener.local_addr().map_err(|e| e.to_string())?.port()
-    );
+    // What the schedule does in AWS: sweep abandoned uploads now and then.
+    let sweep_secs: u64 = env("VIDGATE_SWEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(300);
+    if sweep_secs > 0 {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_secs));
+            loop {
+                every.tick().await;
+                if let Err(e) = vidgate::events::expire_uploads(&app).await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+            }
+        });
+    }
+    let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
     println!("vidgate local API: {api}");
     println!("vidgate local AWS endpoint: {}", moto.endpoint());
     println!("(Ctrl-C stops both; a token: infra/local/token alice)");
 
     let web = env("VIDGATE_WEB_DIR").map_or_else(|| PathBuf::from("web"), PathBuf::from);
     let web = web.is_dir().then_some(web);
-    gateway::serve(
-        listener,
-        Gateway::with_web(app, dev_jwt(), web),
-        shutdown_signal(),
-    )
-    .await
-    .map_err(|e| format!("API server failed: {e}"))?;
+    gateway::serve(listener, Gateway::with_web(app, dev_jwt(), web), shutdown_signal())
+        .await
+        .map_err(|e| format!("API server failed: {e}"))?;
     drop(moto);
     println!("vidgate local stack stopped");
     Ok(())

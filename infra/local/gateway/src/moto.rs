@@ -35,12 +35,9 @@ impl MotoServer {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|e| {
-            format!(
-                "could not start {}: {e} (run infra/local/setup)",
-                program.display()
-            )
-        })?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e} (run infra/local/setup)", program.display()))?;
 
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel::<Result<u16, String>>();
@@ -75,9 +72,7 @@ impl MotoServer {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(format!(
-                    "moto_server did not listen within {START_TIMEOUT:?}"
-                ))
+                Err(format!("moto_server did not listen within {START_TIMEOUT:?}"))
             }
         }
     }
@@ -111,14 +106,8 @@ mod tests {
 
     #[test]
     fn reads_the_port_from_werkzeugs_banner() {
-        assert_eq!(
-            listening_port(" * Running on http://127.0.0.1:44073"),
-            Some(44073)
-        );
-        assert_eq!(
-            listening_port("\u{1b}[33m * Running on http://127.0.0.1:5000\u{1b}[0m"),
-            Some(5000)
-        );
+        assert_eq!(listening_port(" * Running on http://127.0.0.1:44073"), Some(44073));
+        assert_eq!(listening_port("\u{1b}[33m * Running on http://127.0.0.1:5000\u{1b}[0m"), Some(5000));
         assert_eq!(listening_port("Press CTRL+C to quit"), None);
     }
 }

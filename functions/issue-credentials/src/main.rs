@@ -1,0 +1,12 @@
+//! `POST /v1/uploads/{videoId}/credentials`: the issue-credentials Lambda function. The handler lives in `vidgate::handlers`.
+
+use lambda_http::{Error, run, service_fn};
+use vidgate::{App, Config, aws, handlers, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let config = Config::from_env_for(Function::IssueCredentials)?;
+    let app = App::from_sdk(config, &aws::load().await);
+    run(service_fn(|req| handlers::handle(&app, Function::IssueCredentials, req))).await
+}

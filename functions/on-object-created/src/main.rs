@@ -1,0 +1,17 @@
+//! S3 `ObjectCreated` notifications: the on-object-created Lambda function. The handler lives in
+//! `vidgate::events`.
+
+use lambda_http::aws_lambda_events::event::s3::S3Event;
+use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
+use vidgate::{App, Config, aws, events, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let config = Config::from_env_for(Function::OnObjectCreated)?;
+    let app = App::from_sdk(config, &aws::load().await);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| async {
+        events::on_object_created(&app, event.payload).await.map(|reports| format!("{reports:?}"))
+    }))
+    .await
+}

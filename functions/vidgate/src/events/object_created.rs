@@ -1,0 +1,153 @@
+//! `on-object-created`: S3 `ObjectCreated:*` notifications mark the matching upload `uploaded`
+//! (or `rejected` when its first bytes are no video), so credentials-mode clients — and clients
+//! that crash before calling complete — need not call complete at all.
+//!
+//! Idempotent and order-free: the record moves only out of `uploading`, with what S3 holds now
+//! (HeadObject), not what an old or duplicate event says; keys that are not ours are ignored.
+
+use aws_lambda_events::event::s3::S3Event;
+
+use crate::App;
+use crate::domain::VideoId;
+use crate::domain::keys::ROOT;
+use crate::http::ApiError;
+use crate::lifecycle::arrived;
+
+/// What happened to each record of an event, for logs and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectReport {
+    /// The record moved to this status.
+    Recorded { id: VideoId, status: &'static str },
+    /// Nothing to do, and why.
+    Ignored { key: String, why: &'static str },
+}
+
+/// The video id in a key of ours: `videos/<owner hash>/<video id><.ext>`.
+fn video_id_of(key: &str) -> Option<VideoId> {
+    let mut segments = key.split('/');
+    let (root, hash, file) = (segments.next()?, segments.next()?, segments.next()?);
+    if root != ROOT || hash.len() != 32 || segments.next().is_some() {
+        return None;
+    }
+    file.get(..36)?.parse().ok()
+}
+
+/// S3 event keys are URL-encoded, with `+` for spaces.
+fn decode_key(raw: &str) -> String {
+    let plus_decoded = raw.replace('+', " ");
+    form_urlencoded::parse(format!("k={}", plus_decoded.replace('&', "%26")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or(plus_decoded)
+}
+
+pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<ObjectReport>, ApiError> {
+    let mut reports = Vec::new();
+    for record in event.records {
+        let Some(raw_key) = record.s3.object.key.as_deref() else { continue };
+        let key = decode_key(raw_key);
+        let ignored = |why| ObjectReport::Ignored { key: key.clone(), why };
+        if record.s3.bucket.name.as_deref() != Some(app.config.bucket.as_str()) {
+            reports.push(ignored("another bucket"));
+            continue;
+        }
+        if !record.event_name.as_deref().unwrap_or_default().starts_with("ObjectCreated:") {
+            reports.push(ignored("not an ObjectCreated event"));
+            continue;
+        }
+        let Some(id) = video_id_of(&key) else {
+            reports.push(ignored("not a vidgate key"));
+            continue;
+        };
+        // Unavailable stores return Err: Lambda retries the event.
+        let Some(video) = app.videos.get(&id).await?.filter(|v| v.key == key) else {
+            reports.push(ignored("no upload record for this key"));
+            continue;
+        };
+        if video.status.is_final() {
+            reports.push(ignored("the upload is already final"));
+            continue;
+        }
+        let Some(object) = app.objects.head(&key).await? else {
+            reports.push(ignored("the object is gone"));
+            continue;
+        };
+        let updated = arrived(app, &video, object).await?;
+        tracing::info!(video_id = %id, status = updated.status.as_str(), "object created");
+        reports.push(ObjectReport::Recorded { id, status: updated.status.as_str() });
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Status;
+    use crate::handlers::testing::Harness;
+    use crate::objects::memory::video_like;
+    use serde_json::json;
+
+    /// An S3 notification as S3 sends it (only the fields that matter vary).
+    pub fn event(bucket: &str, key: &str, size: u64) -> S3Event {
+        serde_json::from_value(json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-11-21T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "AWS:AROAEXAMPLE:vidgate-x"},
+            "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+            "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "vidgate",
+                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
+                "object": {"key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5"}}
+        }]}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_event_for_a_credentials_upload_marks_it_uploaded_and_repeats_change_nothing() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4", "method": "presigned"})).await;
+        let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
+        h.objects.put_object(&video.key, video_like(1000, 1));
+        let reports = on_object_created(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
+        assert_eq!(reports, vec![ObjectReport::Recorded { id: video.id, status: "uploaded" }]);
+        let stored = h.stored(&video.id.to_string()).await.unwrap();
+        assert_eq!((stored.status, stored.size), (Status::Uploaded, Some(1000)));
+
+        let again = on_object_created(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
+        assert!(matches!(again[0], ObjectReport::Ignored { why: "the upload is already final", .. }));
+        assert_eq!(h.stored(&video.id.to_string()).await.unwrap(), stored);
+    }
+
+    #[tokio::test]
+    async fn non_video_bytes_are_rejected_with_a_reason() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
+        h.objects.put_object(&video.key, b"%PDF-1.7 definitely not a video".to_vec());
+        let reports = on_object_created(&h.app, event("bucket", &video.key, 31)).await.unwrap();
+        assert_eq!(reports, vec![ObjectReport::Recorded { id: video.id, status: "rejected" }]);
+        let stored = h.stored(&video.id.to_string()).await.unwrap();
+        assert!(stored.reject_reason.unwrap().contains("not a known video container"));
+    }
+
+    #[tokio::test]
+    async fn foreign_keys_buckets_and_missing_records_are_ignored() {
+        let h = Harness::new();
+        let stranger = format!("videos/{}/{}.mp4", "0".repeat(32), VideoId::new());
+        for (bucket, key) in
+            [("bucket", "uploads/x.mp4"), ("other", "videos/a/b"), ("bucket", stranger.as_str())]
+        {
+            let reports = on_object_created(&h.app, event(bucket, key, 1)).await.unwrap();
+            assert!(matches!(reports[0], ObjectReport::Ignored { .. }), "{bucket} {key}: {reports:?}");
+        }
+    }
+
+    #[test]
+    fn keys_decode_and_parse() {
+        let id = VideoId::new();
+        assert_eq!(video_id_of(&format!("videos/{}/{id}.mp4", "a".repeat(32))), Some(id));
+        assert_eq!(video_id_of(&format!("videos/{}/{id}", "a".repeat(32))), Some(id));
+        assert_eq!(video_id_of("videos/short/x.mp4"), None);
+        assert_eq!(decode_key("videos/a+b%2Bc.mp4"), "videos/a b+c.mp4");
+    }
+}

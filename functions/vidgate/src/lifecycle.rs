@@ -1,0 +1,64 @@
+//! The moves every path shares when an upload ends: recording what arrived, and settling a record
+//! once S3 no longer has an upload open for it.
+//!
+//! S3 decides races between complete and abort: only one of CompleteMultipartUpload and
+//! AbortMultipartUpload can succeed for an upload id. Once S3 has forgotten the upload, the object
+//! either exists (a complete won) or not (an abort won, or the upload was abandoned), whatever
+//! DynamoDB says yet. [`settle`] makes the record agree, with the same conditional write as
+//! everywhere, so a crash between an S3 call and the DynamoDB write is repaired by the next call
+//! of any route, the S3 event, or the sweeper.
+
+use crate::App;
+use crate::domain::sniff::{SNIFF_BYTES, rejection};
+use crate::domain::{Change, Video, time};
+use crate::http::ApiError;
+use crate::objects::ObjectInfo;
+use crate::store::StoreError;
+
+/// Brings a record in line with S3 once no upload is open for it: the object exists → it
+/// arrived; it does not → `absent` (abort or expire).
+pub async fn settle(app: &App, video: &Video, absent: Change) -> Result<Video, ApiError> {
+    settle_counted(app, video, absent).await.map(|(video, _)| video)
+}
+
+/// [`settle`], also telling whether this call made the change (not a concurrent one).
+pub async fn settle_counted(app: &App, video: &Video, absent: Change) -> Result<(Video, bool), ApiError> {
+    let current = app.videos.get(&video.id).await?.ok_or(ApiError::NotFound)?;
+    if current.status.is_final() {
+        return Ok((current, false));
+    }
+    match app.objects.head(&current.key).await? {
+        Some(object) => Ok((arrived(app, &current, object).await?, true)),
+        None => record_counted(app, &current, &absent).await,
+    }
+}
+
+/// Records an object that now exists: `uploaded` if its first bytes are a video container,
+/// `rejected` with the reason if not.
+pub async fn arrived(app: &App, video: &Video, object: ObjectInfo) -> Result<Video, ApiError> {
+    let head = if object.size == 0 {
+        Vec::new()
+    } else {
+        app.objects.get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
+    };
+    let change = match rejection(&head) {
+        None => Change::Complete { size: object.size, etag: object.etag },
+        Some(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
+    };
+    record(app, video, &change).await
+}
+
+/// Applies `change`; if another call changed the record first, returns what that call wrote.
+pub async fn record(app: &App, video: &Video, change: &Change) -> Result<Video, ApiError> {
+    record_counted(app, video, change).await.map(|(video, _)| video)
+}
+
+async fn record_counted(app: &App, video: &Video, change: &Change) -> Result<(Video, bool), ApiError> {
+    match app.videos.transition(video, change, time::now()).await {
+        Ok(updated) => Ok((updated, true)),
+        Err(StoreError::ConditionFailed) => {
+            Ok((app.videos.get(&video.id).await?.ok_or(ApiError::NotFound)?, false))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,115 @@
+//! Ranged reads through the stream route vs. the same ranges straight from the local S3.
+//!
+//! `cargo bench -p vidgate-tests --bench stream [-- MIB [RANGES]]` (default: a 1024 MiB object,
+//! 48 ranges). Uploads the object through the API, then reads `RANGES` range-cap-sized ranges
+//! spread evenly from its first to its last byte, alternating the two paths range by range so both
+//! see the same machine load. Prints throughput, mean time to first byte, their ratios, and the
+//! process's peak RSS while streaming (gateway, handler and client share this process, so it is an
+//! upper bound for the function).
+//!
+//! Why not every range: moto reads the whole object for each ranged GET, so reading all 256
+//! ranges of 1 GiB costs moto ~256 GiB of copying (well over 15 minutes) on both paths alike.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::RANGE;
+use vidgate_tests::{BUCKET, MIB, Outage, Stack};
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let mib = numbers.first().copied().unwrap_or(1024);
+    let ranges = numbers.get(1).copied().unwrap_or(48).max(2);
+    let size = mib * MIB;
+    let stack = Stack::start_configured(Outage::None, |_| {}).await;
+    let cap = vidgate::Config::for_local(BUCKET, "x").range_cap as usize;
+
+    // Upload in 64 MiB parts generated on the fly, so the source never sits in memory whole.
+    let part = 64 * MIB;
+    let (status, created) = stack
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some("bench"),
+            Some(&serde_json::json!({"filename": "big.mp4", "size": size, "partSize": part})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["videoId"].as_str().unwrap().to_owned();
+    let count = size.div_ceil(part);
+    let numbers: Vec<usize> = (1..=count).collect();
+    let (_, signed) = stack
+        .call(
+            "POST",
+            &format!("/v1/uploads/{id}/part-urls"),
+            Some("bench"),
+            Some(&serde_json::json!({"partNumbers": numbers})),
+        )
+        .await;
+    let started = Instant::now();
+    for (i, url) in signed["urls"].as_array().unwrap().iter().enumerate() {
+        let len = part.min(size - i * part);
+        let chunk: Vec<u8> = (0..len).map(|j| ((i * part + j) % 251) as u8).collect();
+        stack.put_part(url["url"].as_str().unwrap(), chunk).await;
+    }
+    let (status, _) = stack.call("POST", &format!("/v1/uploads/{id}/complete"), Some("bench"), None).await;
+    assert_eq!(status, 200);
+    eprintln!("uploaded {mib} MiB in {:.1} s", started.elapsed().as_secs_f64());
+
+    let (_, playback) = stack.call("POST", &format!("/v1/videos/{id}/playback"), Some("bench"), None).await;
+    let route_url = playback["url"].as_str().unwrap().to_owned();
+    let key = created["key"].as_str().unwrap();
+    let direct_url = format!("{}/{BUCKET}/{key}", stack.s3_endpoint());
+
+    // Forget the upload phase's peak: measure streaming alone.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = peak_rss_kib();
+
+    let mut totals = [(Duration::ZERO, Duration::ZERO, 0usize); 2];
+    let last_start = size.saturating_sub(cap);
+    for i in 0..ranges {
+        let start = last_start * i / (ranges - 1);
+        let end = (start + cap).min(size) - 1;
+        for (path, url) in [route_url.as_str(), direct_url.as_str()].into_iter().enumerate() {
+            let t0 = Instant::now();
+            let response =
+                stack.http.get(url).header(RANGE, format!("bytes={start}-{end}")).send().await.unwrap();
+            let ttfb = t0.elapsed();
+            assert_eq!(response.status(), 206);
+            let body = response.bytes().await.unwrap();
+            assert_eq!(body.len(), end - start + 1);
+            assert_eq!(body[0], (start % 251) as u8);
+            totals[path].0 += t0.elapsed();
+            totals[path].1 += ttfb;
+            totals[path].2 += 1;
+        }
+    }
+    let peak = peak_rss_kib();
+
+    let mb = size as f64 / 1e6;
+    let row = |name: &str, (total, ttfb, n): (Duration, Duration, usize)| {
+        let rate = mb / total.as_secs_f64();
+        let ttfb_ms = ttfb.as_secs_f64() * 1000.0 / n as f64;
+        println!("{name:<24} {rate:>9.1} MB/s   TTFB {ttfb_ms:>7.2} ms   ({n} ranges of {} KiB)", cap / 1024);
+        (rate, ttfb_ms)
+    };
+    println!("object: {mib} MiB, range cap {} KiB", cap / 1024);
+    let (route_rate, route_ttfb) = row("stream route", totals[0]);
+    let (s3_rate, s3_ttfb) = row("local S3 directly", totals[1]);
+    println!("throughput ratio (route / S3): {:.2} (target >= 0.9)", route_rate / s3_rate);
+    println!("TTFB ratio (S3 / route):       {:.2}", s3_ttfb / route_ttfb);
+    println!(
+        "peak RSS while streaming: {:.1} MiB (at start of streaming: {:.1} MiB)",
+        peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0
+    );
+}

@@ -1,0 +1,64 @@
+// A real browser plays an uploaded video through the stream route: several capped 206s, playback
+// past one second, a seek near the end that plays there too.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startStack, client, upload, launchChromium, root } from './stack.mjs';
+
+const CAP = 64 * 1024;
+
+test('headless Chromium plays and seeks a video served in capped ranges', { timeout: 120_000 }, async () => {
+  const stack = await startStack({ VIDGATE_RANGE_CAP: String(CAP) });
+  let browser;
+  try {
+    const fixture = await readFile(path.join(root, 'tests/fixtures/clip.mp4'));
+    assert.ok(fixture.length > CAP * 3, 'the fixture needs several ranges');
+    const call = client(stack.api, stack.token('alice'));
+    const video = await upload(call, 'clip.mp4', fixture);
+    const playback = await call('POST', `/v1/videos/${video.id}/playback`);
+    assert.equal(playback.status, 200);
+
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    const seen = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/stream?')) {
+        seen.push({ status: r.status(), range: r.headers()['content-range'], length: r.headers()['content-length'] });
+      }
+    });
+    await page.goto(`${stack.api}/player.html?src=${encodeURIComponent(playback.body.url)}`);
+
+    await page.waitForFunction(() => document.getElementById('video').currentTime > 1, null, { timeout: 30_000 });
+    const duration = await page.evaluate(() => document.getElementById('video').duration);
+    assert.ok(Math.abs(duration - 6) < 0.2, `duration ${duration}`);
+
+    const target = duration - 1.5;
+    await page.evaluate((t) => { const v = document.getElementById('video'); v.currentTime = t; v.play(); }, target);
+    await page.waitForFunction((t) => {
+      const v = document.getElementById('video');
+      return v.currentTime > t + 0.5 || v.ended;
+    }, target, { timeout: 30_000 });
+    const error = await page.evaluate(() => document.getElementById('video').error);
+    assert.equal(error, null);
+
+    const partial = seen.filter((r) => r.status === 206);
+    assert.ok(partial.length >= 3, `expected several 206s, saw ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((r) => r.status === 206), `only 206s: ${JSON.stringify(seen)}`);
+    let reachedEnd = false;
+    for (const { range, length } of partial) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range);
+      assert.ok(m, `Content-Range ${range}`);
+      const [start, end, total] = m.slice(1).map(Number);
+      assert.equal(total, fixture.length);
+      assert.ok(end >= start && end < total && end - start + 1 <= CAP, range);
+      assert.equal(Number(length), end - start + 1);
+      if (start > fixture.length / 2) reachedEnd = true;
+    }
+    assert.ok(reachedEnd, `the seek fetched bytes past the middle: ${JSON.stringify(partial)}`);
+    console.log(`# stream responses seen by Chromium: ${partial.map((r) => r.range).join(', ')}`);
+  } finally {
+    await browser?.close();
+    await stack.stop();
+  }
+});

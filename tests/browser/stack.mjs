@@ -1,0 +1,113 @@
+// Starts the real local stack (target/debug/vidgate-local up: moto + the API gateway) on free
+// ports for one test file, and stops it (SIGTERM, then SIGKILL) when the test is done.
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+export const binary = path.join(target, 'debug', 'vidgate-local');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startStack(env = {}) {
+  const [apiPort, awsPort] = [await freePort(), await freePort()];
+  const child = spawn(binary, ['up'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      VIDGATE_PORT: String(apiPort),
+      VIDGATE_AWS_PORT: String(awsPort),
+      VIDGATE_MOTO_SERVER: path.join(root, '.venv/bin/moto_server'),
+      VIDGATE_WEB_DIR: path.join(root, 'web'),
+      RUST_LOG: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('vidgate local AWS endpoint:')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`vidgate-local up did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const api = `http://127.0.0.1:${apiPort}`;
+  return {
+    api,
+    aws: `http://127.0.0.1:${awsPort}`,
+    output: () => output,
+    token(sub) {
+      const run = spawnSync(binary, ['token', sub], { encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(run.stderr);
+      return run.stdout.trim();
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/// The API as `token`'s owner: JSON in, `{status, body}` out.
+export function client(api, token) {
+  return async (method, route, body) => {
+    const response = await fetch(api + route, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/// Uploads `bytes` through the multipart API; returns the uploaded Video.
+export async function upload(call, filename, bytes) {
+  const created = await call('POST', '/v1/uploads', { filename, size: bytes.length });
+  if (created.status !== 201) throw new Error(JSON.stringify(created));
+  const { videoId, partSize, partCount } = created.body;
+  const numbers = Array.from({ length: partCount }, (_, i) => i + 1);
+  const signed = await call('POST', `/v1/uploads/${videoId}/part-urls`, { partNumbers: numbers });
+  for (const { partNumber, url } of signed.body.urls) {
+    const chunk = bytes.subarray((partNumber - 1) * partSize, partNumber * partSize);
+    const put = await fetch(url, { method: 'PUT', body: chunk });
+    if (put.status !== 200) throw new Error(`PUT part ${partNumber}: ${put.status}`);
+  }
+  const done = await call('POST', `/v1/uploads/${videoId}/complete`);
+  if (done.status !== 200) throw new Error(JSON.stringify(done));
+  return done.body.video;
+}
+
+/// Debian's chromium, headless, with the flags this closed network needs.
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
