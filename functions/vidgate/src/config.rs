@@ -29,6 +29,11 @@ pub struct Config {
     pub upload_ttl: Duration,
     /// `VIDGATE_S3_PATH_STYLE` (default false): path-style S3 URLs, needed by local S3 stand-ins.
     pub s3_path_style: bool,
+    /// `VIDGATE_S3_ACCELERATE` (default false): presigned URLs use S3 Transfer Acceleration.
+    pub s3_accelerate: bool,
+    /// `VIDGATE_PURGE_AFTER_DAYS` (default 30, 0 = never): DynamoDB's TTL removes aborted and
+    /// expired records this long after they ended.
+    pub purge_after_days: u64,
     /// `VIDGATE_PLAYBACK_SECRET`: HMAC key of playback tokens (at least 32 characters); required by
     /// the functions that issue or check them.
     pub playback_secret: Option<String>,
@@ -57,6 +62,26 @@ pub enum ConfigError {
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
+
+/// Every variable [`Config`] reads. Deployments set all but the local-only
+/// `VIDGATE_S3_PATH_STYLE` (tests/template.rs checks template.yaml against this list).
+pub const VARIABLES: &[&str] = &[
+    "VIDGATE_BUCKET",
+    "VIDGATE_TABLE",
+    "VIDGATE_PART_URL_TTL_SECS",
+    "VIDGATE_DEFAULT_PART_SIZE",
+    "VIDGATE_UPLOAD_TTL_SECS",
+    "VIDGATE_S3_PATH_STYLE",
+    "VIDGATE_S3_ACCELERATE",
+    "VIDGATE_PURGE_AFTER_DAYS",
+    "VIDGATE_PLAYBACK_SECRET",
+    "VIDGATE_PLAYBACK_TTL_SECS",
+    "VIDGATE_RANGE_CAP",
+    "VIDGATE_UPLOADER_ROLE_ARN",
+    "VIDGATE_CREDENTIALS_TTL_SECS",
+    "VIDGATE_EXPIRE_BATCH",
+    "VIDGATE_PUBLIC_URL",
+];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
 pub const MIN_PLAYBACK_SECRET_CHARS: usize = 32;
@@ -132,6 +157,8 @@ impl Config {
                 365 * 24 * 3600,
             )?),
             s3_path_style: flag("VIDGATE_S3_PATH_STYLE")?,
+            s3_accelerate: flag("VIDGATE_S3_ACCELERATE")?,
+            purge_after_days: number("VIDGATE_PURGE_AFTER_DAYS", 30, 0, 3650)?,
             playback_secret: match get("VIDGATE_PLAYBACK_SECRET").filter(|v| !v.is_empty()) {
                 Some(secret) if secret.chars().count() < MIN_PLAYBACK_SECRET_CHARS => {
                     return Err(ConfigError::Invalid {

@@ -47,6 +47,8 @@ pub struct App {
     pub videos: Arc<dyn store::VideoStore>,
     pub objects: Arc<dyn objects::ObjectStore>,
     pub credentials: Arc<dyn credentials::CredentialIssuer>,
+    /// Uploaded records the stream route has read, kept for the function's lifetime.
+    pub uploaded: Arc<store::uploaded::UploadedMemo>,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
             videos,
             objects,
             credentials: Arc::new(credentials::fixed::Disabled),
+            uploaded: Arc::default(),
         }
     }
 
@@ -71,8 +74,16 @@ impl App {
 
     /// The production wiring: DynamoDB and S3 adapters over one shared `SdkConfig`.
     pub fn from_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        let videos = Arc::new(store::dynamodb::DynamoVideoStore::new(sdk, &config.table));
-        let objects = Arc::new(objects::s3::S3ObjectStore::new(sdk, &config.bucket, config.s3_path_style));
+        let videos = Arc::new(
+            store::dynamodb::DynamoVideoStore::new(sdk, &config.table)
+                .purging_after_days(config.purge_after_days),
+        );
+        let objects = Arc::new(objects::s3::S3ObjectStore::with_acceleration(
+            sdk,
+            &config.bucket,
+            config.s3_path_style,
+            config.s3_accelerate,
+        ));
         let issuer: Option<Arc<dyn credentials::CredentialIssuer>> = config
             .uploader_role_arn
             .as_deref()

@@ -37,8 +37,19 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
         query(req, "token").ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
     playback::verify(secret.as_bytes(), &token, &id, time::now())
         .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    let video =
-        app.videos.get(&id).await?.filter(|v| v.status == Status::Uploaded).ok_or(ApiError::NotFound)?;
+    let video = match app.uploaded.get(&id) {
+        Some(video) => video,
+        None => {
+            let video = app
+                .videos
+                .get(&id)
+                .await?
+                .filter(|v| v.status == Status::Uploaded)
+                .ok_or(ApiError::NotFound)?;
+            app.uploaded.remember(&video);
+            video
+        }
+    };
 
     let meta = Meta::of(&video);
     let headers = req.headers();
@@ -229,6 +240,18 @@ mod tests {
             assert!(hdr(&r, "last-modified").ends_with("GMT"));
             assert!(!hdr(&r, "cache-control").is_empty());
         }
+    }
+
+    #[tokio::test]
+    async fn a_warm_function_reads_an_uploaded_record_once() {
+        let h = Harness::new();
+        let (_, path) = uploaded(&h, data(100)).await;
+        assert_eq!(get(&h, "GET", &path, &[("range", "bytes=0-9")]).await.status(), 206);
+        // The record is final: later ranges don't need DynamoDB.
+        h.videos.set_unavailable(true);
+        let r = get(&h, "GET", &path, &[("range", "bytes=10-19")]).await;
+        assert_eq!(r.status(), 206);
+        assert_eq!(r.body().as_ref(), &data(100)[10..20]);
     }
 
     #[tokio::test]

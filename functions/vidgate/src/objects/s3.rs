@@ -13,13 +13,30 @@ use crate::aws::{Failure, classify};
 
 pub struct S3ObjectStore {
     client: Client,
+    /// The same client, on the accelerate endpoint when enabled; used only to presign.
+    presigner: Client,
     bucket: String,
 }
 
 impl S3ObjectStore {
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
-        Self { client: Client::from_conf(config), bucket: bucket.to_owned() }
+        Self::with_acceleration(sdk, bucket, path_style, false)
+    }
+
+    /// With `accelerate`, presigned URLs point at the Transfer Acceleration endpoint, so clients
+    /// far from the bucket's region upload and download through the nearest edge.
+    pub fn with_acceleration(
+        sdk: &aws_config::SdkConfig,
+        bucket: &str,
+        path_style: bool,
+        accelerate: bool,
+    ) -> Self {
+        let config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
+        Self {
+            client: Client::from_conf(config.clone().build()),
+            presigner: Client::from_conf(config.accelerate(accelerate).build()),
+            bucket: bucket.to_owned(),
+        }
     }
 }
 
@@ -71,7 +88,7 @@ impl ObjectStore for S3ObjectStore {
             .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
         // No checksum algorithm: a browser would then have to send matching checksum headers.
         let request = self
-            .client
+            .presigner
             .upload_part()
             .bucket(&self.bucket)
             .key(key)
@@ -216,14 +233,15 @@ impl ObjectStore for S3ObjectStore {
             .collect()
             .await
             .map_err(|e| ObjectError::Unavailable(format!("reading object body: {e}")))?;
-        Ok(bytes.into_bytes().to_vec())
+        // Zero-copy when the body arrived in one piece.
+        Ok(Vec::from(bytes.into_bytes()))
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
         let presigning = PresigningConfig::expires_in(expires_in)
             .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
         let request = self
-            .client
+            .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(key)

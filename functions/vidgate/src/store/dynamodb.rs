@@ -35,11 +35,19 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoVideoStore {
     client: Client,
     table: String,
+    purge_after_days: u64,
 }
 
 impl DynamoVideoStore {
     pub fn new(sdk: &aws_config::SdkConfig, table: &str) -> Self {
-        Self { client: Client::new(sdk), table: table.to_owned() }
+        Self { client: Client::new(sdk), table: table.to_owned(), purge_after_days: 0 }
+    }
+
+    /// Aborted and expired records get a `purgeAt` (epoch seconds) this many days ahead, for the
+    /// table's TTL to remove them; 0 keeps them.
+    pub fn purging_after_days(mut self, days: u64) -> Self {
+        self.purge_after_days = days;
+        self
     }
 }
 
@@ -148,6 +156,13 @@ impl VideoStore for DynamoVideoStore {
                 request = request
                     .expression_attribute_names("#rejectReason", "rejectReason")
                     .expression_attribute_values(":reason", s(reason.clone()));
+            }
+            Change::Abort | Change::Expire if self.purge_after_days > 0 => {
+                let purge_at = chrono::Utc::now().timestamp() as u64 + self.purge_after_days * 86_400;
+                update.push_str(", #purgeAt = :purgeAt");
+                request = request
+                    .expression_attribute_names("#purgeAt", "purgeAt")
+                    .expression_attribute_values(":purgeAt", AttributeValue::N(purge_at.to_string()));
             }
             Change::Abort | Change::Expire => {}
         }

@@ -2,6 +2,7 @@
 
 pub mod dynamodb;
 pub mod memory;
+pub mod uploaded;
 
 use async_trait::async_trait;
 

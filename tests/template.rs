@@ -1,0 +1,220 @@
+//! template.yaml and events/ kept true to the code: the route table, the function crates, the
+//! settings the code reads, the table's indexes, and least-privilege IAM.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_norway::Value;
+use vidgate::http::routes::Auth;
+use vidgate::http::{Function, ROUTES, Router};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// `create-upload` → `CreateUploadFunction`.
+fn resource_name(f: Function) -> String {
+    let camel: String = f.name().split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+    format!("{camel}Function")
+}
+
+fn str_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Tagged(t) => str_of(&t.value),
+        _ => None,
+    }
+}
+
+/// Every IAM statement under `value` (function `Policies`, role policies, trust policies).
+fn statements<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Mapping(map) => {
+            if map.contains_key("Effect") && map.contains_key("Action") {
+                out.push(value);
+            }
+            map.values().for_each(|v| statements(v, out));
+        }
+        Value::Sequence(seq) => seq.iter().for_each(|v| statements(v, out)),
+        Value::Tagged(t) => statements(&t.value, out),
+        _ => {}
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(seq) => seq.iter().filter_map(str_of).map(str::to_owned).collect(),
+        other => str_of(other).map(str::to_owned).into_iter().collect(),
+    }
+}
+
+#[test]
+fn every_function_is_a_cargo_lambda_build_of_its_own_binary_and_nothing_else_is() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let functions: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, _)| k.as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = Function::ALL.iter().map(|f| resource_name(*f)).collect();
+    assert_eq!(functions, expected);
+    for f in Function::ALL {
+        let r = &resources[resource_name(f).as_str()];
+        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{}", f.name());
+        assert_eq!(r["Metadata"]["BuildProperties"]["Binary"], f.name());
+    }
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(strings(&globals["Architectures"]), ["arm64"]);
+    assert_eq!(globals["Tracing"], "Active");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+}
+
+#[test]
+fn the_http_api_routes_are_exactly_the_route_table() {
+    let t = template();
+    let mut routes = BTreeMap::new();
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let p = &event["Properties"];
+            let key = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
+            let open = p["Auth"]["Authorizer"] == "NONE";
+            assert!(
+                routes.insert(key.clone(), (name.as_str().unwrap().to_owned(), open)).is_none(),
+                "{key} twice"
+            );
+        }
+    }
+    let expected: BTreeMap<String, (String, bool)> = ROUTES
+        .iter()
+        .map(|r| (r.key(), (resource_name(r.function), r.auth == Auth::PlaybackToken)))
+        .collect();
+    assert_eq!(routes, expected);
+    assert_eq!(t["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"], "JwtAuthorizer");
+}
+
+#[test]
+fn every_setting_the_code_reads_is_set_for_the_functions() {
+    let t = template();
+    let mut set: BTreeSet<String> = t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        if let Some(vars) = r["Properties"]["Environment"]["Variables"].as_mapping() {
+            set.extend(vars.keys().map(|k| k.as_str().unwrap().to_owned()));
+        }
+    }
+    for name in vidgate::config::VARIABLES {
+        if *name != "VIDGATE_S3_PATH_STYLE" {
+            assert!(set.contains(*name), "template.yaml never sets {name}");
+        }
+    }
+    for name in set.iter().filter(|n| n.starts_with("VIDGATE_")) {
+        assert!(vidgate::config::VARIABLES.contains(&name.as_str()), "the code never reads {name}");
+    }
+}
+
+#[test]
+fn the_table_has_the_indexes_the_code_queries() {
+    let t = template();
+    let table = &t["Resources"]["VideoTable"]["Properties"];
+    let indexes: BTreeSet<&str> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| i["IndexName"].as_str().unwrap())
+        .collect();
+    use vidgate::store::dynamodb::{INDEX_BY_EXPIRY, INDEX_BY_OWNER, INDEX_BY_OWNER_STATUS};
+    assert_eq!(indexes, BTreeSet::from([INDEX_BY_OWNER, INDEX_BY_OWNER_STATUS, INDEX_BY_EXPIRY]));
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "purgeAt");
+}
+
+#[test]
+fn iam_grants_named_actions_on_named_resources_only() {
+    let t = template();
+    let mut found = Vec::new();
+    statements(&t["Resources"], &mut found);
+    assert!(found.len() > 20, "statements found: {}", found.len());
+    for statement in found {
+        let actions = strings(&statement["Action"]);
+        assert!(!actions.is_empty(), "{statement:?}");
+        let deny = statement["Effect"] == "Deny";
+        for action in &actions {
+            // The bucket policy's TLS-only Deny covers every action on purpose.
+            assert!(deny || !action.contains('*'), "wildcard action {action}");
+        }
+        if let Some(resource) = statement.get("Resource") {
+            assert!(!strings(resource).iter().any(|r| r == "*"), "Resource \"*\" in {statement:?}");
+        }
+    }
+}
+
+#[test]
+fn only_the_credential_functions_may_assume_the_uploader_role_which_may_only_write_videos() {
+    let t = template();
+    let role = &t["Resources"]["UploaderRole"]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"];
+    assert_eq!(trust.as_sequence().unwrap().len(), 1);
+    let principals: Vec<String> = trust[0]["Principal"]["AWS"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| match p {
+            Value::Tagged(tag) => tag.value.as_str().unwrap().to_owned(),
+            other => panic!("principal {other:?} is not a function role"),
+        })
+        .collect();
+    assert_eq!(principals, ["CreateUploadFunctionRole.Arn", "IssueCredentialsFunctionRole.Arn"]);
+    let allowed = &role["Policies"][0]["PolicyDocument"]["Statement"];
+    assert_eq!(allowed.as_sequence().unwrap().len(), 1);
+    assert_eq!(strings(&allowed[0]["Action"]), vidgate::domain::credentials::UPLOAD_ACTIONS);
+    assert!(strings(&allowed[0]["Resource"])[0].ends_with("/videos/*"));
+}
+
+#[test]
+fn the_bucket_is_private_encrypted_tls_only_and_exposes_etag() {
+    let t = template();
+    let bucket = &t["Resources"]["VideoBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[key], true, "{key}");
+    }
+    assert!(bucket["BucketEncryption"].is_mapping());
+    assert_eq!(strings(&bucket["CorsConfiguration"]["CorsRules"][0]["ExposedHeaders"]), ["ETag"]);
+    assert!(
+        strings(&bucket["CorsConfiguration"]["CorsRules"][0]["AllowedMethods"]).contains(&"PUT".to_owned())
+    );
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert!(rule["AbortIncompleteMultipartUpload"].is_mapping());
+    let policy = &t["Resources"]["VideoBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Condition"]["Bool"]["aws:SecureTransport"], "false");
+}
+
+#[test]
+fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
+    let router = Router::default();
+    for f in Function::ALL {
+        let path = root().join("events").join(format!("{}.json", f.name()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if !f.is_http() {
+            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            continue;
+        }
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (route, _) = router.find(request.method().as_str(), request.uri().path()).unwrap();
+        assert_eq!(route.function, f, "{}", path.display());
+    }
+}
