@@ -34,19 +34,16 @@ fn sdk_client(stack: &Stack, grant: &Value) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// The notification S3 sends for an object (S3's JSON layout, URL-encoded key).
+/// The notification S3 sends for an object: events/on-object-created.json with this object's
+/// bucket, URL-encoded key, size and ETag.
 fn s3_event(bucket: &str, key: &str, size: usize, etag: &str) -> S3Event {
-    serde_json::from_value(json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-21T12:00:00.000Z", "eventName": "ObjectCreated:CompleteMultipartUpload",
-        "userIdentity": {"principalId": "AWS:AROAEXAMPLE:vidgate-upload"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "1", "x-amz-id-2": "1"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "vidgate-object-created",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "x"}, "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {"key": key.replace(' ', "+"), "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0A1B2C3D4E5F678901"}}
-    }]}))
-    .unwrap()
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/on-object-created.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let s3 = &mut event["Records"][0]["s3"];
+    s3["bucket"]["name"] = json!(bucket);
+    s3["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    s3["object"] = json!({"key": key.replace(' ', "+"), "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0A1B2C3D4E5F678901"});
+    serde_json::from_value(event).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

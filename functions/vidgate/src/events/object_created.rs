@@ -87,19 +87,16 @@ mod tests {
     use crate::objects::memory::video_like;
     use serde_json::json;
 
-    /// An S3 notification as S3 sends it (only the fields that matter vary).
+    /// events/on-object-created.json (an S3 notification as S3 sends it) for this object.
     pub fn event(bucket: &str, key: &str, size: u64) -> S3Event {
-        serde_json::from_value(json!({"Records": [{
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-21T12:00:00.000Z", "eventName": "ObjectCreated:Put",
-            "userIdentity": {"principalId": "AWS:AROAEXAMPLE:vidgate-x"},
-            "requestParameters": {"sourceIPAddress": "203.0.113.7"},
-            "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
-            "s3": {"s3SchemaVersion": "1.0", "configurationId": "vidgate",
-                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
-                "object": {"key": key, "size": size, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0055AED6DCD90281E5"}}
-        }]}))
-        .unwrap()
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/on-object-created.json");
+        let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let s3 = &mut event["Records"][0]["s3"];
+        s3["bucket"]["name"] = json!(bucket);
+        s3["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+        s3["object"]["key"] = json!(key);
+        s3["object"]["size"] = json!(size);
+        serde_json::from_value(event).unwrap()
     }
 
     #[tokio::test]
