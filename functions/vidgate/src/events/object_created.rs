@@ -90,7 +90,8 @@ mod tests {
     /// events/on-object-created.json (an S3 notification as S3 sends it) for this object.
     pub fn event(bucket: &str, key: &str, size: u64) -> S3Event {
         let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/on-object-created.json");
-        let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
         let s3 = &mut event["Records"][0]["s3"];
         s3["bucket"]["name"] = json!(bucket);
         s3["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
