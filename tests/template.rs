@@ -218,3 +218,19 @@ fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
         assert_eq!(route.function, f, "{}", path.display());
     }
 }
+
+#[test]
+fn openapi_documents_exactly_the_route_table() {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for method in ["get", "head", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                documented.insert(format!("{} {}", method.to_uppercase(), path.as_str().unwrap()));
+            }
+        }
+    }
+    let routes: BTreeSet<String> = ROUTES.iter().map(|r| r.key()).collect();
+    assert_eq!(documented, routes);
+}
