@@ -4,7 +4,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use super::load_owned;
+use super::{load_owned, playback_secret};
 use crate::App;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, Status, playback};
@@ -20,11 +20,7 @@ struct Playback {
 }
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    let secret = app
-        .config
-        .playback_secret
-        .as_deref()
-        .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))?;
+    let secret = playback_secret(app)?;
     let video = load_owned(app, owner, &video_id(req)?).await?;
     if video.status != Status::Uploaded {
         return Err(ApiError::conflict(

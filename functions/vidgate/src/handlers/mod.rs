@@ -82,6 +82,15 @@ async fn load_owned(app: &App, owner: &Owner, id: &VideoId) -> Result<Video, Api
     }
 }
 
+/// The playback token key. `Config::from_env_for` already refused to start the playback
+/// functions without it, so this only fails when a function is wired wrongly.
+fn playback_secret(app: &App) -> Result<&str, ApiError> {
+    app.config
+        .playback_secret
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))
+}
+
 /// The 409 for an operation that needs an upload in progress.
 fn not_uploading(status: Status) -> ApiError {
     let (code, message) = match status {

@@ -15,6 +15,7 @@ use http::header::{
 use http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
+use super::playback_secret;
 use crate::App;
 use crate::domain::range::{self, Selection};
 use crate::domain::{Status, Video, playback, time};
@@ -27,11 +28,7 @@ const REDIRECT_TTL: Duration = Duration::from_secs(300);
 const CACHE: &str = "private, max-age=3600";
 
 pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let secret = app
-        .config
-        .playback_secret
-        .as_deref()
-        .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))?;
+    let secret = playback_secret(app)?;
     let id = video_id(req)?;
     let token =
         query(req, "token").ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
