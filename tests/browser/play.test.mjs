@@ -45,7 +45,7 @@ test('headless Chromium plays and seeks a video served in capped ranges', { time
     const partial = seen.filter((r) => r.status === 206);
     assert.ok(partial.length >= 3, `expected several 206s, saw ${JSON.stringify(seen)}`);
     assert.ok(seen.every((r) => r.status === 206), `only 206s: ${JSON.stringify(seen)}`);
-    let reachedEnd = false;
+    let fetchedTail = false;
     for (const { range, length } of partial) {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range);
       assert.ok(m, `Content-Range ${range}`);
@@ -53,9 +53,11 @@ test('headless Chromium plays and seeks a video served in capped ranges', { time
       assert.equal(total, fixture.length);
       assert.ok(end >= start && end < total && end - start + 1 <= CAP, range);
       assert.equal(Number(length), end - start + 1);
-      if (start > fixture.length / 2) reachedEnd = true;
+      if (end === fixture.length - 1) fetchedTail = true;
     }
-    assert.ok(reachedEnd, `the seek fetched bytes past the middle: ${JSON.stringify(partial)}`);
+    // Chromium may have buffered the tail before the seek (the fixture is small); what is checked
+    // is that the end of the file was served, and that playback resumed near it (above).
+    assert.ok(fetchedTail, `the last byte was served: ${JSON.stringify(partial)}`);
     console.log(`# stream responses seen by Chromium: ${partial.map((r) => r.range).join(', ')}`);
   } finally {
     await browser?.close();

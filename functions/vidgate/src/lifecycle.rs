@@ -12,8 +12,23 @@ use crate::App;
 use crate::domain::sniff::{SNIFF_BYTES, rejection};
 use crate::domain::{Change, Video, time};
 use crate::http::ApiError;
-use crate::objects::ObjectInfo;
+use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
+
+/// Aborts whatever S3 holds open for an upload: the server's multipart upload (presigned mode)
+/// or every multipart upload a client's SDK left on the key (credentials mode). Returns how many
+/// were aborted; one already gone (an earlier abort, or a complete that won) counts as none.
+pub async fn abort_open_uploads(app: &App, video: &Video) -> Result<usize, ApiError> {
+    let aborted = match &video.upload_id {
+        Some(upload_id) => app.objects.abort_multipart(&video.key, upload_id).await.map(|()| 1),
+        None => app.objects.abort_all_multipart(&video.key).await,
+    };
+    match aborted {
+        Ok(n) => Ok(n),
+        Err(ObjectError::NoSuchUpload) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// Brings a record in line with S3 once no upload is open for it: the object exists → it
 /// arrived; it does not → `absent` (abort or expire).

@@ -9,8 +9,7 @@ use crate::App;
 use crate::domain::video::EXPIRY_SHARDS;
 use crate::domain::{Change, Status, time};
 use crate::http::ApiError;
-use crate::lifecycle::settle_counted;
-use crate::objects::ObjectError;
+use crate::lifecycle::{abort_open_uploads, settle_counted};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,15 +31,7 @@ pub async fn expire_uploads(app: &App) -> Result<SweepReport, ApiError> {
         let due = app.videos.list_expired(shard, now, app.config.expire_batch).await?;
         report.due += due.len();
         for video in due {
-            let aborted = match &video.upload_id {
-                Some(upload_id) => app.objects.abort_multipart(&video.key, upload_id).await.map(|()| 1),
-                None => app.objects.abort_all_multipart(&video.key).await,
-            };
-            match aborted {
-                Ok(n) => report.aborted_in_s3 += n,
-                Err(ObjectError::NoSuchUpload) => {}
-                Err(e) => return Err(e.into()),
-            }
+            report.aborted_in_s3 += abort_open_uploads(app, &video).await?;
             // Only what this run changed counts: a concurrent run may have settled it first.
             match settle_counted(app, &video, Change::Expire).await? {
                 (settled, true) if settled.status == Status::Expired => report.expired += 1,

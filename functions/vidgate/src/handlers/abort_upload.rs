@@ -7,24 +7,14 @@ use crate::App;
 use crate::domain::{Change, Owner, Status};
 use crate::http::ApiError;
 use crate::http::request::{no_content, video_id};
-use crate::lifecycle::settle;
-use crate::objects::ObjectError;
+use crate::lifecycle::{abort_open_uploads, settle};
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let video = load_owned(app, owner, &video_id(req)?).await?;
     let settled = match video.status {
         Status::Uploading => {
-            // Presigned: the server's multipart upload. Credentials: whatever the client's SDK
-            // left open on the key. NoSuchUpload: an earlier abort or a racing complete got there
-            // first; `settle` tells which from whether the object exists.
-            let aborted = match &video.upload_id {
-                Some(upload_id) => app.objects.abort_multipart(&video.key, upload_id).await,
-                None => app.objects.abort_all_multipart(&video.key).await.map(|_| ()),
-            };
-            match aborted {
-                Ok(()) | Err(ObjectError::NoSuchUpload) => {}
-                Err(e) => return Err(e.into()),
-            }
+            // If a racing complete got there first, `settle` sees the object and says so.
+            abort_open_uploads(app, &video).await?;
             settle(app, &video, Change::Abort).await?
         }
         _ => video,

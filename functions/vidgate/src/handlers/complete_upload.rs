@@ -102,14 +102,7 @@ async fn complete_credentials_upload(
             "the object is not in S3 yet: finish the SDK upload (including CompleteMultipartUpload) first",
         ));
     };
-    if let Some(declared) = video.size
-        && declared != object.size
-    {
-        return Err(ApiError::invalid(
-            "size_mismatch",
-            format!("the object holds {} bytes but the upload declared {declared}", object.size),
-        ));
-    }
+    check_declared_size(&video, object.size)?;
     finished(arrived(app, &video, object).await?)
 }
 
@@ -182,16 +175,18 @@ fn check_sizes(video: &Video, parts: &[UploadedPart]) -> Result<(), ApiError> {
             ),
         ));
     }
-    let total: u64 = parts.iter().map(|p| p.size).sum();
-    if let Some(declared) = video.size
-        && declared != total
-    {
-        return Err(ApiError::invalid(
+    check_declared_size(video, parts.iter().map(|p| p.size).sum())
+}
+
+/// Completing is irreversible, so bytes that differ from the declared size are refused first.
+fn check_declared_size(video: &Video, uploaded: u64) -> Result<(), ApiError> {
+    match video.size {
+        Some(declared) if declared != uploaded => Err(ApiError::invalid(
             "size_mismatch",
-            format!("the parts hold {total} bytes but the upload declared {declared}"),
-        ));
+            format!("{uploaded} bytes were uploaded but the upload declared {declared}"),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
