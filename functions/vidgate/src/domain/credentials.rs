@@ -1,7 +1,8 @@
 //! Least-privilege session policies for temporary upload credentials.
 //!
 //! `sts:AssumeRole` with an inline session policy: the credentials can do at most what both the
-//! uploader role and this policy allow, and this policy allows writing exactly one key — a single
+//! uploader role and this policy allow, and this policy allows writing exactly one key (or, for
+//! Companion's `/s3/sts`, the keys under one owner's prefix) — a single
 //! `PutObject` or a multipart upload of it — and nothing else: no reads, no deletes, no listing.
 
 use serde::Serialize;
@@ -51,6 +52,21 @@ pub fn upload_policy(region: &str, bucket: &str, key: &str) -> PolicyDocument {
     }
 }
 
+/// The session policy for uploading any key under `prefix` (`videos/<owner hash>/`) to
+/// `bucket`: Uppy and other clients that cache credentials across files need one grant for all
+/// of one owner's uploads, and still nothing outside that owner's prefix.
+pub fn prefix_upload_policy(region: &str, bucket: &str, prefix: &str) -> PolicyDocument {
+    PolicyDocument {
+        version: "2012-10-17",
+        statement: vec![Statement {
+            sid: "UploadUnderThisPrefixOnly",
+            effect: "Allow",
+            action: UPLOAD_ACTIONS.to_vec(),
+            resource: vec![format!("arn:{}:s3:::{bucket}/{prefix}*", partition(region))],
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +80,17 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":[{"Sid":"UploadThisObjectOnly","Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::vidgate-videos/videos/abc/01.mp4"]}]}"#
         );
         assert!(!json.contains('*'), "no wildcard action or resource");
+        assert!(!json.contains("GetObject") && !json.contains("Delete") && !json.contains("ListBucket"));
+    }
+
+    #[test]
+    fn the_prefix_policy_allows_writing_only_under_the_prefix() {
+        let policy = prefix_upload_policy("eu-west-1", "vidgate-videos", "videos/abc/");
+        let json = serde_json::to_string(&policy).unwrap();
+        assert_eq!(
+            json,
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"UploadUnderThisPrefixOnly","Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::vidgate-videos/videos/abc/*"]}]}"#
+        );
         assert!(!json.contains("GetObject") && !json.contains("Delete") && !json.contains("ListBucket"));
     }
 

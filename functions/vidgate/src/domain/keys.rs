@@ -23,6 +23,24 @@ pub fn object_key(owner: &Owner, id: &VideoId, extension: &str) -> String {
     format!("{}{id}{extension}", owner_prefix(owner))
 }
 
+/// The owner prefix (`videos/<hash>/`) a key sits under, if it sits under one and names an
+/// object below it.
+pub fn prefix_of(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(ROOT)?.strip_prefix('/')?;
+    let (hash, name) = rest.split_once('/')?;
+    let is_hash = hash.len() == 32 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (is_hash && !name.is_empty()).then(|| &key[..ROOT.len() + 1 + hash.len() + 1])
+}
+
+/// The video id in a key the server made: `videos/<owner hash>/<video id><.ext>`.
+pub fn video_id_of(key: &str) -> Option<VideoId> {
+    let name = &key[prefix_of(key)?.len()..];
+    if name.contains('/') {
+        return None;
+    }
+    name.get(..36)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +54,27 @@ mod tests {
         assert!(key.ends_with(&format!("{id}.mp4")));
         assert_eq!(owner_prefix(&alice), owner_prefix(&Owner::new("alice")));
         assert_ne!(owner_prefix(&alice), owner_prefix(&Owner::new("bob")));
+    }
+
+    #[test]
+    fn prefixes_and_ids_come_back_out_of_keys() {
+        let id = VideoId::new();
+        let key = object_key(&Owner::new("alice"), &id, ".mp4");
+        assert_eq!(prefix_of(&key), Some(owner_prefix(&Owner::new("alice")).as_str()));
+        assert_eq!(video_id_of(&key), Some(id));
+        let hash = "a".repeat(32);
+        assert_eq!(video_id_of(&format!("videos/{hash}/{id}")), Some(id));
+        assert_eq!(prefix_of(&format!("videos/{hash}/clip.mp4")), Some(format!("videos/{hash}/").as_str()));
+        assert_eq!(video_id_of(&format!("videos/{hash}/clip.mp4")), None);
+        assert_eq!(video_id_of(&format!("videos/{hash}/x/{id}.mp4")), None);
+        for foreign in [
+            "videos/short/x.mp4",
+            "uploads/x.mp4",
+            &format!("videos/{hash}/"),
+            &format!("videos/{}/x", "A".repeat(32)),
+        ] {
+            assert_eq!(prefix_of(foreign), None, "{foreign}");
+        }
     }
 
     #[test]

@@ -90,6 +90,12 @@ fn validate_filename(filename: Option<String>) -> Result<String, Invalid> {
     Ok(filename)
 }
 
+/// The video type a filename's extension names (`clip.MOV` → `video/quicktime`).
+pub fn video_type_of(filename: &str) -> Option<&'static str> {
+    let ext = extension_of(filename)?;
+    VIDEO_TYPES.iter().find(|(_, exts, _)| exts.contains(&ext.as_str())).map(|(ct, _, _)| *ct)
+}
+
 fn extension_of(filename: &str) -> Option<String> {
     let (stem, ext) = filename.rsplit_once('.')?;
     (!stem.is_empty()).then(|| ext.to_ascii_lowercase())

@@ -22,6 +22,17 @@ impl VideoId {
         Self(Uuid::now_v7())
     }
 
+    /// The id of an object that arrived without a record (written with prefix-scoped
+    /// credentials): a UUIDv8 from a hash of its key, so every event for that object names the
+    /// same record and duplicates can't create two.
+    pub fn for_untracked_key(key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(key.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(Uuid::new_v8(bytes))
+    }
+
     /// The expiry shard of this video, from the random tail of its UUIDv7.
     pub fn shard(&self) -> u8 {
         self.0.as_bytes()[15] % EXPIRY_SHARDS
@@ -156,6 +167,9 @@ pub enum UploadMethod {
     Presigned,
     /// The client holds temporary credentials for the one key and uploads with an AWS SDK.
     Credentials,
+    /// The client `PUT`s the whole object to one presigned URL; S3's event (or an explicit
+    /// complete) records its arrival.
+    Put,
 }
 
 /// The record of one upload, as stored and (less the owner) as shown to its owner.

@@ -1,6 +1,9 @@
 //! `on-object-created`: S3 `ObjectCreated:*` notifications mark the matching upload `uploaded`
-//! (or `rejected` when its first bytes are no video), so credentials-mode clients — and clients
-//! that crash before calling complete — need not call complete at all.
+//! (or `rejected` when its first bytes are no video), so credentials-mode and single-`PUT`
+//! clients — and clients that crash before calling complete — need not call complete at all.
+//!
+//! An object under an owner's prefix that has no record (written with the prefix-scoped
+//! credentials of `GET /s3/sts`) gets one here, owned by whoever the prefix belongs to.
 //!
 //! Idempotent and order-free: the record moves only out of `uploading`, with what S3 holds now
 //! (HeadObject), not what an old or duplicate event says; keys that are not ours are ignored.
@@ -8,10 +11,13 @@
 use aws_lambda_events::event::s3::S3Event;
 
 use crate::App;
-use crate::domain::VideoId;
-use crate::domain::keys::ROOT;
+use crate::domain::keys::{prefix_of, video_id_of};
+use crate::domain::upload::video_type_of;
+use crate::domain::{Status, UploadMethod, Video, VideoId, time};
 use crate::http::ApiError;
 use crate::lifecycle::arrived;
+use crate::objects::ObjectInfo;
+use crate::store::StoreError;
 
 /// What happened to each record of an event, for logs and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,14 +28,49 @@ pub enum ObjectReport {
     Ignored { key: String, why: &'static str },
 }
 
-/// The video id in a key of ours: `videos/<owner hash>/<video id><.ext>`.
-fn video_id_of(key: &str) -> Option<VideoId> {
-    let mut segments = key.split('/');
-    let (root, hash, file) = (segments.next()?, segments.next()?, segments.next()?);
-    if root != ROOT || hash.len() != 32 || segments.next().is_some() {
-        return None;
+/// The record of `key`: the one the server made for it, or (for an object written under an
+/// owner's prefix without one) a new record of its owner, created once whatever the number of
+/// events. `None` when the key is not ours or its prefix belongs to no known owner.
+async fn record_for(app: &App, key: &str, object: &ObjectInfo) -> Result<Option<Video>, ApiError> {
+    if let Some(id) = video_id_of(key)
+        && let Some(video) = app.videos.get(&id).await?.filter(|v| v.key == key)
+    {
+        return Ok(Some(video));
     }
-    file.get(..36)?.parse().ok()
+    let id = VideoId::for_untracked_key(key);
+    if let Some(video) = app.videos.get(&id).await? {
+        return Ok(Some(video));
+    }
+    let Some(prefix) = prefix_of(key) else { return Ok(None) };
+    let Some(owner) = app.videos.prefix_owner(prefix).await? else { return Ok(None) };
+    let filename = key.rsplit('/').next().unwrap_or(key).to_owned();
+    let now = time::now();
+    let video = Video {
+        id,
+        owner,
+        status: Status::Uploading,
+        content_type: video_type_of(&filename).unwrap_or("application/octet-stream").to_owned(),
+        filename,
+        size: Some(object.size),
+        key: key.to_owned(),
+        method: UploadMethod::Credentials,
+        upload_id: None,
+        part_size: app.config.default_part_size,
+        part_count: None,
+        metadata: Default::default(),
+        etag: None,
+        reject_reason: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        expires_at: now + app.config.upload_ttl,
+    };
+    match app.videos.insert(&video).await {
+        Ok(()) => Ok(Some(video)),
+        // A duplicate event got there first.
+        Err(StoreError::ConditionFailed) => Ok(app.videos.get(&id).await?),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// S3 event keys are URL-encoded, with `+` for spaces.
@@ -55,26 +96,26 @@ pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<ObjectRe
             reports.push(ignored("not an ObjectCreated event"));
             continue;
         }
-        let Some(id) = video_id_of(&key) else {
+        if prefix_of(&key).is_none() {
             reports.push(ignored("not a vidgate key"));
             continue;
-        };
+        }
         // Unavailable stores return Err: Lambda retries the event.
-        let Some(video) = app.videos.get(&id).await?.filter(|v| v.key == key) else {
-            reports.push(ignored("no upload record for this key"));
+        let Some(object) = app.objects.head(&key).await? else {
+            reports.push(ignored("the object is gone"));
+            continue;
+        };
+        let Some(video) = record_for(app, &key, &object).await? else {
+            reports.push(ignored("no upload record for this key and no owner for its prefix"));
             continue;
         };
         if video.status.is_final() {
             reports.push(ignored("the upload is already final"));
             continue;
         }
-        let Some(object) = app.objects.head(&key).await? else {
-            reports.push(ignored("the object is gone"));
-            continue;
-        };
         let updated = arrived(app, &video, object).await?;
-        tracing::info!(video_id = %id, status = updated.status.as_str(), "object created");
-        reports.push(ObjectReport::Recorded { id, status: updated.status.as_str() });
+        tracing::info!(video_id = %video.id, status = updated.status.as_str(), "object created");
+        reports.push(ObjectReport::Recorded { id: video.id, status: updated.status.as_str() });
     }
     Ok(reports)
 }
@@ -138,6 +179,32 @@ mod tests {
             let reports = on_object_created(&h.app, event(bucket, key, 1)).await.unwrap();
             assert!(matches!(reports[0], ObjectReport::Ignored { .. }), "{bucket} {key}: {reports:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_object_under_a_known_prefix_without_a_record_gets_one_once() {
+        use crate::domain::{Owner, keys::owner_prefix};
+        use crate::store::VideoStore;
+        let h = Harness::new();
+        let prefix = owner_prefix(&Owner::new("alice"));
+        let key = format!("{prefix}holiday/clip.MOV");
+        h.objects.put_object(&key, video_like(4000, 1));
+        // Nobody has claimed the prefix yet: nothing to attribute the object to.
+        let reports = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        assert!(matches!(reports[0], ObjectReport::Ignored { .. }), "{reports:?}");
+
+        h.videos.remember_prefix(&prefix, &Owner::new("alice")).await.unwrap();
+        let reports = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        let id = VideoId::for_untracked_key(&key);
+        assert_eq!(reports, vec![ObjectReport::Recorded { id, status: "uploaded" }]);
+        let stored = h.stored(&id.to_string()).await.unwrap();
+        assert_eq!(stored.owner.as_str(), "alice");
+        assert_eq!((stored.key.as_str(), stored.filename.as_str()), (key.as_str(), "clip.MOV"));
+        assert_eq!((stored.content_type.as_str(), stored.size), ("video/quicktime", Some(4000)));
+
+        let again = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        assert!(matches!(again[0], ObjectReport::Ignored { why: "the upload is already final", .. }));
+        assert_eq!(h.stored(&id.to_string()).await.unwrap(), stored);
     }
 
     #[test]

@@ -4,13 +4,18 @@ use lambda_http::{Body, Request, Response};
 
 use super::{load_owned, not_uploading};
 use crate::App;
-use crate::domain::{Change, Owner, Status};
+use crate::domain::{Change, Owner, Status, Video};
 use crate::http::ApiError;
 use crate::http::request::{no_content, video_id};
 use crate::lifecycle::{abort_open_uploads, settle};
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    let video = load_owned(app, owner, &video_id(req)?).await?;
+    abort(app, load_owned(app, owner, &video_id(req)?).await?).await?;
+    Ok(no_content())
+}
+
+/// Aborts the caller's upload `video`; aborting an aborted upload succeeds again.
+pub(super) async fn abort(app: &App, video: Video) -> Result<(), ApiError> {
     let settled = match video.status {
         Status::Uploading => {
             // If a racing complete got there first, `settle` sees the object and says so.
@@ -21,7 +26,7 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
     };
     match settled.status {
         // Aborting twice answers the same as the first time.
-        Status::Aborted => Ok(no_content()),
+        Status::Aborted => Ok(()),
         other => Err(not_uploading(other)),
     }
 }

@@ -27,9 +27,9 @@ struct CompleteRequest {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PartInput {
-    part_number: u32,
-    etag: String,
+pub(super) struct PartInput {
+    pub(super) part_number: u32,
+    pub(super) etag: String,
 }
 
 #[derive(Serialize)]
@@ -40,15 +40,23 @@ struct Completed<'a> {
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let id = video_id(req)?;
     let request: CompleteRequest = json_body(req)?.unwrap_or_default();
-    let video = load_owned(app, owner, &id).await?;
-    let video = match (video.status, video.upload_id.clone()) {
-        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, request.parts).await?,
-        (Status::Uploading, None) => complete_credentials_upload(app, video, request.parts).await?,
-        // Completing twice answers the same as the first time.
-        (Status::Uploaded, _) => video,
-        (other, _) => return Err(finished_error(other)),
-    };
+    let video = finish(app, load_owned(app, owner, &id).await?, request.parts).await?;
     Ok(json_response(StatusCode::OK, &Completed { video: VideoView::from(&video) }))
+}
+
+/// Completes the caller's upload `video` with `parts` (all uploaded parts when `None`).
+pub(super) async fn finish(
+    app: &App,
+    video: Video,
+    parts: Option<Vec<PartInput>>,
+) -> Result<Video, ApiError> {
+    match (video.status, video.upload_id.clone()) {
+        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, parts).await,
+        (Status::Uploading, None) => complete_uploaded_object(app, video, parts).await,
+        // Completing twice answers the same as the first time.
+        (Status::Uploaded, _) => Ok(video),
+        (other, _) => Err(finished_error(other)),
+    }
 }
 
 async fn complete(
@@ -84,8 +92,9 @@ async fn complete(
     finished(arrived(app, &video, ObjectInfo { size, etag }).await?)
 }
 
-/// A credentials-mode upload: the client's SDK wrote the object; HeadObject says what arrived.
-async fn complete_credentials_upload(
+/// A credentials-mode or single-`PUT` upload: the client wrote the object itself; HeadObject says
+/// what arrived.
+async fn complete_uploaded_object(
     app: &App,
     video: Video,
     wanted: Option<Vec<PartInput>>,
@@ -93,13 +102,13 @@ async fn complete_credentials_upload(
     if wanted.is_some() {
         return Err(ApiError::invalid(
             "invalid_body",
-            "a credentials-mode upload is completed without a part list (the SDK completed it)",
+            "this upload has no server-side multipart upload: complete it without a part list",
         ));
     }
     let Some(object) = app.objects.head(&video.key).await? else {
         return Err(ApiError::conflict(
             "object_not_uploaded",
-            "the object is not in S3 yet: finish the SDK upload (including CompleteMultipartUpload) first",
+            "the object is not in S3 yet: finish the upload (the PUT, or the SDK's CompleteMultipartUpload) first",
         ));
     };
     check_declared_size(&video, object.size)?;

@@ -2,7 +2,10 @@
 //!
 //! Presigned mode (default) starts the S3 multipart upload here, and the client asks for part
 //! URLs. Credentials mode records the upload and hands the client temporary credentials that can
-//! write only its key; the client's AWS SDK then runs the upload itself.
+//! write only its key; the client's AWS SDK then runs the upload itself. Put mode hands out one
+//! presigned `PUT` URL for the whole object (small files; no resume).
+
+use std::collections::BTreeMap;
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -12,6 +15,7 @@ use super::VideoView;
 use super::issue_credentials::{CredentialsGrant, grant};
 use crate::App;
 use crate::domain::time::{self, Timestamp};
+use crate::domain::upload::NewUpload;
 use crate::domain::{Change, Owner, Status, UploadMethod, UploadRequest, Video, VideoId, keys};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
@@ -31,16 +35,55 @@ struct Created<'a> {
     expires_at: Timestamp,
     #[serde(flatten)]
     credentials: Option<CredentialsGrant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    put: Option<&'a PutTarget>,
     video: VideoView<'a>,
+}
+
+/// Where a put-mode upload sends its bytes: one `PUT` with these headers.
+#[derive(Serialize)]
+pub(super) struct PutTarget {
+    pub(super) method: &'static str,
+    pub(super) url: String,
+    pub(super) headers: BTreeMap<&'static str, String>,
+}
+
+/// A recorded upload and what its client needs to send the bytes.
+pub(super) struct Started {
+    pub(super) video: Video,
+    pub(super) credentials: Option<CredentialsGrant>,
+    pub(super) put: Option<PutTarget>,
 }
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let upload = required_json_body::<UploadRequest>(req)?.validate(app.config.default_part_size)?;
+    let max_parts = upload.plan.max_parts();
+    let Started { video, credentials, put } = start(app, owner, upload).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &Created {
+            video_id: video.id,
+            upload_id: video.upload_id.as_deref(),
+            key: &video.key,
+            part_size: video.part_size,
+            part_count: video.part_count,
+            max_parts,
+            expires_at: video.expires_at,
+            credentials,
+            put: put.as_ref(),
+            video: VideoView::from(&video),
+        },
+    ))
+}
+
+/// Records a new upload of `owner`'s and prepares S3 for it: the multipart upload (presigned
+/// mode), credentials for the key (credentials mode) or the `PUT` URL (put mode).
+pub(super) async fn start(app: &App, owner: &Owner, upload: NewUpload) -> Result<Started, ApiError> {
     let id = VideoId::new();
     let key = keys::object_key(owner, &id, upload.extension);
     let upload_id = match upload.method {
         UploadMethod::Presigned => Some(app.objects.create_multipart(&key, &upload.content_type).await?),
-        UploadMethod::Credentials => None,
+        UploadMethod::Credentials | UploadMethod::Put => None,
     };
 
     let now = time::now();
@@ -76,7 +119,7 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
 
     // Credentials come after the record exists, so no credentials ever name an untracked key.
     let credentials = match video.method {
-        UploadMethod::Presigned => None,
+        UploadMethod::Presigned | UploadMethod::Put => None,
         UploadMethod::Credentials => match grant(app, &video).await {
             Ok(credentials) => Some(credentials),
             Err(err) => {
@@ -88,20 +131,17 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
         },
     };
 
-    Ok(json_response(
-        StatusCode::CREATED,
-        &Created {
-            video_id: video.id,
-            upload_id: video.upload_id.as_deref(),
-            key: &video.key,
-            part_size: video.part_size,
-            part_count: video.part_count,
-            max_parts: upload.plan.max_parts(),
-            expires_at: video.expires_at,
-            credentials,
-            video: VideoView::from(&video),
-        },
-    ))
+    let put = match video.method {
+        UploadMethod::Put => {
+            // Presigning is local signing: the record needs no undo if it failed.
+            let url =
+                app.objects.presign_put(&video.key, &video.content_type, app.config.part_url_ttl).await?;
+            let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
+            Some(PutTarget { method: "PUT", url, headers })
+        }
+        _ => None,
+    };
+    Ok(Started { video, credentials, put })
 }
 
 #[cfg(test)]

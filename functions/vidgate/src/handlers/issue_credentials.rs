@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::{load_owned, require_uploading};
 use crate::App;
 use crate::credentials::CredentialError;
-use crate::domain::credentials::upload_policy;
+use crate::domain::credentials::{PolicyDocument, prefix_upload_policy, upload_policy};
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, UploadMethod, Video};
+use crate::domain::{Owner, UploadMethod, Video, keys};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
 
@@ -18,19 +18,19 @@ use crate::http::request::{json_response, video_id};
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CredentialsGrant {
-    credentials: Credentials,
-    bucket: String,
-    region: String,
+    pub(super) credentials: Credentials,
+    pub(super) bucket: String,
+    pub(super) region: String,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Credentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
+pub(super) struct Credentials {
+    pub(super) access_key_id: String,
+    pub(super) secret_access_key: String,
+    pub(super) session_token: String,
     #[serde(with = "time")]
-    expiration: Timestamp,
+    pub(super) expiration: Timestamp,
 }
 
 #[derive(Serialize)]
@@ -42,12 +42,26 @@ struct Issued<'a> {
 
 /// Credentials that can write exactly `video.key` (see `domain::credentials`).
 pub(super) async fn grant(app: &App, video: &Video) -> Result<CredentialsGrant, ApiError> {
+    let policy = upload_policy(app.credentials.region(), &app.config.bucket, &video.key);
+    issue(app, &format!("vidgate-{}", video.id), &policy).await
+}
+
+/// Credentials that can write any key under `owner`'s prefix, and nothing else. The prefix is
+/// remembered first, so every object they write can be attributed to its owner.
+pub(super) async fn grant_prefix(app: &App, owner: &Owner) -> Result<CredentialsGrant, ApiError> {
+    let prefix = keys::owner_prefix(owner);
+    app.videos.remember_prefix(&prefix, owner).await?;
+    let policy = prefix_upload_policy(app.credentials.region(), &app.config.bucket, &prefix);
+    // The session name shows in CloudTrail; the hash part of the prefix names the owner there.
+    let hash = prefix.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+    issue(app, &format!("vidgate-prefix-{hash}"), &policy).await
+}
+
+async fn issue(app: &App, session: &str, policy: &PolicyDocument) -> Result<CredentialsGrant, ApiError> {
     let region = app.credentials.region().to_owned();
-    let policy = serde_json::to_string(&upload_policy(&region, &app.config.bucket, &video.key))
-        .expect("policies serialize");
-    let session = format!("vidgate-{}", video.id);
+    let policy = serde_json::to_string(policy).expect("policies serialize");
     let issued =
-        app.credentials.issue(&session, &policy, app.config.credentials_ttl).await.map_err(|e| match e {
+        app.credentials.issue(session, &policy, app.config.credentials_ttl).await.map_err(|e| match e {
             CredentialError::Disabled => ApiError::invalid(
                 "credentials_not_enabled",
                 "this deployment has no uploader role; use \"method\": \"presigned\"",

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use super::{load_owned, not_uploading, presigned_upload, require_uploading};
 use crate::App;
-use crate::domain::{Change, Owner};
+use crate::domain::{Change, Owner, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
 use crate::lifecycle::settle;
-use crate::objects::ObjectError;
+use crate::objects::{ObjectError, UploadedPart};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,15 +29,7 @@ struct Parts<'a> {
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let video = load_owned(app, owner, &video_id(req)?).await?;
-    require_uploading(&video)?;
-    let upload_id = presigned_upload(&video)?;
-    let parts = match app.objects.list_parts(&video.key, upload_id).await {
-        Ok(parts) => parts,
-        Err(ObjectError::NoSuchUpload) => {
-            return Err(not_uploading(settle(app, &video, Change::Abort).await?.status));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let parts = uploaded_parts(app, &video).await?;
     let body = Parts {
         uploaded_bytes: parts.iter().map(|p| p.size).sum(),
         parts: parts
@@ -46,6 +38,17 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
             .collect(),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The parts S3 holds for the caller's upload `video`, in part-number order.
+pub(super) async fn uploaded_parts(app: &App, video: &Video) -> Result<Vec<UploadedPart>, ApiError> {
+    require_uploading(video)?;
+    let upload_id = presigned_upload(video)?;
+    match app.objects.list_parts(&video.key, upload_id).await {
+        Ok(parts) => Ok(parts),
+        Err(ObjectError::NoSuchUpload) => Err(not_uploading(settle(app, video, Change::Abort).await?.status)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

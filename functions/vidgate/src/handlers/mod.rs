@@ -1,6 +1,7 @@
 //! One module per route, and [`handle`], the entry point every function binary runs.
 
 mod abort_upload;
+mod companion;
 mod complete_upload;
 mod create_playback;
 mod create_upload;
@@ -20,8 +21,9 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 
 use crate::App;
-use crate::domain::{Owner, Status, Video, VideoId};
+use crate::domain::{Owner, Status, UploadMethod, Video, VideoId};
 use crate::http::request::{request_id, route_key};
+use crate::http::routes::{Api, route_for_key};
 use crate::http::{ApiError, Function, auth};
 
 pub use view::VideoView;
@@ -35,6 +37,7 @@ pub async fn handle(app: &App, function: Function, req: Request) -> Result<Respo
     let result = match (function, &owner) {
         // The stream route has no authorizer: its URL carries a playback token instead.
         (Function::StreamVideo, _) => stream_video::handle(app, &req).await,
+        (_, Ok(owner)) if is_companion(&req) => companion::handle(app, function, owner, &req).await,
         (_, Ok(owner)) => dispatch(app, function, owner, &req).await,
         (_, Err(_)) => Err(ApiError::Unauthorized),
     };
@@ -49,6 +52,11 @@ pub async fn handle(app: &App, function: Function, req: Request) -> Result<Respo
         "request"
     );
     Ok(response)
+}
+
+/// Whether API Gateway matched one of the Companion protocol's routes.
+fn is_companion(req: &Request) -> bool {
+    route_for_key(&route_key(req)).is_some_and(|route| route.api == Api::Companion)
 }
 
 async fn dispatch(
@@ -106,11 +114,15 @@ fn not_uploading(status: Status) -> ApiError {
 /// The server's multipart upload id; credentials-mode uploads have none (their client's SDK runs
 /// its own multipart upload).
 fn presigned_upload(video: &Video) -> Result<&str, ApiError> {
-    video.upload_id.as_deref().ok_or_else(|| {
-        ApiError::conflict(
+    video.upload_id.as_deref().ok_or_else(|| match video.method {
+        UploadMethod::Put => ApiError::conflict(
+            "single_put_upload",
+            "this upload is one PUT to its presigned URL and has no parts",
+        ),
+        _ => ApiError::conflict(
             "credentials_upload",
             "this upload uses temporary credentials: upload with an AWS SDK, then complete",
-        )
+        ),
     })
 }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{load_owned, presigned_upload, require_uploading};
 use crate::App;
-use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
+use crate::domain::{Owner, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body, video_id};
 
@@ -42,10 +42,20 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
     let video = load_owned(app, owner, &id).await?;
-    require_uploading(&video)?;
-    let upload_id = presigned_upload(&video)?;
+    let (signed, expires_at) = sign(app, &video, request.part_numbers).await?;
+    let urls =
+        signed.into_iter().map(|(part_number, url)| PartUrl { part_number, url, method: "PUT" }).collect();
+    Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
+}
 
-    let numbers = request.part_numbers;
+/// Presigned `PUT` URLs for `numbers` of the caller's upload `video`, and when they expire.
+pub(super) async fn sign(
+    app: &App,
+    video: &Video,
+    numbers: Vec<u32>,
+) -> Result<(Vec<(u32, String)>, Timestamp), ApiError> {
+    require_uploading(video)?;
+    let upload_id = presigned_upload(video)?;
     if numbers.is_empty() || numbers.len() > MAX_URLS_PER_CALL {
         return Err(ApiError::invalid(
             "invalid_part_numbers",
@@ -68,10 +78,9 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
     let expires_at = time::now() + ttl;
     let mut urls = Vec::with_capacity(numbers.len());
     for part_number in numbers {
-        let url = app.objects.presign_part(&video.key, upload_id, part_number, ttl).await?;
-        urls.push(PartUrl { part_number, url, method: "PUT" });
+        urls.push((part_number, app.objects.presign_part(&video.key, upload_id, part_number, ttl).await?));
     }
-    Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
+    Ok((urls, expires_at))
 }
 
 #[cfg(test)]

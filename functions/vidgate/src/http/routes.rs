@@ -72,6 +72,15 @@ pub enum Auth {
     PlaybackToken,
 }
 
+/// Which protocol a route speaks: the same functions serve both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// vidgate's own `/v1` API.
+    V1,
+    /// Uppy Companion's S3 protocol (`/s3/...`), for `@uppy/aws-s3` and other Companion clients.
+    Companion,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
@@ -79,6 +88,7 @@ pub struct Route {
     pub path: &'static str,
     pub function: Function,
     pub auth: Auth,
+    pub api: Api,
 }
 
 impl Route {
@@ -89,11 +99,15 @@ impl Route {
 }
 
 const fn jwt(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::Jwt }
+    Route { method, path, function, auth: Auth::Jwt, api: Api::V1 }
 }
 
 const fn playback(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::PlaybackToken }
+    Route { method, path, function, auth: Auth::PlaybackToken, api: Api::V1 }
+}
+
+const fn companion(method: &'static str, path: &'static str, function: Function) -> Route {
+    Route { method, path, function, auth: Auth::Jwt, api: Api::Companion }
 }
 
 pub const ROUTES: &[Route] = &[
@@ -108,7 +122,21 @@ pub const ROUTES: &[Route] = &[
     jwt("POST", "/v1/videos/{videoId}/playback", Function::CreatePlayback),
     playback("GET", "/v1/videos/{videoId}/stream", Function::StreamVideo),
     playback("HEAD", "/v1/videos/{videoId}/stream", Function::StreamVideo),
+    companion("POST", "/s3/multipart", Function::CreateUpload),
+    companion("GET", "/s3/params", Function::CreateUpload),
+    companion("GET", "/s3/multipart/{uploadId}/{partNumber}", Function::SignParts),
+    companion("GET", "/s3/multipart/{uploadId}/batch", Function::SignParts),
+    companion("GET", "/s3/multipart/{uploadId}", Function::ListParts),
+    companion("POST", "/s3/multipart/{uploadId}/complete", Function::CompleteUpload),
+    companion("DELETE", "/s3/multipart/{uploadId}", Function::AbortUpload),
+    companion("GET", "/s3/sts", Function::IssueCredentials),
 ];
+
+/// The route API Gateway matched, from its route key (`GET /s3/sts`).
+pub fn route_for_key(key: &str) -> Option<&'static Route> {
+    let (method, path) = key.split_once(' ')?;
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
 
 /// Why no route matched a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +201,20 @@ mod tests {
         assert_eq!(router.find("GET", "/v1/uploads").unwrap_err(), NoRoute::MethodNotAllowed);
         assert_eq!(router.find("GET", "/v2/nothing").unwrap_err(), NoRoute::NotFound);
         assert_eq!(router.find("GET", "/v1/videos").unwrap().0.function, Function::ListVideos);
+        // Literal segments win over parameters, as in API Gateway.
+        let (batch, params) = router.find("GET", "/s3/multipart/u1/batch").unwrap();
+        assert_eq!((batch.path, params.len()), ("/s3/multipart/{uploadId}/batch", 1));
+        let (one, params) = router.find("GET", "/s3/multipart/u1/7").unwrap();
+        assert_eq!(one.path, "/s3/multipart/{uploadId}/{partNumber}");
+        assert_eq!(params[1], ("partNumber".to_string(), "7".to_string()));
+        assert_eq!(
+            router.find("POST", "/s3/multipart/u1/complete").unwrap().0.function,
+            Function::CompleteUpload
+        );
+        for route in ROUTES {
+            assert_eq!(route_for_key(&route.key()), Some(route));
+        }
+        assert_eq!(route_for_key("GET /s3"), None);
     }
 
     #[test]

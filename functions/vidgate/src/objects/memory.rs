@@ -109,6 +109,16 @@ impl ObjectStore for MemoryObjectStore {
         Ok(id)
     }
 
+    async fn presign_put(
+        &self,
+        key: &str,
+        _content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
+        self.check()?;
+        Ok(format!("memory://bucket/{key}?X-Amz-Expires={}", expires_in.as_secs()))
+    }
+
     async fn presign_part(
         &self,
         key: &str,

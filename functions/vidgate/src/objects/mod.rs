@@ -61,6 +61,15 @@ pub trait ObjectStore: Send + Sync {
         expires_in: Duration,
     ) -> Result<String, ObjectError>;
 
+    /// A URL a client can `PUT` a whole object to in one request, sending exactly
+    /// `Content-Type: content_type` (it is signed, so the stored object keeps the type).
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError>;
+
     /// Every part uploaded so far, in part-number order (all pages).
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError>;
 

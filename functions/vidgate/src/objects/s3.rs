@@ -100,6 +100,26 @@ impl ObjectStore for S3ObjectStore {
         Ok(request.uri().to_string())
     }
 
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
+        let presigning = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
+        let request = self
+            .presigner
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(presigning)
+            .await
+            .map_err(object_error)?;
+        Ok(request.uri().to_string())
+    }
+
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;

@@ -8,6 +8,9 @@
 //! A third, sparse GSI `byExpiry` finds abandoned uploads without a scan: only `uploading` items
 //! carry `expiryShard` (one of [`EXPIRY_SHARDS`] values, spread by video id so no partition is
 //! hot), sorted by `expiresAt`; every state change removes it.
+//!
+//! Prefix items (`id = "prefix#videos/<hash>/"`, `prefixOwner`) say whose a key prefix is; they
+//! carry none of the index attributes, so no index or listing ever sees them.
 
 use std::collections::HashMap;
 
@@ -29,6 +32,12 @@ pub const INDEX_BY_OWNER_STATUS: &str = "byOwnerStatus";
 pub const INDEX_BY_EXPIRY: &str = "byExpiry";
 const OWNER_STATUS: &str = "ownerStatus";
 const EXPIRY_SHARD: &str = "expiryShard";
+const PREFIX_OWNER: &str = "prefixOwner";
+
+/// The id of a prefix item; never a video id (those are bare UUIDs).
+fn prefix_item_id(prefix: &str) -> String {
+    format!("prefix#{prefix}")
+}
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -228,6 +237,34 @@ impl VideoStore for DynamoVideoStore {
             .then(|| PageKey { id: videos[limit - 1].id, created_at: videos[limit - 1].created_at });
         videos.truncate(limit);
         Ok(Page { videos, next })
+    }
+
+    async fn remember_prefix(&self, prefix: &str, owner: &Owner) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(prefix_item_id(prefix)))
+            .item(PREFIX_OWNER, s(owner.as_str()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn prefix_owner(&self, prefix: &str) -> Result<Option<Owner>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(prefix_item_id(prefix)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out.item.and_then(|mut item| match item.remove(PREFIX_OWNER) {
+            Some(AttributeValue::S(owner)) => Some(Owner::new(owner)),
+            _ => None,
+        }))
     }
 }
 

@@ -8,11 +8,12 @@ use async_trait::async_trait;
 
 use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
 use crate::domain::time::Timestamp;
-use crate::domain::{Change, Status, Video, VideoId};
+use crate::domain::{Change, Owner, Status, Video, VideoId};
 
 #[derive(Default)]
 pub struct MemoryVideoStore {
     videos: Mutex<HashMap<VideoId, Video>>,
+    prefixes: Mutex<HashMap<String, Owner>>,
     unavailable: AtomicBool,
 }
 
@@ -100,5 +101,16 @@ impl VideoStore for MemoryVideoStore {
         });
         mine.truncate(limit);
         Ok(Page { videos: mine, next })
+    }
+
+    async fn remember_prefix(&self, prefix: &str, owner: &Owner) -> Result<(), StoreError> {
+        self.check()?;
+        self.prefixes.lock().unwrap_or_else(|p| p.into_inner()).insert(prefix.to_owned(), owner.clone());
+        Ok(())
+    }
+
+    async fn prefix_owner(&self, prefix: &str) -> Result<Option<Owner>, StoreError> {
+        self.check()?;
+        Ok(self.prefixes.lock().unwrap_or_else(|p| p.into_inner()).get(prefix).cloned())
     }
 }

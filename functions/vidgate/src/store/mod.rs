@@ -61,4 +61,12 @@ pub trait VideoStore: Send + Sync {
 
     /// The owner's videos, newest first.
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;
+
+    /// Remembers whose key prefix (`keys::owner_prefix`) this is. Prefixes are hashes, and an
+    /// object written under one with prefix-scoped credentials (`GET /s3/sts`) has no record
+    /// yet: the S3 event finds its owner here. Idempotent.
+    async fn remember_prefix(&self, prefix: &str, owner: &Owner) -> Result<(), StoreError>;
+
+    /// The owner [`VideoStore::remember_prefix`] recorded for `prefix`.
+    async fn prefix_owner(&self, prefix: &str) -> Result<Option<Owner>, StoreError>;
 }

@@ -1,0 +1,447 @@
+//! Uppy Companion's S3 protocol (`/s3/...`), served by the same functions, auth, records and
+//! rules as `/v1`, so `@uppy/aws-s3` (and other Companion-style clients) need only `endpoint` and
+//! an `Authorization` header.
+//!
+//! Companion names an upload by its S3 `uploadId` and `key`. Both must match one of the caller's
+//! records, or the answer is 404, as for any upload that is not theirs. Request bodies are read
+//! leniently (unknown fields ignored): these are other projects' clients, not ours.
+
+use std::collections::{BTreeMap, HashSet};
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{Deserialize, Serialize};
+
+use super::complete_upload::{PartInput, finish};
+use super::create_upload::{Started, start};
+use super::issue_credentials::grant_prefix;
+use super::sign_parts::{MAX_URLS_PER_CALL, sign};
+use super::{VideoView, abort_upload, list_parts, load_owned};
+use crate::App;
+use crate::domain::keys::video_id_of;
+use crate::domain::time::{self, Timestamp};
+use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
+use crate::http::request::{json_response, query, required_json_body};
+use crate::http::{ApiError, Function};
+
+pub(super) async fn handle(
+    app: &App,
+    function: Function,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    match function {
+        Function::CreateUpload if req.method() == Method::GET => params(app, owner, req).await,
+        Function::CreateUpload => create_multipart(app, owner, req).await,
+        Function::SignParts => sign_parts(app, owner, req).await,
+        Function::ListParts => list(app, owner, req).await,
+        Function::CompleteUpload => complete(app, owner, req).await,
+        Function::AbortUpload => abort(app, owner, req).await,
+        Function::IssueCredentials => sts(app, owner).await,
+        other => Err(ApiError::Internal(format!("{} serves no Companion route", other.name()))),
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    filename: Option<String>,
+    #[serde(rename = "type")]
+    content_type: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Created<'a> {
+    key: &'a str,
+    upload_id: Option<&'a str>,
+    bucket: &'a str,
+    video: VideoView<'a>,
+}
+
+/// `POST /s3/multipart`: a presigned-mode upload of unknown size.
+async fn create_multipart(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: CreateBody = required_json_body(req)?;
+    let request = UploadRequest {
+        filename: body.filename,
+        content_type: body.content_type,
+        metadata: Some(body.metadata),
+        method: Some(UploadMethod::Presigned),
+        ..UploadRequest::default()
+    };
+    let Started { video, .. } = start(app, owner, request.validate(app.config.default_part_size)?).await?;
+    let created = Created {
+        key: &video.key,
+        upload_id: video.upload_id.as_deref(),
+        bucket: &app.config.bucket,
+        video: VideoView::from(&video),
+    };
+    Ok(json_response(StatusCode::OK, &created))
+}
+
+#[derive(Serialize)]
+struct PutParams<'a> {
+    method: &'static str,
+    url: &'a str,
+    /// Empty: a `PUT` sends no form fields (Companion's shape has the key).
+    fields: serde_json::Map<String, serde_json::Value>,
+    headers: &'a BTreeMap<&'static str, String>,
+    key: &'a str,
+    video: VideoView<'a>,
+}
+
+/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned `PUT` for a small file. The
+/// record becomes `uploaded` through the S3 event, or an explicit complete.
+async fn params(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let metadata: BTreeMap<String, String> = req
+        .query_string_parameters_ref()
+        .into_iter()
+        .flat_map(|params| params.iter())
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((name.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let request = UploadRequest {
+        filename: query(req, "filename"),
+        content_type: query(req, "type"),
+        metadata: Some(metadata),
+        method: Some(UploadMethod::Put),
+        ..UploadRequest::default()
+    };
+    let Started { video, put, .. } =
+        start(app, owner, request.validate(app.config.default_part_size)?).await?;
+    let put = put.ok_or_else(|| ApiError::Internal("a put-mode upload came back without a URL".into()))?;
+    let reply = PutParams {
+        method: put.method,
+        url: &put.url,
+        fields: serde_json::Map::new(),
+        headers: &put.headers,
+        key: &video.key,
+        video: VideoView::from(&video),
+    };
+    Ok(json_response(StatusCode::OK, &reply))
+}
+
+/// The caller's upload named by the `{uploadId}` path parameter and the `key` query parameter.
+async fn named_upload(app: &App, owner: &Owner, req: &Request) -> Result<Video, ApiError> {
+    let key = query(req, "key")
+        .ok_or_else(|| ApiError::invalid("missing_key", "the key query parameter is required"))?;
+    let upload_id = path_param(req, "uploadId").ok_or(ApiError::NotFound)?;
+    let id = video_id_of(&key).ok_or(ApiError::NotFound)?;
+    let video = load_owned(app, owner, &id).await?;
+    if video.key != key || video.upload_id.as_deref() != Some(upload_id.as_str()) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(video)
+}
+
+/// A path parameter, percent-decoded (clients encode upload ids with `encodeURIComponent`).
+fn path_param(req: &Request, name: &str) -> Option<String> {
+    let raw = req.path_parameters_ref()?.first(name)?;
+    Some(percent_encoding::percent_decode_str(raw).decode_utf8().ok()?.into_owned())
+}
+
+#[derive(Serialize)]
+struct SignedPart {
+    url: String,
+    /// Seconds the URL stays valid, as Companion answers.
+    expires: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedBatch {
+    presigned_urls: BTreeMap<String, String>,
+}
+
+/// `GET /s3/multipart/{uploadId}/{partNumber}` and `GET /s3/multipart/{uploadId}/batch?partNumbers=1,2`.
+async fn sign_parts(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let single = path_param(req, "partNumber");
+    let numbers = match &single {
+        Some(n) => vec![part_number(n)?],
+        None => {
+            let list = query(req, "partNumbers").ok_or_else(|| {
+                ApiError::invalid("invalid_part_numbers", "the partNumbers query parameter is required")
+            })?;
+            let numbers = list.split(',').map(|n| part_number(n.trim())).collect::<Result<Vec<_>, _>>()?;
+            if numbers.len() > MAX_URLS_PER_CALL {
+                return Err(ApiError::invalid(
+                    "invalid_part_numbers",
+                    format!("partNumbers must list 1 to {MAX_URLS_PER_CALL} part numbers"),
+                ));
+            }
+            numbers
+        }
+    };
+    let video = named_upload(app, owner, req).await?;
+    let (signed, expires_at) = sign(app, &video, numbers).await?;
+    if single.is_some() {
+        let (_, url) = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
+        return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
+    }
+    let presigned_urls = signed.into_iter().map(|(n, url)| (n.to_string(), url)).collect();
+    Ok(json_response(StatusCode::OK, &SignedBatch { presigned_urls }))
+}
+
+fn part_number(text: &str) -> Result<u32, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::invalid("invalid_part_numbers", format!("{text:?} is not a part number (1 to 10000)"))
+    })
+}
+
+fn seconds_until(at: Timestamp) -> u64 {
+    (at - time::now()).num_seconds().max(0) as u64
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListedPart<'a> {
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: &'a str,
+    size: u64,
+}
+
+/// `GET /s3/multipart/{uploadId}?key=`: every uploaded part, as a bare array.
+async fn list(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let video = named_upload(app, owner, req).await?;
+    let parts = list_parts::uploaded_parts(app, &video).await?;
+    let listed: Vec<ListedPart> = parts
+        .iter()
+        .map(|p| ListedPart { part_number: p.part_number, etag: &p.etag, size: p.size })
+        .collect();
+    Ok(json_response(StatusCode::OK, &listed))
+}
+
+#[derive(Deserialize)]
+struct CompleteBody {
+    parts: Vec<CompletePart>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompletePart {
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+#[derive(Serialize)]
+struct Completed<'a> {
+    /// Where the video is in this API (the object itself is private).
+    location: String,
+    key: &'a str,
+    bucket: &'a str,
+    video: VideoView<'a>,
+}
+
+/// `POST /s3/multipart/{uploadId}/complete?key=` `{parts: [{PartNumber, ETag}]}`.
+async fn complete(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: CompleteBody = required_json_body(req)?;
+    let mut seen = HashSet::new();
+    if let Some(dup) = body.parts.iter().find(|p| !seen.insert(p.part_number)) {
+        return Err(ApiError::invalid(
+            "duplicate_part_number",
+            format!("part number {} is listed twice", dup.part_number),
+        ));
+    }
+    let parts =
+        body.parts.into_iter().map(|p| PartInput { part_number: p.part_number, etag: p.etag }).collect();
+    let video = finish(app, named_upload(app, owner, req).await?, Some(parts)).await?;
+    let reply = Completed {
+        location: format!("/v1/videos/{}", video.id),
+        key: &video.key,
+        bucket: &app.config.bucket,
+        video: VideoView::from(&video),
+    };
+    Ok(json_response(StatusCode::OK, &reply))
+}
+
+/// `DELETE /s3/multipart/{uploadId}?key=`.
+async fn abort(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+    abort_upload::abort(app, named_upload(app, owner, req).await?).await?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+}
+
+#[derive(Serialize)]
+struct StsReply<'a> {
+    credentials: StsCredentials<'a>,
+    bucket: &'a str,
+    region: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StsCredentials<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    #[serde(with = "time")]
+    expiration: Timestamp,
+}
+
+/// `GET /s3/sts`: credentials for the caller's whole prefix (clients cache them across files).
+async fn sts(app: &App, owner: &Owner) -> Result<Response<Body>, ApiError> {
+    let grant = grant_prefix(app, owner).await?;
+    let c = &grant.credentials;
+    let reply = StsReply {
+        credentials: StsCredentials {
+            access_key_id: &c.access_key_id,
+            secret_access_key: &c.secret_access_key,
+            session_token: &c.session_token,
+            expiration: c.expiration,
+        },
+        bucket: &grant.bucket,
+        region: &grant.region,
+    };
+    Ok(json_response(StatusCode::OK, &reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use crate::credentials::fixed::Recording;
+    use crate::domain::Owner;
+    use crate::domain::keys::owner_prefix;
+    use crate::domain::parts::MIB;
+    use crate::handlers::testing::{Harness, call};
+    use crate::http::Function;
+    use crate::store::VideoStore;
+
+    fn enc(text: &str) -> String {
+        form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    }
+
+    async fn create(h: &Harness) -> (String, String, String) {
+        let body = json!({"filename": "cat.mp4", "type": "video/mp4", "metadata": {"name": "cat.mp4", "type": "video/mp4"}});
+        let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["bucket"], "bucket");
+        let (key, upload) = (reply["key"].as_str().unwrap(), reply["uploadId"].as_str().unwrap());
+        (key.to_owned(), upload.to_owned(), reply["video"]["id"].as_str().unwrap().to_owned())
+    }
+
+    #[tokio::test]
+    async fn create_sign_list_complete_in_companion_shapes() {
+        let h = Harness::new();
+        let (key, upload, id) = create(&h).await;
+        assert_eq!(h.stored(&id).await.unwrap().metadata["name"], "cat.mp4");
+
+        let one = format!("/s3/multipart/{upload}/3?key={}", enc(&key));
+        let (status, reply) = call(&h.app, Function::SignParts, h.get(&one)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert!(reply["url"].as_str().unwrap().contains("partNumber=3"), "{reply}");
+        assert!((1..=3600).contains(&reply["expires"].as_u64().unwrap()), "{reply}");
+
+        let batch = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,2", enc(&key));
+        let (status, reply) = call(&h.app, Function::SignParts, h.get(&batch)).await;
+        assert_eq!(status, 200, "{reply}");
+        let urls = reply["presignedUrls"].as_object().unwrap();
+        assert_eq!(urls.keys().collect::<Vec<_>>(), ["1", "2"]);
+        assert!(urls["2"].as_str().unwrap().contains("partNumber=2"));
+
+        let etag1 = h.objects.put_part(&upload, 1, 5 * MIB).unwrap();
+        let etag2 = h.objects.put_part(&upload, 2, MIB).unwrap();
+        let listing = format!("/s3/multipart/{upload}?key={}", enc(&key));
+        let (status, reply) = call(&h.app, Function::ListParts, h.get(&listing)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(
+            reply,
+            json!([{"PartNumber": 1, "ETag": etag1, "Size": 5 * MIB}, {"PartNumber": 2, "ETag": etag2, "Size": MIB}])
+        );
+
+        let done = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
+        let parts = json!({"parts": [{"PartNumber": 1, "ETag": etag1}, {"PartNumber": 2, "ETag": etag2}]});
+        let (status, reply) = call(&h.app, Function::CompleteUpload, h.post(&done, parts)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!((reply["key"].as_str(), reply["bucket"].as_str()), (Some(key.as_str()), Some("bucket")));
+        assert_eq!(reply["location"], format!("/v1/videos/{id}"));
+        assert_eq!(reply["video"]["status"], "uploaded");
+        assert_eq!(h.stored(&id).await.unwrap().size, Some(6 * MIB));
+    }
+
+    #[tokio::test]
+    async fn an_upload_that_is_not_the_callers_is_404_and_abort_answers_an_empty_object() {
+        let h = Harness::new();
+        let (key, upload, id) = create(&h).await;
+        let (_, other_upload, _) = create(&h).await;
+        let listing = |upload: &str, key: &str| format!("/s3/multipart/{upload}?key={}", enc(key));
+        let bob = h.request("GET", &listing(&upload, &key), "", Some("bob"));
+        assert_eq!(call(&h.app, Function::ListParts, bob).await.0, 404);
+        for path in [
+            listing(&other_upload, &key),
+            listing(&upload, "videos/0000/x.mp4"),
+            listing(&upload, &key.replace(".mp4", ".mov")),
+        ] {
+            let (status, reply) = call(&h.app, Function::ListParts, h.get(&path)).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("video_not_found")), "{path}");
+        }
+        let (status, reply) =
+            call(&h.app, Function::ListParts, h.get(&format!("/s3/multipart/{upload}"))).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("missing_key")));
+        let bad = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,x", enc(&key));
+        assert_eq!(call(&h.app, Function::SignParts, h.get(&bad)).await.0, 400);
+
+        let (status, reply) = call(&h.app, Function::AbortUpload, h.delete(&listing(&upload, &key))).await;
+        assert_eq!((status, reply), (200, json!({})));
+        assert!(!h.objects.has_upload(&upload));
+        assert_eq!(h.stored(&id).await.unwrap().status.as_str(), "aborted");
+    }
+
+    #[tokio::test]
+    async fn params_presigns_one_put_and_the_record_completes_when_the_object_is_there() {
+        let h = Harness::new();
+        let path = "/s3/params?filename=small.webm&type=video%2Fwebm&metadata%5Bcaption%5D=hi";
+        let (status, reply) = call(&h.app, Function::CreateUpload, h.get(path)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["method"], "PUT");
+        assert_eq!(reply["headers"], json!({"content-type": "video/webm"}));
+        assert_eq!(reply["fields"], json!({}));
+        let key = reply["key"].as_str().unwrap();
+        assert!(reply["url"].as_str().unwrap().contains(key), "{reply}");
+        let id = reply["video"]["id"].as_str().unwrap();
+        let stored = h.stored(id).await.unwrap();
+        assert_eq!((stored.method, stored.upload_id.clone()), (crate::domain::UploadMethod::Put, None));
+        assert_eq!(stored.metadata["caption"], "hi");
+
+        // Parts make no sense for it, and completing before the PUT says so.
+        let complete = format!("/v1/uploads/{id}/complete");
+        let (status, reply) = call(&h.app, Function::CompleteUpload, h.raw("POST", &complete, "")).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (409, Some("object_not_uploaded")));
+        h.objects.put_object(key, crate::objects::memory::video_like(3000, 1));
+        let (status, reply) = call(&h.app, Function::CompleteUpload, h.raw("POST", &complete, "")).await;
+        assert_eq!((status, reply["video"]["status"].as_str()), (200, Some("uploaded")), "{reply}");
+
+        let (status, reply) =
+            call(&h.app, Function::CreateUpload, h.get("/s3/params?filename=a.txt&type=text%2Fplain")).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("unsupported_content_type")));
+    }
+
+    #[tokio::test]
+    async fn sts_answers_pascal_case_credentials_for_the_callers_prefix_and_remembers_it() {
+        let mut h = Harness::new();
+        let recording = Arc::new(Recording::default());
+        h.app = h.app.clone().with_credentials(recording.clone());
+        let (status, reply) = call(&h.app, Function::IssueCredentials, h.get("/s3/sts")).await;
+        assert_eq!(status, 200, "{reply}");
+        assert!(reply["credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+        for field in ["SecretAccessKey", "SessionToken", "Expiration"] {
+            assert!(reply["credentials"][field].is_string(), "{field}: {reply}");
+        }
+        assert_eq!((reply["bucket"].as_str(), reply["region"].as_str()), (Some("bucket"), Some("us-east-1")));
+        let prefix = owner_prefix(&Owner::new("alice"));
+        let policy: Value = serde_json::from_str(&recording.issued.lock().unwrap()[0].1).unwrap();
+        assert_eq!(policy["Statement"][0]["Resource"], json!([format!("arn:aws:s3:::bucket/{prefix}*")]));
+        assert_eq!(h.videos.prefix_owner(&prefix).await.unwrap(), Some(Owner::new("alice")));
+
+        // Without an uploader role the route says so, as /v1 does.
+        let h = Harness::new();
+        let (status, reply) = call(&h.app, Function::IssueCredentials, h.get("/s3/sts")).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("credentials_not_enabled")));
+    }
+}
