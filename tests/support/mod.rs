@@ -41,6 +41,8 @@ pub struct Stack {
     s3_endpoint: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    pump: Option<JoinHandle<()>>,
+    sdk: aws_config::SdkConfig,
     _moto: MotoServer,
 }
 
@@ -110,8 +112,18 @@ impl Stack {
             app,
             shutdown: Some(tx),
             server: Some(server),
+            pump: None,
+            sdk,
             _moto: moto,
         }
+    }
+
+    /// From now on, S3 `ObjectCreated` events reach `on-object-created` as in `vidgate-local up`
+    /// (moto → SQS → the pump); stopped with the stack.
+    pub async fn deliver_s3_events(&mut self) {
+        let queue = vidgate_local::notifications::ensure_notifications(&self.sdk, BUCKET).await.unwrap();
+        self.pump =
+            Some(tokio::spawn(vidgate_local::notifications::pump(self.app.clone(), self.sdk.clone(), queue)));
     }
 
     /// The app the gateway serves (same stores), for calling the event functions directly.
@@ -247,6 +259,9 @@ impl Drop for Stack {
         }
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+        if let Some(pump) = self.pump.take() {
+            pump.abort();
         }
     }
 }

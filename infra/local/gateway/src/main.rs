@@ -8,6 +8,7 @@ use vidgate_local::bootstrap::{self, DEFAULT_BUCKET, DEFAULT_TABLE};
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::moto::MotoServer;
+use vidgate_local::notifications;
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS]
 
@@ -86,7 +87,9 @@ async fn up() -> Result<(), String> {
     let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
 
+    let queue = notifications::ensure_notifications(&sdk, &config.bucket).await?;
     let app = App::from_sdk(config, &sdk);
+    tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queue));
     // What the schedule does in AWS: sweep abandoned uploads now and then.
     let sweep_secs: u64 = env("VIDGATE_SWEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(300);
     if sweep_secs > 0 {
