@@ -122,12 +122,12 @@ pub async fn pump(app: App, sdk: SdkConfig, queue_url: String) {
                     }
                 },
             };
-            if handled && let Some(receipt) = message.receipt_handle() {
-                if let Err(e) =
+            if handled
+                && let Some(receipt) = message.receipt_handle()
+                && let Err(e) =
                     sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await
-                {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a notification");
-                }
+            {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a notification");
             }
         }
     }
