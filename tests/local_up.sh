@@ -36,10 +36,14 @@ for run in 1 2; do
   created=$(curl -s -w '\n%{http_code}' -X POST "$api/v1/uploads" -H "Authorization: Bearer $token" \
     -d '{"filename":"smoke.mp4","size":1048576}')
   bucket=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$aws_port/vidgate-local")
-  if [ "$anonymous" = 401 ] && [ "$(tail -n1 <<<"$created")" = 201 ] && [ "$bucket" = 200 ]; then
+  # The web page and the Uppy bundle infra/web-setup vendored for it.
+  page=$(curl -s "$api/" | grep -c 'app.mjs' || true)
+  uppy=$(curl -s -o /dev/null -w '%{http_code}' "$api/vendor/uppy.min.mjs")
+  if [ "$anonymous" = 401 ] && [ "$(tail -n1 <<<"$created")" = 201 ] && [ "$bucket" = 200 ] \
+    && [ "$page" = 1 ] && [ "$uppy" = 200 ]; then
     :
   else
-    fail "run $run: anonymous=$anonymous create=$(tail -n1 <<<"$created") bucket=$bucket"
+    fail "run $run: anonymous=$anonymous create=$(tail -n1 <<<"$created") bucket=$bucket page=$page uppy=$uppy"
   fi
 
   kill -TERM "$pid"

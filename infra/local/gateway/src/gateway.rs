@@ -85,6 +85,9 @@ async fn route(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
+    if path == DEV_TOKEN_PATH {
+        return dev_token(gateway, &parts.method, body).await;
+    }
     let (route, params) = match gateway.router.find(parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(NoRoute::NotFound) => {
@@ -159,6 +162,33 @@ async fn route(
     };
     let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
     reply(response)
+}
+
+/// Where the local web page signs in: what an identity provider's sign-in is in AWS. Not a route
+/// of the API (the deployed stack has no such thing).
+pub const DEV_TOKEN_PATH: &str = "/local/token";
+
+/// `POST /local/token {"sub": "alice"}` → `{"token": "<dev JWT>", "expiresIn": 3600}`.
+async fn dev_token(gateway: &Gateway, method: &http::Method, body: AxumBody) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Wanted {
+        sub: String,
+    }
+    if method != http::Method::POST {
+        return reply(error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "POST only"));
+    }
+    let bytes = to_bytes(body, 4096).await.unwrap_or_default();
+    match serde_json::from_slice::<Wanted>(&bytes) {
+        Ok(Wanted { sub }) if !sub.trim().is_empty() && sub.len() <= 128 => {
+            let body = serde_json::json!({"token": gateway.jwt.issue(sub.trim(), 3600), "expiresIn": 3600});
+            (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
+        _ => reply(error_response(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "send {\"sub\": \"<user name, 1 to 128 characters>\"}",
+        )),
+    }
 }
 
 /// A function's response as API Gateway relays it.

@@ -1,0 +1,125 @@
+// The vidgate web page: sign in, upload with Uppy through the Companion routes, list my videos,
+// play one through its playback URL. Uppy is vendored from npm by infra/web-setup.
+import { Uppy, Dashboard, AwsS3 } from './vendor/uppy.min.mjs';
+
+const api = location.origin;
+const MIB = 1024 * 1024;
+const $ = (id) => document.getElementById(id);
+let token = null;
+let uppy = null;
+let refreshTimer = null;
+
+function showError(message) {
+  $('error').textContent = message || '';
+}
+
+/// Calls the API as the signed-in user; throws with the API's error message on failure.
+async function call(method, route, body) {
+  const response = await fetch(api + route, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new Error(json?.error?.message || `${method} ${route}: ${response.status}`);
+  return json;
+}
+
+/// A JWT as it is, or a user name exchanged for a dev token by the local stack.
+async function signIn(user) {
+  if (user.split('.').length === 3) return user;
+  const response = await fetch(`${api}/local/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub: user }),
+  });
+  const json = await response.json();
+  if (!response.ok) throw new Error(json?.error?.message || 'sign-in failed');
+  return json.token;
+}
+
+function startUppy() {
+  if (uppy) {
+    uppy.getPlugin('AwsS3').setOptions({ headers: { authorization: `Bearer ${token}` } });
+    return;
+  }
+  uppy = new Uppy({ autoProceed: true, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
+    .use(Dashboard, { inline: true, target: '#uploader', height: 380, proudlyDisplayPoweredByUppy: false,
+      note: 'Videos go straight to S3; files over 5 MiB in resumable parts.' })
+    .use(AwsS3, {
+      endpoint: api,
+      headers: { authorization: `Bearer ${token}` },
+      // Multipart can resume and retry part by part; S3 needs parts of 5 MiB or more.
+      shouldUseMultipart: (file) => file.size > 5 * MIB,
+    });
+  uppy.on('upload-success', () => refresh());
+  uppy.on('complete', () => refresh());
+}
+
+function formatSize(bytes) {
+  if (bytes == null) return '–';
+  return bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+async function refresh() {
+  if (!token) return;
+  clearTimeout(refreshTimer);
+  try {
+    const { videos } = await call('GET', '/v1/videos?limit=50');
+    const rows = videos.map((v) => {
+      const tr = document.createElement('tr');
+      tr.dataset.id = v.id;
+      const cells = [v.filename, v.status, formatSize(v.size), new Date(v.createdAt).toLocaleString()];
+      cells.forEach((text, i) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (i === 1) { td.className = 'status'; td.dataset.status = v.status; }
+        tr.append(td);
+      });
+      const action = document.createElement('td');
+      if (v.status === 'uploaded') {
+        const play = document.createElement('button');
+        play.textContent = 'Play';
+        play.className = 'play';
+        play.addEventListener('click', () => playVideo(v));
+        action.append(play);
+      }
+      tr.append(action);
+      return tr;
+    });
+    $('videos').replaceChildren(...rows);
+    // S3 events finish single-PUT uploads a moment after the PUT: look again while any is open.
+    if (videos.some((v) => v.status === 'uploading')) refreshTimer = setTimeout(refresh, 1500);
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function playVideo(video) {
+  try {
+    const { url } = await call('POST', `/v1/videos/${video.id}/playback`);
+    const player = $('player');
+    player.src = url;
+    $('now-playing').textContent = `Playing ${video.filename}`;
+    await player.play().catch(() => { /* autoplay may need a click; the controls are there */ });
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+$('signin').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  showError('');
+  const user = $('user').value.trim();
+  try {
+    token = await signIn(user);
+    const sub = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
+    $('who').textContent = `signed in as ${sub}`;
+    $('app').classList.remove('hidden');
+    startUppy();
+    await refresh();
+  } catch (e) {
+    showError(e.message);
+  }
+});
