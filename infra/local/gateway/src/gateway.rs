@@ -181,7 +181,8 @@ async fn dev_token(gateway: &Gateway, method: &http::Method, body: AxumBody) -> 
     match serde_json::from_slice::<Wanted>(&bytes) {
         Ok(Wanted { sub }) if !sub.trim().is_empty() && sub.len() <= 128 => {
             let body = serde_json::json!({"token": gateway.jwt.issue(sub.trim(), 3600), "expiresIn": 3600});
-            (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+            (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], body.to_string())
+                .into_response()
         }
         _ => reply(error_response(
             StatusCode::BAD_REQUEST,
