@@ -19,6 +19,9 @@ use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::DevJwt;
 use vidgate_local::moto::MotoServer;
 
+pub mod s3_edge;
+use s3_edge::S3Edge;
+
 pub const BUCKET: &str = "vidgate-test";
 pub const TABLE: &str = "vidgate-test-videos";
 pub const MIB: usize = 1024 * 1024;
@@ -43,6 +46,8 @@ pub struct Stack {
     server: Option<JoinHandle<std::io::Result<()>>>,
     pump: Option<JoinHandle<()>>,
     sdk: aws_config::SdkConfig,
+    /// Set by [`Stack::start_behind_edge`]: what presigned URLs point at.
+    pub edge: Option<S3Edge>,
     _moto: MotoServer,
 }
 
@@ -72,6 +77,23 @@ impl Stack {
 
     /// A stack whose functions run with `configure`d settings (the local defaults otherwise).
     pub async fn start_configured(outage: Outage, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_inner(outage, None, configure).await
+    }
+
+    /// A stack whose S3 traffic (and so every presigned URL) goes through an [`S3Edge`] that
+    /// enforces URL expiry and delays part `PUT`s by `latency`.
+    pub async fn start_behind_edge(
+        latency: std::time::Duration,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_inner(Outage::None, Some(latency), configure).await
+    }
+
+    async fn start_inner(
+        outage: Outage,
+        edge_latency: Option<std::time::Duration>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         // Handler logs (warnings and errors by default) show up beside a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -82,11 +104,19 @@ impl Stack {
         let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
         bootstrap::ensure_resources(&sdk, BUCKET, TABLE).await.unwrap();
 
+        let edge = match edge_latency {
+            Some(latency) => Some(S3Edge::start(&moto.endpoint(), latency).await),
+            None => None,
+        };
+        let s3_sdk = match &edge {
+            Some(edge) => bootstrap::sdk_config(&edge.endpoint).await,
+            None => sdk.clone(),
+        };
         let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
         let mut config = Config::for_local(BUCKET, TABLE);
         configure(&mut config);
         let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE);
-        let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &sdk }, BUCKET, true);
+        let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
         let credentials =
             vidgate::credentials::sts::StsIssuer::new(&sdk, vidgate::config::LOCAL_UPLOADER_ROLE_ARN);
         let app =
@@ -114,6 +144,7 @@ impl Stack {
             server: Some(server),
             pump: None,
             sdk,
+            edge,
             _moto: moto,
         }
     }

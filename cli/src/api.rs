@@ -1,0 +1,292 @@
+//! The vidgate HTTP API as typed calls.
+//!
+//! Every call is retried on network errors, 5xx and 429 (honouring `Retry-After`); any other
+//! error answer becomes [`CliError::Api`] with the API's own code and message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::retry::{Backoff, Verdict, classify};
+use crate::{CliError, Result};
+
+/// A video record as the API shows it; the whole JSON is kept for `--json` output.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Video {
+    pub id: String,
+    pub status: String,
+    pub filename: String,
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub part_size: u64,
+    pub part_count: Option<u32>,
+    pub created_at: String,
+    #[serde(skip)]
+    pub raw: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    pub video_id: String,
+    pub part_size: u64,
+    pub part_count: Option<u32>,
+    pub video: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartUrl {
+    pub part_number: u32,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    pub part_number: u32,
+    pub etag: String,
+    #[serde(default, skip_serializing)]
+    pub size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Parts {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    videos: Vec<Value>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    backoff: Backoff,
+}
+
+impl Api {
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: http_client(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The HTTP client, shared with the S3 transfers (one connection pool).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A dev token from the local stack (`POST /local/token`), for `--dev-user`.
+    pub async fn dev_token(base: &str, user: &str) -> Result<String> {
+        let url = format!("{}/local/token", base.trim_end_matches('/'));
+        let response = http_client()
+            .post(&url)
+            .json(&json!({"sub": user}))
+            .send()
+            .await
+            .map_err(|e| CliError::Refused(format!("can't reach {url} for a dev token: {e}")))?;
+        if !response.status().is_success() {
+            return Err(CliError::Refused(format!(
+                "{url} gave no dev token (HTTP {}); --dev-user works only against the local stack",
+                response.status()
+            )));
+        }
+        let body: Value = response.json().await.map_err(|e| CliError::Refused(e.to_string()))?;
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| CliError::Refused("no token in the reply".into()))
+    }
+
+    /// One API call; `None` for an empty (204) answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<T>> {
+        let url = format!("{}{path}", self.base);
+        let mut last = String::new();
+        for attempt in 0..self.backoff.attempts {
+            if attempt > 0 {
+                tokio::time::sleep(self.backoff.delay(attempt - 1)).await;
+            }
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = format!("{method} {path}: {e}");
+                    continue;
+                }
+            };
+            let status = response.status();
+            let retry_after = retry_after(&response);
+            let bytes = response.bytes().await.unwrap_or_default();
+            match classify(status.as_u16(), "") {
+                Verdict::Done if status == StatusCode::NO_CONTENT || bytes.is_empty() => return Ok(None),
+                Verdict::Done => {
+                    return serde_json::from_slice(&bytes).map(Some).map_err(|e| CliError::Api {
+                        status: status.as_u16(),
+                        code: "unexpected_reply".into(),
+                        message: format!("{method} {path}: {e}"),
+                    });
+                }
+                Verdict::Retry => {
+                    last = format!("{method} {path}: HTTP {status}");
+                    if let Some(wait) = retry_after {
+                        tokio::time::sleep(self.backoff.delay_or(attempt, Some(wait))).await;
+                    }
+                }
+                Verdict::Resign | Verdict::Fail => return Err(api_error(status, &bytes)),
+            }
+        }
+        Err(CliError::Exhausted { attempts: self.backoff.attempts, last })
+    }
+
+    async fn call_some<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T> {
+        self.call(method.clone(), path, body).await?.ok_or_else(|| CliError::Api {
+            status: 204,
+            code: "unexpected_reply".into(),
+            message: format!("{method} {path} answered with no body"),
+        })
+    }
+
+    pub async fn create_upload(&self, request: &Value) -> Result<Created> {
+        self.call_some(Method::POST, "/v1/uploads", Some(request)).await
+    }
+
+    pub async fn sign_parts(&self, id: &str, numbers: &[u32]) -> Result<Vec<PartUrl>> {
+        #[derive(Deserialize)]
+        struct Signed {
+            urls: Vec<PartUrl>,
+        }
+        let signed: Signed = self
+            .call_some(
+                Method::POST,
+                &format!("/v1/uploads/{id}/part-urls"),
+                Some(&json!({"partNumbers": numbers})),
+            )
+            .await?;
+        Ok(signed.urls)
+    }
+
+    pub async fn list_parts(&self, id: &str) -> Result<Vec<Part>> {
+        let parts: Parts = self.call_some(Method::GET, &format!("/v1/uploads/{id}/parts"), None).await?;
+        Ok(parts.parts)
+    }
+
+    pub async fn complete(&self, id: &str, parts: &[Part]) -> Result<Video> {
+        let done: Value = self
+            .call_some(Method::POST, &format!("/v1/uploads/{id}/complete"), Some(&json!({"parts": parts})))
+            .await?;
+        video(done["video"].clone())
+    }
+
+    pub async fn abort(&self, id: &str) -> Result<()> {
+        self.call::<Value>(Method::DELETE, &format!("/v1/uploads/{id}"), None).await.map(|_| ())
+    }
+
+    pub async fn video(&self, id: &str) -> Result<Video> {
+        video(self.call_some(Method::GET, &format!("/v1/videos/{id}"), None).await?)
+    }
+
+    /// Every video of the caller with `status` (all of them when `None`), newest first.
+    pub async fn videos(&self, status: Option<&str>, limit: usize) -> Result<Vec<Video>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/v1/videos?limit=100".to_string();
+            if let Some(status) = status {
+                path.push_str(&format!("&status={status}"));
+            }
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page: Page = self.call_some(Method::GET, &path, None).await?;
+            for v in page.videos {
+                out.push(video(v)?);
+            }
+            match page.next_cursor {
+                Some(next) if out.len() < limit => cursor = Some(next),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// A stream URL with a playback token.
+    pub async fn playback(&self, id: &str) -> Result<String> {
+        let reply: Value = self.call_some(Method::POST, &format!("/v1/videos/{id}/playback"), None).await?;
+        reply["url"].as_str().map(str::to_owned).ok_or_else(|| CliError::Api {
+            status: 200,
+            code: "unexpected_reply".into(),
+            message: "the playback reply has no url".into(),
+        })
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("a TLS backend is compiled in")
+}
+
+fn video(raw: Value) -> Result<Video> {
+    let mut video: Video = serde_json::from_value(raw.clone()).map_err(|e| CliError::Api {
+        status: 200,
+        code: "unexpected_reply".into(),
+        message: format!("not a video record: {e}"),
+    })?;
+    video.raw = raw;
+    Ok(video)
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 =
+        response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// The API's `{"error": {"code", "message"}}`, or what there is of it.
+fn api_error(status: StatusCode, body: &[u8]) -> CliError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v["error"][name].as_str()).map(str::to_owned);
+    CliError::Api {
+        status: status.as_u16(),
+        code: field("code").unwrap_or_else(|| "http_error".into()),
+        message: field("message")
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect()),
+    }
+}

@@ -1,0 +1,103 @@
+//! The `vidgate` command line: the fastest and most forgiving way to put a video into vidgate.
+//!
+//! # Module map
+//! - [`retry`]: exponential backoff with full jitter, and which failures are worth another try
+//!   (network errors, 5xx, 429), which need a fresh URL (S3's "Request has expired") and which
+//!   can't succeed (other 4xx).
+//! - [`api`]: the vidgate HTTP API as typed calls, retried by [`retry`]'s rules; its JSON errors
+//!   become [`CliError::Api`].
+//! - [`state`]: what a resumable upload remembers on disk, per file (path, size, modified time),
+//!   written atomically.
+//! - [`progress`]: a progress bar on a terminal, plain lines otherwise.
+//! - [`upload`]: create, sign parts in batches, `PUT` them in parallel straight from disk (memory
+//!   bounded by concurrency × part size), complete; resumes from S3's part list.
+//! - [`download`]: parallel ranged reads through the stream route into a file, size verified.
+//!
+//! `main.rs` is the clap front end over these.
+
+pub mod api;
+pub mod download;
+pub mod progress;
+pub mod retry;
+pub mod state;
+pub mod upload;
+
+use std::path::PathBuf;
+
+/// Everything that can stop a command, each with a message a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The API answered with its JSON error.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api { status: u16, code: String, message: String },
+    /// S3 refused a request in a way retrying can't fix.
+    #[error("S3 refused part {part}: HTTP {status} {detail}")]
+    S3 { part: u32, status: u16, detail: String },
+    /// The network or the service kept failing after every retry.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted { attempts: u32, last: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The command can't run as asked (a changed file, a missing token, …).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CliError {
+    /// The process exit code: 2 for what the user must change, 1 for the rest.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Refused(_) => 2,
+            CliError::Api { status, .. } if (400..500).contains(status) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CliError>;
+
+/// Human sizes in binary units: `1.5 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// Sizes as people type them: `8M`, `16MiB`, `1g`, `5242880`.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 =
+        digits.parse().map_err(|_| format!("{text:?} is not a size (e.g. 8M, 16MiB, 5242880)"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+    };
+    number.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_print() {
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("5242880"), Ok(5_242_880));
+        assert!(parse_size("8 parsecs").is_err());
+        assert!(parse_size("M").is_err());
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 << 29), "1.5 GiB");
+    }
+}

@@ -1,0 +1,464 @@
+//! `vidgate upload`: create, sign parts in batches, `PUT` them in parallel straight from disk to
+//! S3, complete — and continue the same upload after a crash.
+//!
+//! Resuming trusts S3, not the local state: the state file (or, without one, the caller's
+//! unfinished uploads on the server, matched by a hash of the path in their metadata) says which
+//! upload; `ListParts` says which parts S3 holds. Only the others are sent. Each worker holds one
+//! part in memory at a time, so memory is bounded by concurrency × part size.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::api::{Api, Part, Video};
+use crate::progress::Progress;
+use crate::retry::{Backoff, Verdict, classify};
+use crate::state::{FileIdentity, StateDir, UploadState};
+use crate::{CliError, Result};
+
+/// Metadata keys that let a rerun without local state find its upload on the server.
+pub const META_PATH: &str = "vidgate-cli-path";
+pub const META_FINGERPRINT: &str = "vidgate-cli-file";
+
+/// Streams each part to S3 in chunks of this size, so progress moves while a part is in flight.
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    pub concurrency: usize,
+    pub part_size: Option<u64>,
+    /// URLs signed per API call (at least `concurrency`).
+    pub sign_batch: usize,
+    pub backoff: Backoff,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self { concurrency: 8, part_size: None, sign_batch: 64, backoff: Backoff::default() }
+    }
+}
+
+/// What one run did, for `--json` and the benchmark.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadReport {
+    pub video: Value,
+    pub resumed: bool,
+    pub parts_total: u32,
+    pub parts_sent: u32,
+    pub parts_skipped: u32,
+    pub bytes_sent: u64,
+    /// URLs signed again because S3 said they had expired.
+    pub resigned: u32,
+    /// Part `PUT`s retried after a network error, 5xx or 429.
+    pub retries: u32,
+    pub seconds: f64,
+}
+
+pub async fn upload(
+    api: &Api,
+    states: &StateDir,
+    path: &Path,
+    options: &UploadOptions,
+    quiet: bool,
+) -> Result<UploadReport> {
+    let started = Instant::now();
+    let file = FileIdentity::of(path)?;
+    let (state, resumed) = match find_upload(api, states, &file).await? {
+        Found::Resume(state) => (state, true),
+        Found::Uploaded(video) => {
+            states.remove(api.base(), &file.path)?;
+            return Ok(UploadReport {
+                video: video.raw,
+                resumed: true,
+                parts_total: 0,
+                parts_sent: 0,
+                parts_skipped: 0,
+                bytes_sent: 0,
+                resigned: 0,
+                retries: 0,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        Found::Nothing => (create(api, states, &file, options).await?, false),
+    };
+
+    let label = file.path.file_name().map_or_else(|| "upload".into(), |n| n.to_string_lossy().into_owned());
+    let progress = Arc::new(Progress::new(&label, file.size, quiet));
+    if resumed {
+        progress.note(&format!("resuming upload {} of {}", state.video_id, file.path.display()));
+    }
+    let plan = PartPlan { size: file.size, part_size: state.part_size, count: state.part_count };
+    // What S3 already holds, of the right size, is kept.
+    let mut done: BTreeMap<u32, Part> = BTreeMap::new();
+    for part in api.list_parts(&state.video_id).await? {
+        if part.part_number <= plan.count && part.size == plan.len(part.part_number) {
+            done.insert(part.part_number, part);
+        }
+    }
+    progress.skip(done.values().map(|p| p.size).sum());
+    let missing: Vec<u32> = (1..=plan.count).filter(|n| !done.contains_key(n)).collect();
+    let parts_skipped = done.len() as u32;
+
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(missing.iter().copied().collect()),
+        urls: Mutex::new(HashMap::new()),
+        etags: Mutex::new(Vec::new()),
+        resigned: AtomicU32::new(0),
+        retries: AtomicU32::new(0),
+        bytes_sent: AtomicU64::new(0),
+        failed: Mutex::new(None),
+    });
+    let mut workers = Vec::new();
+    for _ in 0..options.concurrency.clamp(1, 64).min(missing.len().max(1)) {
+        let worker = Worker {
+            api: api.clone(),
+            video_id: state.video_id.clone(),
+            shared: shared.clone(),
+            progress: progress.clone(),
+            path: file.path.clone(),
+            plan,
+            options: options.clone(),
+        };
+        workers.push(tokio::spawn(worker.run()));
+    }
+    for worker in workers {
+        worker.await.map_err(|e| CliError::Refused(format!("an upload worker stopped: {e}")))?;
+    }
+    if let Some(error) = shared.failed.lock().await.take() {
+        progress.finish();
+        return Err(error);
+    }
+    for (part_number, etag) in shared.etags.lock().await.drain(..) {
+        done.insert(part_number, Part { part_number, etag, size: plan.len(part_number) });
+    }
+    progress.finish();
+
+    // The parts came from this version of the file; completing is irreversible.
+    let now = FileIdentity::of(path)?;
+    if !state.matches(&now) {
+        return Err(changed(&file, &state.video_id));
+    }
+    let parts: Vec<Part> = done.into_values().collect();
+    let video = api.complete(&state.video_id, &parts).await?;
+    states.remove(api.base(), &file.path)?;
+    Ok(UploadReport {
+        video: video.raw,
+        resumed,
+        parts_total: plan.count,
+        parts_sent: missing.len() as u32,
+        parts_skipped,
+        bytes_sent: shared.bytes_sent.load(Ordering::Relaxed),
+        resigned: shared.resigned.load(Ordering::Relaxed),
+        retries: shared.retries.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+enum Found {
+    Resume(UploadState),
+    Uploaded(Video),
+    Nothing,
+}
+
+fn changed(file: &FileIdentity, video_id: &str) -> CliError {
+    CliError::Refused(format!(
+        "{} changed since upload {video_id} began (its size or modified time differs), so the parts \
+         already in S3 are of other bytes. Run `vidgate abort {video_id}` to drop that upload, then \
+         upload again.",
+        file.path.display()
+    ))
+}
+
+/// The unfinished upload of this file: from the state file, or (state lost) from the server.
+async fn find_upload(api: &Api, states: &StateDir, file: &FileIdentity) -> Result<Found> {
+    let state = match states.load(api.base(), &file.path)? {
+        Some(state) => Some(state),
+        None => from_server(api, file).await?,
+    };
+    let Some(state) = state else { return Ok(Found::Nothing) };
+    if !state.matches(file) {
+        return Err(changed(file, &state.video_id));
+    }
+    let video = match api.video(&state.video_id).await {
+        Ok(video) => video,
+        Err(CliError::Api { status: 404, .. }) => {
+            states.remove(api.base(), &file.path)?;
+            return Ok(Found::Nothing);
+        }
+        Err(e) => return Err(e),
+    };
+    match video.status.as_str() {
+        "uploading" => {
+            states.save(&state)?;
+            Ok(Found::Resume(state))
+        }
+        "uploaded" => Ok(Found::Uploaded(video)),
+        // Aborted, expired or rejected: start over.
+        _ => {
+            states.remove(api.base(), &file.path)?;
+            Ok(Found::Nothing)
+        }
+    }
+}
+
+/// The caller's unfinished upload of this path, found by the metadata `create` wrote.
+async fn from_server(api: &Api, file: &FileIdentity) -> Result<Option<UploadState>> {
+    let path_hash = file.path_hash();
+    let uploading = api.videos(Some("uploading"), 1000).await?;
+    let Some(video) = uploading.into_iter().find(|v| v.metadata.get(META_PATH) == Some(&path_hash)) else {
+        return Ok(None);
+    };
+    let same = video.metadata.get(META_FINGERPRINT) == Some(&file.fingerprint());
+    let (Some(size), Some(part_count)) = (video.size, video.part_count) else { return Ok(None) };
+    Ok(Some(UploadState {
+        api: api.base().to_owned(),
+        path: file.path.clone(),
+        size,
+        // A different fingerprint means a different file version: never equal to the file's.
+        mtime_ns: if same { file.mtime_ns } else { file.mtime_ns.wrapping_add(1) },
+        video_id: video.id,
+        part_size: video.part_size,
+        part_count,
+    }))
+}
+
+async fn create(
+    api: &Api,
+    states: &StateDir,
+    file: &FileIdentity,
+    options: &UploadOptions,
+) -> Result<UploadState> {
+    let filename = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut request = json!({
+        "filename": filename,
+        "size": file.size,
+        "metadata": {META_PATH: file.path_hash(), META_FINGERPRINT: file.fingerprint()},
+    });
+    if let Some(part_size) = options.part_size {
+        request["partSize"] = json!(part_size);
+    }
+    let created = api.create_upload(&request).await?;
+    let state = UploadState {
+        api: api.base().to_owned(),
+        path: file.path.clone(),
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        video_id: created.video_id,
+        part_size: created.part_size,
+        part_count: created.part_count.unwrap_or(1),
+    };
+    // Saved before any byte is sent: a kill from here on resumes this upload.
+    states.save(&state)?;
+    Ok(state)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PartPlan {
+    size: u64,
+    part_size: u64,
+    count: u32,
+}
+
+impl PartPlan {
+    fn offset(&self, n: u32) -> u64 {
+        u64::from(n - 1) * self.part_size
+    }
+
+    fn len(&self, n: u32) -> u64 {
+        self.part_size.min(self.size - self.offset(n))
+    }
+}
+
+struct Shared {
+    queue: Mutex<VecDeque<u32>>,
+    urls: Mutex<HashMap<u32, String>>,
+    etags: Mutex<Vec<(u32, String)>>,
+    resigned: AtomicU32,
+    retries: AtomicU32,
+    bytes_sent: AtomicU64,
+    failed: Mutex<Option<CliError>>,
+}
+
+struct Worker {
+    api: Api,
+    video_id: String,
+    shared: Arc<Shared>,
+    progress: Arc<Progress>,
+    path: std::path::PathBuf,
+    plan: PartPlan,
+    options: UploadOptions,
+}
+
+impl Worker {
+    async fn run(self) {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => Arc::new(f),
+            Err(source) => return self.fail(CliError::Io { path: self.path.clone(), source }).await,
+        };
+        loop {
+            if self.shared.failed.lock().await.is_some() {
+                return;
+            }
+            let Some(n) = self.shared.queue.lock().await.pop_front() else { return };
+            match self.send_part(&file, n).await {
+                Ok(etag) => self.shared.etags.lock().await.push((n, etag)),
+                Err(e) => return self.fail(e).await,
+            }
+        }
+    }
+
+    async fn fail(&self, error: CliError) {
+        let mut failed = self.shared.failed.lock().await;
+        failed.get_or_insert(error);
+    }
+
+    /// A URL for part `n`, signing it with the next parts in the queue when it has none.
+    async fn url(&self, n: u32) -> Result<String> {
+        let mut urls = self.shared.urls.lock().await;
+        if let Some(url) = urls.remove(&n) {
+            return Ok(url);
+        }
+        let batch = self.options.sign_batch.max(self.options.concurrency).clamp(1, 1000);
+        let mut numbers = vec![n];
+        numbers.extend(
+            self.shared.queue.lock().await.iter().filter(|m| !urls.contains_key(m)).take(batch - 1).copied(),
+        );
+        let signed = self.api.sign_parts(&self.video_id, &numbers).await?;
+        let mut mine = None;
+        for part in signed {
+            if part.part_number == n {
+                mine = Some(part.url);
+            } else {
+                urls.insert(part.part_number, part.url);
+            }
+        }
+        mine.ok_or_else(|| CliError::Refused(format!("the API signed no URL for part {n}")))
+    }
+
+    async fn read_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<Bytes> {
+        let (file, offset, len) = (file.clone(), self.plan.offset(n), self.plan.len(n) as usize);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, offset).map(|()| Bytes::from(buf))
+        })
+        .await
+        .expect("reading a part does not panic")
+        .map_err(|source| CliError::Io { path, source })
+    }
+
+    async fn send_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<String> {
+        let bytes = self.read_part(file, n).await?;
+        let (mut retry, mut resigns) = (0u32, 0u32);
+        loop {
+            let url = self.url(n).await?;
+            let sent = Arc::new(AtomicU64::new(0));
+            let outcome = self.put(&url, bytes.clone(), sent.clone()).await;
+            let (verdict, status, detail) = match outcome {
+                Ok((status, etag, body)) => match (classify(status, &body), etag) {
+                    (Verdict::Done, Some(etag)) => {
+                        self.shared.bytes_sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        return Ok(etag);
+                    }
+                    (Verdict::Done, None) => {
+                        (Verdict::Fail, status, "no ETag header (is the bucket's CORS exposing it?)".into())
+                    }
+                    (verdict, _) => (verdict, status, s3_message(&body)),
+                },
+                Err(e) => (Verdict::Retry, 0, format!("network: {e}")),
+            };
+            self.progress.sub(sent.load(Ordering::Relaxed));
+            match verdict {
+                Verdict::Resign if resigns < 5 => {
+                    resigns += 1;
+                    self.shared.resigned.fetch_add(1, Ordering::Relaxed);
+                    self.progress.note(&format!("part {n}: the URL expired; signing a new one"));
+                }
+                Verdict::Retry if retry + 1 < self.options.backoff.attempts => {
+                    self.shared.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(self.options.backoff.delay(retry)).await;
+                    retry += 1;
+                }
+                Verdict::Retry | Verdict::Resign => {
+                    let last = format!("part {n}: HTTP {status} {detail}");
+                    return Err(CliError::Exhausted { attempts: retry + 1 + resigns, last });
+                }
+                Verdict::Fail | Verdict::Done => return Err(CliError::S3 { part: n, status, detail }),
+            }
+        }
+    }
+
+    /// One `PUT` of the part, streamed in chunks that move the progress as they go out.
+    async fn put(
+        &self,
+        url: &str,
+        bytes: Bytes,
+        sent: Arc<AtomicU64>,
+    ) -> reqwest::Result<(u16, Option<String>, String)> {
+        let len = bytes.len();
+        let progress = self.progress.clone();
+        let chunks = (0..len.div_ceil(CHUNK).max(1)).map(move |i| {
+            let chunk = bytes.slice(i * CHUNK..((i + 1) * CHUNK).min(len));
+            progress.add(chunk.len() as u64);
+            sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            Ok::<Bytes, std::io::Error>(chunk)
+        });
+        let response = self
+            .api
+            .http()
+            .put(url)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let etag =
+            response.headers().get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.text().await.unwrap_or_default();
+        Ok((status, etag, body))
+    }
+}
+
+/// S3's `<Code>` and `<Message>`, for error messages.
+fn s3_message(body: &str) -> String {
+    let tag = |name: &str| {
+        let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].to_owned())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => body.chars().take(200).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_file_exactly() {
+        let plan = PartPlan { size: 23, part_size: 5, count: 5 };
+        let lens: Vec<u64> = (1..=5).map(|n| plan.len(n)).collect();
+        assert_eq!(lens, [5, 5, 5, 5, 3]);
+        assert_eq!(plan.offset(5), 20);
+    }
+
+    #[test]
+    fn s3_errors_read_well() {
+        let body = "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        assert_eq!(s3_message(body), "AccessDenied: Request has expired");
+        assert_eq!(s3_message("plain"), "plain");
+    }
+}

@@ -1,0 +1,273 @@
+//! The `vidgate` binary against the local stack (moto + the gateway), run as a user runs it: as a
+//! child process with flags and environment, killed with SIGKILL mid-upload, rerun.
+//!
+//! Part `PUT`s go through an [`S3Edge`](vidgate_tests::s3_edge::S3Edge) in front of moto, which
+//! records each one (so a test can count what was sent) and enforces URL expiry as S3 does
+//! (moto doesn't).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vidgate_tests::{MIB, Stack, bytes};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vidgate");
+
+struct Run {
+    dir: PathBuf,
+    api: String,
+    token: String,
+}
+
+impl Run {
+    fn new(stack: &Stack, name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("vidgate-cli-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { dir, api: stack.api.clone(), token: stack.token("alice") }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("VIDGATE_API_URL", &self.api)
+            .env("VIDGATE_TOKEN", &self.token)
+            .env("VIDGATE_STATE_DIR", self.state_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.command(args);
+        tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).spawn().unwrap()
+    }
+
+    fn file(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "vidgate failed: {}\n{}", text(&output.stderr), text(&output.stdout));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&output.stdout)))
+}
+
+/// Waits until the edge has stored at least `n` parts since record `from`.
+async fn parts_stored(stack: &Stack, from: usize, n: usize) {
+    let edge = stack.edge.as_ref().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while edge.stored_parts_since(from).len() < n {
+        assert!(Instant::now() < deadline, "only {:?} parts stored", edge.stored_parts_since(from));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SIGKILL, as a crash or `kill -9` would; then lets requests it left in flight land.
+async fn kill_9(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+/// The part numbers S3 holds for the file's unfinished upload (through the API, as alice).
+async fn parts_in_s3(stack: &Stack) -> Vec<u32> {
+    let (_, page) = stack.call("GET", "/v1/videos?status=uploading", Some("alice"), None).await;
+    let id = page["videos"][0]["id"].as_str().expect("an unfinished upload").to_owned();
+    let (_, parts) = stack.call("GET", &format!("/v1/uploads/{id}/parts"), Some("alice"), None).await;
+    parts["parts"].as_array().unwrap().iter().map(|p| p["partNumber"].as_u64().unwrap() as u32).collect()
+}
+
+fn sorted(mut v: Vec<u32>) -> Vec<u32> {
+    v.sort_unstable();
+    v
+}
+
+async fn stored_bytes(stack: &Stack, report: &Value) -> Vec<u8> {
+    stack.object(report["video"]["key"].as_str().unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_64_mib_in_parallel_parts_and_the_bytes_match() {
+    let stack = Stack::start_behind_edge(Duration::ZERO, |_| {}).await;
+    let run = Run::new(&stack, "64");
+    let source = bytes(64 * MIB, 71);
+    let file = run.file("big.mp4", &source);
+    let out = run
+        .run(&["upload", file.to_str().unwrap(), "--concurrency", "6", "--part-size", "8M", "--json"])
+        .await;
+    let report = json_of(&out);
+    assert_eq!(report["video"]["status"], "uploaded");
+    assert_eq!(report["video"]["size"], 64 * MIB);
+    assert_eq!((report["partsTotal"].as_u64(), report["partsSent"].as_u64()), (Some(8), Some(8)));
+    assert_eq!(stored_bytes(&stack, &report).await, source);
+    assert_eq!(sorted(stack.edge.as_ref().unwrap().stored_parts_since(0)), (1..=8).collect::<Vec<_>>());
+    // Plain lines on a pipe, not a bar.
+    assert!(text(&out.stderr).contains("big.mp4: 64.0 MiB of 64.0 MiB (100 %)"), "{}", text(&out.stderr));
+    // A finished upload leaves no state behind.
+    assert_eq!(std::fs::read_dir(run.state_dir()).unwrap().count(), 0);
+
+    // The other commands on the same video.
+    let id = report["video"]["id"].as_str().unwrap();
+    let ls = run.run(&["ls"]).await;
+    assert!(text(&ls.stdout).contains(id) && text(&ls.stdout).contains("uploaded"), "{}", text(&ls.stdout));
+    let info = json_of(&run.run(&["info", id]).await);
+    assert_eq!(info["id"], id);
+    let play = run.run(&["play", id]).await;
+    assert!(text(&play.stdout).starts_with(&format!("{}/v1/videos/{id}/stream?token=", stack.api)));
+    let copy = run.dir.join("copy.mp4");
+    let down = run.run(&["download", id, "-o", copy.to_str().unwrap(), "-c", "4"]).await;
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert_eq!(std::fs::read(&copy).unwrap(), source);
+    let abort = run.run(&["abort", id]).await;
+    assert_eq!(abort.status.code(), Some(2));
+    assert!(text(&abort.stderr).contains("upload_completed"), "{}", text(&abort.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_twice_it_resumes_from_state_then_from_the_server_and_never_resends_a_stored_part() {
+    // 200 ms per part PUT: slow enough to kill the CLI between parts.
+    let stack = Stack::start_behind_edge(Duration::from_millis(200), |_| {}).await;
+    let run = Run::new(&stack, "kill");
+    let source = bytes(10 * 5 * MIB + 777, 72);
+    let file = run.file("trip.mp4", &source);
+    let path = file.to_str().unwrap();
+    let args = ["upload", path, "--concurrency", "2", "--part-size", "5M", "--json"];
+    let edge = stack.edge.as_ref().unwrap();
+
+    kill_9_after(&stack, &run, &args, 0, 3).await;
+    let first = sorted(parts_in_s3(&stack).await);
+    assert!(first.len() >= 3 && first.len() < 11, "{first:?}");
+
+    // Second run: the state file names the upload; only missing parts go out. Killed again.
+    let mark = edge.puts().len();
+    kill_9_after(&stack, &run, &args, mark, 2).await;
+    let second_run = edge.stored_parts_since(mark);
+    assert!(
+        second_run.iter().all(|n| !first.contains(n)),
+        "re-sent a stored part: {second_run:?} vs {first:?}"
+    );
+    let second = sorted(parts_in_s3(&stack).await);
+    assert!(second.len() > first.len() && second.len() < 11, "{second:?}");
+
+    // Third run without the state file: the upload is found on the server by its metadata.
+    std::fs::remove_dir_all(run.state_dir()).unwrap();
+    let mark = edge.puts().len();
+    let report = json_of(&run.run(&args).await);
+    let third_run = sorted(edge.stored_parts_since(mark));
+    let missing: Vec<u32> = (1..=11).filter(|n| !second.contains(n)).collect();
+    assert_eq!(third_run, missing, "exactly the missing parts were sent");
+    assert_eq!(report["resumed"], true);
+    assert_eq!(report["partsSkipped"].as_u64(), Some(second.len() as u64));
+    assert_eq!(report["partsSent"].as_u64(), Some(missing.len() as u64));
+    assert_eq!(report["video"]["status"], "uploaded");
+    assert_eq!(stored_bytes(&stack, &report).await, source);
+}
+
+async fn kill_9_after(stack: &Stack, run: &Run, args: &[&str], mark: usize, parts: usize) {
+    let child = run.spawn(args);
+    parts_stored(stack, mark, parts).await;
+    kill_9(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_changed_since_its_upload_began_is_refused_with_or_without_local_state() {
+    let stack = Stack::start_behind_edge(Duration::from_millis(200), |_| {}).await;
+    let run = Run::new(&stack, "changed");
+    let source = bytes(6 * 5 * MIB, 73);
+    let file = run.file("edit.mp4", &source);
+    let path = file.to_str().unwrap().to_owned();
+    let args = ["upload", path.as_str(), "--concurrency", "1", "--part-size", "5M"];
+    kill_9_after(&stack, &run, &args, 0, 1).await;
+
+    let mut changed = source.clone();
+    changed.extend_from_slice(b"one more frame");
+    std::fs::write(&file, &changed).unwrap();
+    for state in ["with state", "without state"] {
+        let out = run.run(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{state}: {}", text(&out.stderr));
+        let message = text(&out.stderr);
+        assert!(
+            message.contains("changed since upload") && message.contains("vidgate abort"),
+            "{state}: {message}"
+        );
+        std::fs::remove_dir_all(run.state_dir()).ok();
+    }
+    // Nothing more was sent for the changed file.
+    assert_eq!(parts_in_s3(&stack).await.len(), stack.edge.as_ref().unwrap().stored_parts_since(0).len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_part_urls_are_signed_again_and_the_upload_completes() {
+    // URLs live 2 s; each part PUT takes 500 ms: URLs signed in one batch expire before their turn.
+    let stack = Stack::start_behind_edge(Duration::from_millis(500), |config| {
+        config.part_url_ttl = Duration::from_secs(2);
+    })
+    .await;
+    let run = Run::new(&stack, "expired");
+    let source = bytes(8 * 5 * MIB, 74);
+    let file = run.file("slow.mp4", &source);
+    let out = run
+        .run(&["upload", file.to_str().unwrap(), "--concurrency", "1", "--part-size", "5M", "--json"])
+        .await;
+    let report = json_of(&out);
+    let expired: Vec<u32> = stack
+        .edge
+        .as_ref()
+        .unwrap()
+        .puts()
+        .iter()
+        .filter(|p| p.status == 403)
+        .map(|p| p.part_number)
+        .collect();
+    assert!(!expired.is_empty(), "no URL expired: the test proves nothing");
+    assert_eq!(report["resigned"].as_u64(), Some(expired.len() as u64));
+    assert!(text(&out.stderr).contains("the URL expired; signing a new one"), "{}", text(&out.stderr));
+    assert_eq!(report["video"]["status"], "uploaded");
+    assert_eq!(stored_bytes(&stack, &report).await, source);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_or_with_a_bad_file_it_says_what_to_do() {
+    let stack = Stack::start().await;
+    let run = Run::new(&stack, "usage");
+    let out = Command::new(BIN)
+        .args(["ls", "--api-url", &stack.api])
+        .env_remove("VIDGATE_TOKEN")
+        .env_remove("VIDGATE_DEV_USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no token"), "{}", text(&out.stderr));
+    let missing = run.run(&["upload", run.dir.join("nope.mp4").to_str().unwrap()]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("nope.mp4"), "{}", text(&missing.stderr));
+    let not_video = run.file("notes.txt", b"hello");
+    let refused = run.run(&["upload", not_video.to_str().unwrap()]).await;
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("unsupported_content_type"), "{}", text(&refused.stderr));
+}
