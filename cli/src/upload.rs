@@ -59,6 +59,8 @@ pub struct UploadReport {
     pub resigned: u32,
     /// Part `PUT`s retried after a network error, 5xx or 429.
     pub retries: u32,
+    /// From the first part `PUT` to the last one done: the transfer alone.
+    pub transfer_seconds: f64,
     pub seconds: f64,
 }
 
@@ -84,6 +86,7 @@ pub async fn upload(
                 bytes_sent: 0,
                 resigned: 0,
                 retries: 0,
+                transfer_seconds: 0.0,
                 seconds: started.elapsed().as_secs_f64(),
             });
         }
@@ -116,6 +119,7 @@ pub async fn upload(
         bytes_sent: AtomicU64::new(0),
         failed: Mutex::new(None),
     });
+    let transfer = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.concurrency.clamp(1, 64).min(missing.len().max(1)) {
         let worker = Worker {
@@ -132,6 +136,7 @@ pub async fn upload(
     for worker in workers {
         worker.await.map_err(|e| CliError::Refused(format!("an upload worker stopped: {e}")))?;
     }
+    let transfer_seconds = transfer.elapsed().as_secs_f64();
     if let Some(error) = shared.failed.lock().await.take() {
         progress.finish();
         return Err(error);
@@ -158,6 +163,7 @@ pub async fn upload(
         bytes_sent: shared.bytes_sent.load(Ordering::Relaxed),
         resigned: shared.resigned.load(Ordering::Relaxed),
         retries: shared.retries.load(Ordering::Relaxed),
+        transfer_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -216,14 +222,15 @@ async fn from_server(api: &Api, file: &FileIdentity) -> Result<Option<UploadStat
     let Some(video) = uploading.into_iter().find(|v| v.metadata.get(META_PATH) == Some(&path_hash)) else {
         return Ok(None);
     };
-    let same = video.metadata.get(META_FINGERPRINT) == Some(&file.fingerprint());
+    if video.metadata.get(META_FINGERPRINT) != Some(&file.fingerprint()) {
+        return Err(changed(file, &video.id));
+    }
     let (Some(size), Some(part_count)) = (video.size, video.part_count) else { return Ok(None) };
     Ok(Some(UploadState {
         api: api.base().to_owned(),
         path: file.path.clone(),
         size,
-        // A different fingerprint means a different file version: never equal to the file's.
-        mtime_ns: if same { file.mtime_ns } else { file.mtime_ns.wrapping_add(1) },
+        mtime_ns: file.mtime_ns,
         video_id: video.id,
         part_size: video.part_size,
         part_count,
