@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -175,22 +173,10 @@ async fn an_sdk_upload_with_sts_credentials_under_the_prefix_gets_a_record_of_it
     let (status, grant) = stack.call("GET", "/s3/sts", Some("carol"), None).await;
     assert_eq!(status, StatusCode::OK, "{grant}");
     let c = &grant["credentials"];
-    let credentials = Credentials::new(
-        c["AccessKeyId"].as_str().unwrap(),
-        c["SecretAccessKey"].as_str().unwrap(),
-        Some(c["SessionToken"].as_str().unwrap().to_owned()),
-        None,
-        "vidgate-sts",
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(grant["region"].as_str().unwrap().to_owned()))
-            .credentials_provider(credentials)
-            .endpoint_url(stack.s3_endpoint())
-            .force_path_style(true)
-            .build(),
-    );
+    let field = |name: &str| c[name].as_str().unwrap();
+    let region = grant["region"].as_str().unwrap();
+    let s3 =
+        stack.s3_client_with(field("AccessKeyId"), field("SecretAccessKey"), field("SessionToken"), region);
     let prefix = vidgate::domain::keys::owner_prefix(&vidgate::domain::Owner::new("carol"));
     let key = format!("{prefix}from-the-sdk/beach.mp4");
     let source = bytes(300_000, 63);

@@ -4,10 +4,8 @@
 //! signatures, so these tests show the flow works with only the issued credentials; the policy's
 //! scope is tested as data (`domain::credentials`), exactly as STS would receive it.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use reqwest::StatusCode;
@@ -17,21 +15,9 @@ use vidgate_tests::{MIB, Stack, TABLE, bytes, noise, s};
 /// An S3 client that holds nothing but the credentials vidgate issued.
 fn sdk_client(stack: &Stack, grant: &Value) -> aws_sdk_s3::Client {
     let c = &grant["credentials"];
-    let credentials = Credentials::new(
-        c["accessKeyId"].as_str().unwrap(),
-        c["secretAccessKey"].as_str().unwrap(),
-        Some(c["sessionToken"].as_str().unwrap().to_owned()),
-        None,
-        "vidgate-issued",
-    );
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(grant["region"].as_str().unwrap().to_owned()))
-        .credentials_provider(credentials)
-        .endpoint_url(stack.s3_endpoint())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    let field = |name: &str| c[name].as_str().unwrap();
+    let region = grant["region"].as_str().unwrap();
+    stack.s3_client_with(field("accessKeyId"), field("secretAccessKey"), field("sessionToken"), region)
 }
 
 /// The notification S3 sends for an object: events/on-object-created.json with this object's

@@ -157,6 +157,31 @@ impl Stack {
             Some(tokio::spawn(vidgate_local::notifications::pump(self.app.clone(), self.sdk.clone(), queue)));
     }
 
+    /// An S3 client holding nothing but the given (vidgate-issued) temporary credentials.
+    pub fn s3_client_with(
+        &self,
+        access_key: &str,
+        secret: &str,
+        token: &str,
+        region: &str,
+    ) -> aws_sdk_s3::Client {
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            access_key,
+            secret,
+            Some(token.to_owned()),
+            None,
+            "vidgate-issued",
+        );
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(credentials)
+            .endpoint_url(self.s3_endpoint())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// The app the gateway serves (same stores), for calling the event functions directly.
     pub fn app(&self) -> &App {
         &self.app

@@ -62,6 +62,12 @@ fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// How long a presigned URL lives (S3 allows up to 7 days).
+fn presigning(expires_in: Duration) -> Result<PresigningConfig, ObjectError> {
+    PresigningConfig::expires_in(expires_in)
+        .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))
+}
+
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ObjectError> {
@@ -84,8 +90,7 @@ impl ObjectStore for S3ObjectStore {
         part_number: u32,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
-        let presigning = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
+        let presigning = presigning(expires_in)?;
         // No checksum algorithm: a browser would then have to send matching checksum headers.
         let request = self
             .presigner
@@ -106,8 +111,7 @@ impl ObjectStore for S3ObjectStore {
         content_type: &str,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
-        let presigning = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
+        let presigning = presigning(expires_in)?;
         let request = self
             .presigner
             .put_object()
@@ -258,8 +262,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
-        let presigning = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| ObjectError::Other(format!("presigning config: {e}")))?;
+        let presigning = presigning(expires_in)?;
         let request = self
             .presigner
             .get_object()
