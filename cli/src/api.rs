@@ -37,7 +37,6 @@ pub struct Created {
     pub video_id: String,
     pub part_size: u64,
     pub part_count: Option<u32>,
-    pub video: Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,9 +126,11 @@ impl Api {
     ) -> Result<Option<T>> {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
+        let mut asked_wait: Option<Duration> = None;
         for attempt in 0..self.backoff.attempts {
             if attempt > 0 {
-                tokio::time::sleep(self.backoff.delay(attempt - 1)).await;
+                // The server's `Retry-After` if it sent one, else the jittered backoff.
+                tokio::time::sleep(self.backoff.delay_or(attempt - 1, asked_wait.take())).await;
             }
             let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.token);
             if let Some(body) = body {
@@ -156,9 +157,7 @@ impl Api {
                 }
                 Verdict::Retry => {
                     last = format!("{method} {path}: HTTP {status}");
-                    if let Some(wait) = retry_after {
-                        tokio::time::sleep(self.backoff.delay_or(attempt, Some(wait))).await;
-                    }
+                    asked_wait = retry_after;
                 }
                 Verdict::Resign | Verdict::Fail => return Err(api_error(status, &bytes)),
             }
@@ -288,5 +287,73 @@ fn api_error(status: StatusCode, body: &[u8]) -> CliError {
         code: field("code").unwrap_or_else(|| "http_error".into()),
         message: field("message")
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server on 127.0.0.1 answering each connection with the next canned response; returns its
+    /// base URL and a handle yielding how many requests it served.
+    async fn canned(responses: Vec<&'static str>) -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut served = 0;
+            for response in responses {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await.unwrap();
+                socket.write_all(response.as_bytes()).await.unwrap();
+                socket.shutdown().await.unwrap();
+                served += 1;
+            }
+            served
+        });
+        (base, server)
+    }
+
+    const VIDEO: &str = r#"{"id":"v1","status":"uploaded","filename":"a.mp4","size":3,"metadata":{},"partSize":5,"partCount":1,"createdAt":"2026-11-22T00:00:00.000Z"}"#;
+
+    #[tokio::test]
+    async fn a_503_with_retry_after_and_a_429_are_retried_then_the_answer_is_read() {
+        let ok = Box::leak(
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{VIDEO}", VIDEO.len())
+                .into_boxed_str(),
+        );
+        let (base, server) = canned(vec![
+            "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            ok,
+        ])
+        .await;
+        let mut api = Api::new(&base, "t");
+        api.backoff = Backoff { base: Duration::from_millis(1), cap: Duration::from_millis(5), attempts: 4 };
+        let video = api.video("v1").await.unwrap();
+        assert_eq!((video.id.as_str(), video.size), ("v1", Some(3)));
+        assert_eq!(server.await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_api_error_is_not_retried_and_keeps_its_code_and_message() {
+        let body = r#"{"error":{"code":"video_not_found","message":"video not found"}}"#;
+        let response = Box::leak(
+            format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let (base, server) = canned(vec![response]).await;
+        let error = Api::new(&base, "t").video("v9").await.unwrap_err();
+        assert!(
+            matches!(&error, CliError::Api { status: 404, code, message } if code == "video_not_found" && message == "video not found"),
+            "{error:?}"
+        );
+        assert_eq!(server.await.unwrap(), 1);
     }
 }

@@ -87,10 +87,6 @@ impl StateDir {
         Self(dir)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.0
-    }
-
     fn file(&self, api: &str, path: &Path) -> PathBuf {
         self.0.join(format!("{}.json", hex32(format!("{api}\n{}", path.display()).as_bytes())))
     }

@@ -133,9 +133,7 @@ impl Stack {
         Self {
             api,
             http: reqwest::Client::new(),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build(),
-            ),
+            s3: bootstrap::s3_client(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             jwt,
             s3_endpoint: moto.endpoint(),

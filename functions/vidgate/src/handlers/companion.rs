@@ -6,7 +6,7 @@
 //! records, or the answer is 404, as for any upload that is not theirs. Request bodies are read
 //! leniently (unknown fields ignored): these are other projects' clients, not ours.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::complete_upload::{PartInput, finish};
 use super::create_upload::{Started, start};
 use super::issue_credentials::grant_prefix;
-use super::sign_parts::{MAX_URLS_PER_CALL, sign};
+use super::sign_parts::sign;
 use super::{VideoView, abort_upload, list_parts, load_owned};
 use crate::App;
 use crate::domain::keys::video_id_of;
@@ -165,14 +165,8 @@ async fn sign_parts(app: &App, owner: &Owner, req: &Request) -> Result<Response<
             let list = query(req, "partNumbers").ok_or_else(|| {
                 ApiError::invalid("invalid_part_numbers", "the partNumbers query parameter is required")
             })?;
-            let numbers = list.split(',').map(|n| part_number(n.trim())).collect::<Result<Vec<_>, _>>()?;
-            if numbers.len() > MAX_URLS_PER_CALL {
-                return Err(ApiError::invalid(
-                    "invalid_part_numbers",
-                    format!("partNumbers must list 1 to {MAX_URLS_PER_CALL} part numbers"),
-                ));
-            }
-            numbers
+            // How many, which and duplicates: `sign` checks, as for /v1.
+            list.split(',').map(|n| part_number(n.trim())).collect::<Result<Vec<_>, _>>()?
         }
     };
     let video = named_upload(app, owner, req).await?;
@@ -240,13 +234,7 @@ struct Completed<'a> {
 /// `POST /s3/multipart/{uploadId}/complete?key=` `{parts: [{PartNumber, ETag}]}`.
 async fn complete(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: CompleteBody = required_json_body(req)?;
-    let mut seen = HashSet::new();
-    if let Some(dup) = body.parts.iter().find(|p| !seen.insert(p.part_number)) {
-        return Err(ApiError::invalid(
-            "duplicate_part_number",
-            format!("part number {} is listed twice", dup.part_number),
-        ));
-    }
+    // Duplicates, missing parts and wrong ETags: `finish` checks the list against S3's, as for /v1.
     let parts =
         body.parts.into_iter().map(|p| PartInput { part_number: p.part_number, etag: p.etag }).collect();
     let video = finish(app, named_upload(app, owner, req).await?, Some(parts)).await?;
@@ -386,6 +374,20 @@ mod tests {
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("missing_key")));
         let bad = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,x", enc(&key));
         assert_eq!(call(&h.app, Function::SignParts, h.get(&bad)).await.0, 400);
+        // The /v1 rules hold here too: duplicates and too many numbers, twice listed parts.
+        let many: Vec<String> = (1..=1001).map(|n| n.to_string()).collect();
+        for (numbers, code) in
+            [("1,1".to_string(), "duplicate_part_number"), (many.join(","), "invalid_part_numbers")]
+        {
+            let path = format!("/s3/multipart/{upload}/batch?key={}&partNumbers={numbers}", enc(&key));
+            let (status, reply) = call(&h.app, Function::SignParts, h.get(&path)).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)));
+        }
+        let etag = h.objects.put_part(&upload, 1, MIB).unwrap();
+        let twice = json!({"parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 1, "ETag": etag}]});
+        let done = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
+        let (status, reply) = call(&h.app, Function::CompleteUpload, h.post(&done, twice)).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("duplicate_part_number")));
 
         let (status, reply) = call(&h.app, Function::AbortUpload, h.delete(&listing(&upload, &key))).await;
         assert_eq!((status, reply), (200, json!({})));

@@ -20,11 +20,15 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// An S3 client for the local endpoint (path-style: moto serves no per-bucket host names).
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+}
+
 /// Creates the bucket (with CORS that lets browsers PUT parts and read `ETag`) and the table.
 /// Safe to run against resources that already exist.
 pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Result<(), String> {
-    let s3 =
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let s3 = s3_client(sdk);
     match s3.create_bucket().bucket(bucket).send().await {
         Ok(_) => {}
         Err(e)

@@ -38,8 +38,7 @@ pub async fn ensure_notifications(sdk: &SdkConfig, bucket: &str) -> Result<Strin
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or("the queue has no ARN")?;
 
-    let s3 =
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let s3 = crate::bootstrap::s3_client(sdk);
     let queue = QueueConfiguration::builder()
         .id("vidgate-object-created")
         .queue_arn(arn)
