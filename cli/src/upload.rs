@@ -46,7 +46,7 @@ impl Default for UploadOptions {
 }
 
 /// What one run did, for `--json` and the benchmark.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadReport {
     pub video: Value,
@@ -80,14 +80,8 @@ pub async fn upload(
             return Ok(UploadReport {
                 video: video.raw,
                 resumed: true,
-                parts_total: 0,
-                parts_sent: 0,
-                parts_skipped: 0,
-                bytes_sent: 0,
-                resigned: 0,
-                retries: 0,
-                transfer_seconds: 0.0,
                 seconds: started.elapsed().as_secs_f64(),
+                ..UploadReport::default()
             });
         }
         Found::Nothing => (create(api, states, &file, options).await?, false),
@@ -99,9 +93,10 @@ pub async fn upload(
         progress.note(&format!("resuming upload {} of {}", state.video_id, file.path.display()));
     }
     let plan = PartPlan { size: file.size, part_size: state.part_size, count: state.part_count };
-    // What S3 already holds, of the right size, is kept.
+    // What S3 already holds, of the right size, is kept (a new upload holds nothing yet).
+    let listed = if resumed { api.list_parts(&state.video_id).await? } else { Vec::new() };
     let mut done: BTreeMap<u32, Part> = BTreeMap::new();
-    for part in api.list_parts(&state.video_id).await? {
+    for part in listed {
         if part.part_number <= plan.count && part.size == plan.len(part.part_number) {
             done.insert(part.part_number, part);
         }
