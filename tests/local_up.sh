@@ -35,15 +35,19 @@ for run in 1 2; do
   token=$(infra/local/token smoke-user)
   created=$(curl -s -w '\n%{http_code}' -X POST "$api/v1/uploads" -H "Authorization: Bearer $token" \
     -d '{"filename":"smoke.mp4","size":1048576}')
+  # Every documented route works on the defaults a newcomer gets: credentials mode and /s3/sts too.
+  granted=$(curl -s -X POST "$api/v1/uploads" -H "Authorization: Bearer $token" \
+    -d '{"filename":"sdk.mp4","size":1048576,"method":"credentials"}' | jq -r '.credentials.accessKeyId // .error.code')
+  sts=$(curl -s "$api/s3/sts" -H "Authorization: Bearer $token" | jq -r '.credentials.AccessKeyId // .error.code')
   bucket=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$aws_port/vidgate-local")
   # The web page and the Uppy bundle infra/web-setup vendored for it.
   page=$(curl -s "$api/" | grep -c 'app.mjs' || true)
   uppy=$(curl -s -o /dev/null -w '%{http_code}' "$api/vendor/uppy.min.mjs")
   if [ "$anonymous" = 401 ] && [ "$(tail -n1 <<<"$created")" = 201 ] && [ "$bucket" = 200 ] \
-    && [ "$page" = 1 ] && [ "$uppy" = 200 ]; then
+    && [ "$page" = 1 ] && [ "$uppy" = 200 ] && [[ "$granted" == ASIA* ]] && [[ "$sts" == ASIA* ]]; then
     :
   else
-    fail "run $run: anonymous=$anonymous create=$(tail -n1 <<<"$created") bucket=$bucket page=$page uppy=$uppy"
+    fail "run $run: anonymous=$anonymous create=$(tail -n1 <<<"$created") bucket=$bucket page=$page uppy=$uppy credentials=$granted sts=$sts"
   fi
 
   kill -TERM "$pid"

@@ -1,5 +1,6 @@
-// The vidgate web page: sign in, upload with Uppy through the Companion routes, list my videos,
-// play one through its playback URL. Uppy is vendored from npm by infra/web-setup.
+// The vidgate web page: sign in, upload with Uppy 6 (its signRequest callback, or with ?mode=credentials
+// its getCredentials callback), list my videos, play one through its playback URL. Uppy is vendored
+// from npm by infra/web-setup.
 import { Uppy, Dashboard, AwsS3 } from './vendor/uppy.min.mjs';
 
 const api = location.origin;
@@ -8,6 +9,9 @@ const $ = (id) => document.getElementById(id);
 let token = null;
 let uppy = null;
 let refreshTimer = null;
+/// Keys Uppy finished sending whose record is not final yet: the S3 event records them a moment
+/// later (and, for keys under the caller's prefix, creates the record), so the list looks again.
+const arriving = new Set();
 
 function showError(message) {
   $('error').textContent = message || '';
@@ -39,22 +43,43 @@ async function signIn(user) {
   return json.token;
 }
 
-function startUppy() {
-  if (uppy) {
-    uppy.getPlugin('AwsS3').setOptions({ headers: { authorization: `Bearer ${token}` } });
-    return;
+/// Uppy's signRequest: vidgate presigns the one S3 request Uppy names (and records a new upload
+/// when the request starts one). Reads `token` at each call, so a new sign-in needs no reconfiguring.
+async function signRequest(request) {
+  return call('POST', '/uppy/sign', request);
+}
+
+/// Uppy's getCredentials: temporary credentials that can write only under the caller's prefix.
+async function getCredentials() {
+  return call('GET', '/uppy/credentials');
+}
+
+async function startUppy() {
+  if (uppy) return;
+  // Multipart can resume and retry part by part; S3 needs parts of 5 MiB or more.
+  const options = { shouldUseMultipart: (file) => file.size > 5 * MIB, getChunkSize: () => 5 * MIB };
+  if (new URLSearchParams(location.search).get('mode') === 'credentials') {
+    // The browser signs with the credentials itself; keys must sit under the caller's prefix.
+    const { endpoint, prefix } = await getCredentials();
+    Object.assign(options, {
+      s3Endpoint: endpoint,
+      getCredentials,
+      generateObjectKey: (file) => `${prefix}${crypto.randomUUID()}/${file.name}`,
+    });
+  } else {
+    // The key Uppy proposes only names the file: vidgate answers the key it chose.
+    Object.assign(options, { signRequest, generateObjectKey: (file) => file.name });
   }
   uppy = new Uppy({ autoProceed: true, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
     .use(Dashboard, { inline: true, target: '#uploader', height: 380, proudlyDisplayPoweredByUppy: false,
       note: 'Videos go straight to S3; files over 5 MiB in resumable parts.' })
-    .use(AwsS3, {
-      endpoint: api,
-      headers: { authorization: `Bearer ${token}` },
-      // Multipart can resume and retry part by part; S3 needs parts of 5 MiB or more.
-      shouldUseMultipart: (file) => file.size > 5 * MIB,
-    });
-  uppy.on('upload-success', () => refresh());
+    .use(AwsS3, options);
+  uppy.on('upload-success', (file, response) => {
+    if (response?.body?.key) arriving.add(response.body.key);
+    refresh();
+  });
   uppy.on('complete', () => refresh());
+  window.uppy = uppy; // for the console (and the browser test's pause/resume)
 }
 
 function formatSize(bytes) {
@@ -89,8 +114,9 @@ async function refresh() {
       return tr;
     });
     $('videos').replaceChildren(...rows);
-    // S3 events finish single-PUT uploads a moment after the PUT: look again while any is open.
-    if (videos.some((v) => v.status === 'uploading')) refreshTimer = setTimeout(refresh, 1500);
+    for (const v of videos) if (v.status !== 'uploading') arriving.delete(v.key);
+    // S3 events finish uploads a moment after the last request: look again while any is open.
+    if (arriving.size > 0 || videos.some((v) => v.status === 'uploading')) refreshTimer = setTimeout(refresh, 1000);
   } catch (e) {
     showError(e.message);
   }
@@ -117,7 +143,7 @@ $('signin').addEventListener('submit', async (event) => {
     const sub = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
     $('who').textContent = `signed in as ${sub}`;
     $('app').classList.remove('hidden');
-    startUppy();
+    await startUppy();
     await refresh();
   } catch (e) {
     showError(e.message);

@@ -1,13 +1,12 @@
-// Starts the real local stack (target/debug/vidgate-local up: moto + the API gateway) on free
-// ports for one test file, and stops it (SIGTERM, then SIGKILL) when the test is done.
+// Starts the real local stack exactly as the README does (`infra/local/up`, with only the two
+// ports set, free ones) for one test file, and stops it (SIGTERM, then SIGKILL) when the test is
+// done. Tokens come from `infra/local/token`, as the README shows.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const target = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
-export const binary = path.join(target, 'debug', 'vidgate-local');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -22,24 +21,16 @@ function freePort() {
 
 export async function startStack(env = {}) {
   const [apiPort, awsPort] = [await freePort(), await freePort()];
-  const child = spawn(binary, ['up'], {
+  const child = spawn(path.join(root, 'infra/local/up'), [], {
     cwd: root,
-    env: {
-      ...process.env,
-      VIDGATE_PORT: String(apiPort),
-      VIDGATE_AWS_PORT: String(awsPort),
-      VIDGATE_MOTO_SERVER: path.join(root, '.venv/bin/moto_server'),
-      VIDGATE_WEB_DIR: path.join(root, 'web'),
-      RUST_LOG: 'warn',
-      ...env,
-    },
+    env: { ...process.env, VIDGATE_PORT: String(apiPort), VIDGATE_AWS_PORT: String(awsPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 180_000; // infra/local/up checks its installs and build first
   while (!output.includes('vidgate local AWS endpoint:')) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -53,7 +44,7 @@ export async function startStack(env = {}) {
     aws: `http://127.0.0.1:${awsPort}`,
     output: () => output,
     token(sub) {
-      const run = spawnSync(binary, ['token', sub], { encoding: 'utf8' });
+      const run = spawnSync(path.join(root, 'infra/local/token'), [sub], { encoding: 'utf8' });
       if (run.status !== 0) throw new Error(run.stderr);
       return run.stdout.trim();
     },
@@ -110,4 +101,18 @@ export async function launchChromium() {
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
+}
+
+export const MIB = 1024 * 1024;
+
+/// Deterministic bytes that begin like an MP4 file, so the upload is recorded `uploaded`.
+export function videoLike(length, seed = 0x2545f491) {
+  const bytes = Buffer.alloc(length);
+  let x = seed;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex').copy(bytes);
+  return bytes;
 }

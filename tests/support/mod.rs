@@ -117,8 +117,8 @@ impl Stack {
         configure(&mut config);
         let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE);
         let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
-        let credentials =
-            vidgate::credentials::sts::StsIssuer::new(&sdk, vidgate::config::LOCAL_UPLOADER_ROLE_ARN);
+        let role = config.uploader_role_arn.clone().expect("the local defaults name an uploader role");
+        let credentials = vidgate::credentials::sts::StsIssuer::new(&sdk, &role);
         let app =
             App::new(config, Arc::new(videos), Arc::new(objects)).with_credentials(Arc::new(credentials));
 

@@ -14,6 +14,25 @@ pub const LOCAL_UPLOADER_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/vidgat
 /// The playback secret of local stacks and tests; never for a deployment.
 pub const LOCAL_PLAYBACK_SECRET: &str = "vidgate-local-playback-secret-not-for-aws";
 
+/// The bucket and table `vidgate-local up` creates when none is named.
+pub const LOCAL_BUCKET: &str = "vidgate-local";
+pub const LOCAL_TABLE: &str = "vidgate-local-videos";
+
+/// The one list of local defaults: what `vidgate-local up` runs with when a variable is unset,
+/// and what tests build their configuration from, so the stack a newcomer starts and the stack
+/// the tests start serve the same routes (credentials mode included).
+pub fn local_default(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "VIDGATE_BUCKET" => LOCAL_BUCKET,
+        "VIDGATE_TABLE" => LOCAL_TABLE,
+        // moto serves no per-bucket host names.
+        "VIDGATE_S3_PATH_STYLE" => "true",
+        "VIDGATE_PLAYBACK_SECRET" => LOCAL_PLAYBACK_SECRET,
+        "VIDGATE_UPLOADER_ROLE_ARN" => LOCAL_UPLOADER_ROLE_ARN,
+        _ => return None,
+    })
+}
+
 /// Everything the handlers read from the environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -186,14 +205,17 @@ impl Config {
         })
     }
 
-    /// A complete configuration for tests and local tools.
+    /// The local stack's configuration: each setting from `get` (the environment), else its
+    /// [`local_default`].
+    pub fn local(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| get(name).or_else(|| local_default(name).map(str::to_owned)))
+    }
+
+    /// The local defaults with another bucket and table, for tests and local tools.
     pub fn for_local(bucket: &str, table: &str) -> Self {
-        Self::from_lookup(|name| match name {
+        Self::local(|name| match name {
             "VIDGATE_BUCKET" => Some(bucket.to_owned()),
             "VIDGATE_TABLE" => Some(table.to_owned()),
-            "VIDGATE_S3_PATH_STYLE" => Some("true".to_owned()),
-            "VIDGATE_PLAYBACK_SECRET" => Some(LOCAL_PLAYBACK_SECRET.to_owned()),
-            "VIDGATE_UPLOADER_ROLE_ARN" => Some(LOCAL_UPLOADER_ROLE_ARN.to_owned()),
             _ => None,
         })
         .expect("local defaults are valid")
@@ -245,6 +267,21 @@ mod tests {
         assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
         let short = Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_PLAYBACK_SECRET", "short")]));
         assert!(short.unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));
+    }
+
+    #[test]
+    fn local_defaults_enable_every_function_and_yield_to_the_environment() {
+        let config = Config::local(|_| None).unwrap();
+        assert_eq!((config.bucket.as_str(), config.table.as_str()), (LOCAL_BUCKET, LOCAL_TABLE));
+        for function in Function::ALL {
+            assert!(config.clone().check_for(function).is_ok(), "{}", function.name());
+        }
+        assert_eq!(config.uploader_role_arn.as_deref(), Some(LOCAL_UPLOADER_ROLE_ARN));
+        let tests = Config::for_local("b", "t");
+        assert_eq!(tests.uploader_role_arn, config.uploader_role_arn);
+        assert_eq!(tests.playback_secret, config.playback_secret);
+        let set = Config::local(lookup(&[("VIDGATE_UPLOADER_ROLE_ARN", "arn:aws:iam::1:role/x")])).unwrap();
+        assert_eq!(set.uploader_role_arn.as_deref(), Some("arn:aws:iam::1:role/x"));
     }
 
     #[test]

@@ -170,6 +170,10 @@ pub enum UploadMethod {
     /// The client `PUT`s the whole object to one presigned URL; S3's event (or an explicit
     /// complete) records its arrival.
     Put,
+    /// The client runs S3's multipart API itself, each request to a URL vidgate presigned for
+    /// this key alone (Uppy 6's `signRequest`); the S3 event records the arrival. The upload id
+    /// is S3's and the client's, so none is stored: aborts end whatever is open on the key.
+    Signed,
 }
 
 /// The record of one upload, as stored and (less the owner) as shown to its owner.

@@ -48,7 +48,34 @@ struct CreateBody {
     #[serde(rename = "type")]
     content_type: Option<String>,
     #[serde(default)]
-    metadata: BTreeMap<String, String>,
+    metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// Companion stores metadata values as text (`String(value)` in its JavaScript), so clients send
+/// numbers, booleans and nulls (`{"size": 17825792}`, Uppy's `relativePath: null`); they are kept
+/// as the same text. Objects and arrays have no such text and are refused by name.
+fn companion_metadata(
+    metadata: BTreeMap<String, serde_json::Value>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    use serde_json::Value;
+    metadata
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(text) => text,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => "null".to_owned(),
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(ApiError::invalid(
+                        "invalid_metadata",
+                        format!("metadata value of {key:?} must be a string, number, boolean or null"),
+                    ));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -66,7 +93,7 @@ async fn create_multipart(app: &App, owner: &Owner, req: &Request) -> Result<Res
     let request = UploadRequest {
         filename: body.filename,
         content_type: body.content_type,
-        metadata: Some(body.metadata),
+        metadata: Some(companion_metadata(body.metadata)?),
         method: Some(UploadMethod::Presigned),
         ..UploadRequest::default()
     };
@@ -393,6 +420,27 @@ mod tests {
         assert_eq!((status, reply), (200, json!({})));
         assert!(!h.objects.has_upload(&upload));
         assert_eq!(h.stored(&id).await.unwrap().status.as_str(), "aborted");
+    }
+
+    #[tokio::test]
+    async fn metadata_scalars_are_stored_as_text_and_structures_are_refused() {
+        let h = Harness::new();
+        let body = json!({"filename": "a.mp4", "type": "video/mp4",
+            "metadata": {"size": 17825792, "ratio": 1.5, "public": true, "relativePath": null, "name": "a.mp4"}});
+        let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+        assert_eq!(status, 200, "{reply}");
+        let stored = h.stored(reply["video"]["id"].as_str().unwrap()).await.unwrap();
+        let text = |k: &str| stored.metadata[k].clone();
+        assert_eq!(
+            [text("size"), text("ratio"), text("public"), text("relativePath"), text("name")],
+            ["17825792", "1.5", "true", "null", "a.mp4"]
+        );
+        for bad in [json!({"tags": ["a"]}), json!({"geo": {"lat": 1}})] {
+            let body = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": bad});
+            let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid_metadata")), "{reply}");
+            assert!(reply["error"]["message"].as_str().unwrap().contains("must be a string"), "{reply}");
+        }
     }
 
     #[tokio::test]

@@ -57,6 +57,12 @@ pub(super) struct Started {
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let upload = required_json_body::<UploadRequest>(req)?.validate(app.config.default_part_size)?;
+    if upload.method == UploadMethod::Signed {
+        return Err(ApiError::invalid(
+            "unsupported_method",
+            "\"signed\" uploads start with POST /uppy/sign (Uppy's signRequest); use presigned, put or credentials",
+        ));
+    }
     let max_parts = upload.plan.max_parts();
     let Started { video, credentials, put } = start(app, owner, upload).await?;
     Ok(json_response(
@@ -83,7 +89,7 @@ pub(super) async fn start(app: &App, owner: &Owner, upload: NewUpload) -> Result
     let key = keys::object_key(owner, &id, upload.extension);
     let upload_id = match upload.method {
         UploadMethod::Presigned => Some(app.objects.create_multipart(&key, &upload.content_type).await?),
-        UploadMethod::Credentials | UploadMethod::Put => None,
+        UploadMethod::Credentials | UploadMethod::Put | UploadMethod::Signed => None,
     };
 
     let now = time::now();
@@ -119,7 +125,7 @@ pub(super) async fn start(app: &App, owner: &Owner, upload: NewUpload) -> Result
 
     // Credentials come after the record exists, so no credentials ever name an untracked key.
     let credentials = match video.method {
-        UploadMethod::Presigned | UploadMethod::Put => None,
+        UploadMethod::Presigned | UploadMethod::Put | UploadMethod::Signed => None,
         UploadMethod::Credentials => match grant(app, &video).await {
             Ok(credentials) => Some(credentials),
             Err(err) => {
@@ -199,6 +205,7 @@ mod tests {
             (json!({"filename": "a.mp4", "size": -5}), "invalid_body"),
             (json!({"filename": "a.mp4", "partSize": 1}), "invalid_part_size"),
             (json!({"filename": "a.mp4", "colour": "red"}), "invalid_body"),
+            (json!({"filename": "a.mp4", "method": "signed"}), "unsupported_method"),
             (json!(["a.mp4"]), "invalid_body"),
         ] {
             let (status, reply) =

@@ -13,6 +13,7 @@ mod sign_parts;
 mod stream_video;
 #[cfg(test)]
 pub(crate) mod testing;
+mod uppy;
 mod view;
 
 use std::convert::Infallible;
@@ -37,8 +38,11 @@ pub async fn handle(app: &App, function: Function, req: Request) -> Result<Respo
     let result = match (function, &owner) {
         // The stream route has no authorizer: its URL carries a playback token instead.
         (Function::StreamVideo, _) => stream_video::handle(app, &req).await,
-        (_, Ok(owner)) if is_companion(&req) => companion::handle(app, function, owner, &req).await,
-        (_, Ok(owner)) => dispatch(app, function, owner, &req).await,
+        (_, Ok(owner)) => match api_of(&req) {
+            Api::Companion => companion::handle(app, function, owner, &req).await,
+            Api::Uppy => uppy::handle(app, function, owner, &req).await,
+            Api::V1 => dispatch(app, function, owner, &req).await,
+        },
         (_, Err(_)) => Err(ApiError::Unauthorized),
     };
     let response = result.unwrap_or_else(|e| e.into_response(&request_id));
@@ -54,9 +58,9 @@ pub async fn handle(app: &App, function: Function, req: Request) -> Result<Respo
     Ok(response)
 }
 
-/// Whether API Gateway matched one of the Companion protocol's routes.
-fn is_companion(req: &Request) -> bool {
-    route_for_key(&route_key(req)).is_some_and(|route| route.api == Api::Companion)
+/// Which protocol the route API Gateway matched speaks (`/v1` when it is not in the table).
+fn api_of(req: &Request) -> Api {
+    route_for_key(&route_key(req)).map_or(Api::V1, |route| route.api)
 }
 
 async fn dispatch(
@@ -75,6 +79,7 @@ async fn dispatch(
         Function::GetVideo => get_video::handle(app, owner, req).await,
         Function::CreatePlayback => create_playback::handle(app, owner, req).await,
         Function::IssueCredentials => issue_credentials::handle(app, owner, req).await,
+        Function::SignRequest => uppy::sign_request(app, owner, req).await,
         Function::OnObjectCreated | Function::ExpireUploads => {
             Err(ApiError::Internal(format!("{} is not an HTTP function", function.name())))
         }
@@ -118,6 +123,10 @@ fn presigned_upload(video: &Video) -> Result<&str, ApiError> {
         UploadMethod::Put => ApiError::conflict(
             "single_put_upload",
             "this upload is one PUT to its presigned URL and has no parts",
+        ),
+        UploadMethod::Signed => ApiError::conflict(
+            "signed_upload",
+            "this upload's client runs S3's multipart API itself: sign its requests with POST /uppy/sign",
         ),
         _ => ApiError::conflict(
             "credentials_upload",

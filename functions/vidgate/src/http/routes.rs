@@ -16,6 +16,8 @@ pub enum Function {
     StreamVideo,
     CreatePlayback,
     IssueCredentials,
+    /// Presigns one S3 request of an upload the client runs itself (Uppy 6's `signRequest`).
+    SignRequest,
     /// S3 `ObjectCreated` notifications (no route).
     OnObjectCreated,
     /// The scheduled sweeper of abandoned uploads (no route).
@@ -23,7 +25,7 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 13] = [
         Function::CreateUpload,
         Function::SignParts,
         Function::ListParts,
@@ -34,6 +36,7 @@ impl Function {
         Function::StreamVideo,
         Function::CreatePlayback,
         Function::IssueCredentials,
+        Function::SignRequest,
         Function::OnObjectCreated,
         Function::ExpireUploads,
     ];
@@ -51,6 +54,7 @@ impl Function {
             Function::StreamVideo => "stream-video",
             Function::CreatePlayback => "create-playback",
             Function::IssueCredentials => "issue-credentials",
+            Function::SignRequest => "sign-request",
             Function::OnObjectCreated => "on-object-created",
             Function::ExpireUploads => "expire-uploads",
         }
@@ -77,8 +81,12 @@ pub enum Auth {
 pub enum Api {
     /// vidgate's own `/v1` API.
     V1,
-    /// Uppy Companion's S3 protocol (`/s3/...`), for `@uppy/aws-s3` and other Companion clients.
+    /// Uppy Companion's S3 protocol (`/s3/...`), for `@uppy/aws-s3` 5.x and other Companion
+    /// clients.
     Companion,
+    /// What `@uppy/aws-s3` 6.x asks of a backend (`/uppy/...`): its `signRequest` and
+    /// `getCredentials` callbacks, each one `fetch` with the caller's JWT.
+    Uppy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +118,10 @@ const fn companion(method: &'static str, path: &'static str, function: Function)
     Route { method, path, function, auth: Auth::Jwt, api: Api::Companion }
 }
 
+const fn uppy(method: &'static str, path: &'static str, function: Function) -> Route {
+    Route { method, path, function, auth: Auth::Jwt, api: Api::Uppy }
+}
+
 pub const ROUTES: &[Route] = &[
     jwt("POST", "/v1/uploads", Function::CreateUpload),
     jwt("POST", "/v1/uploads/{videoId}/part-urls", Function::SignParts),
@@ -130,6 +142,8 @@ pub const ROUTES: &[Route] = &[
     companion("POST", "/s3/multipart/{uploadId}/complete", Function::CompleteUpload),
     companion("DELETE", "/s3/multipart/{uploadId}", Function::AbortUpload),
     companion("GET", "/s3/sts", Function::IssueCredentials),
+    uppy("POST", "/uppy/sign", Function::SignRequest),
+    uppy("GET", "/uppy/credentials", Function::IssueCredentials),
 ];
 
 /// The route API Gateway matched, from its route key (`GET /s3/sts`).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ObjectError, ObjectInfo, ObjectStore, PartRef, UploadedPart, same_etag};
+use super::{ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, UploadedPart, same_etag};
 use crate::domain::parts::MIN_PART_SIZE;
 
 #[derive(Default)]
@@ -117,6 +117,27 @@ impl ObjectStore for MemoryObjectStore {
     ) -> Result<String, ObjectError> {
         self.check()?;
         Ok(format!("memory://bucket/{key}?X-Amz-Expires={}", expires_in.as_secs()))
+    }
+
+    async fn presign_request(
+        &self,
+        key: &str,
+        request: ClientRequest<'_>,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
+        self.check()?;
+        let (method, query) = match request {
+            ClientRequest::PutObject => ("PUT", String::new()),
+            ClientRequest::CreateMultipart => ("POST", "uploads".to_owned()),
+            ClientRequest::ListParts { upload_id } => ("GET", format!("uploadId={upload_id}")),
+            ClientRequest::Complete { upload_id } => ("POST", format!("uploadId={upload_id}")),
+            ClientRequest::Abort { upload_id } => ("DELETE", format!("uploadId={upload_id}")),
+        };
+        Ok(format!("memory://bucket/{key}?{query}&method={method}&X-Amz-Expires={}", expires_in.as_secs()))
+    }
+
+    fn bucket_url(&self) -> String {
+        "memory://bucket".into()
     }
 
     async fn presign_part(

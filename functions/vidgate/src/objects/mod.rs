@@ -47,6 +47,23 @@ pub struct ObjectInfo {
     pub etag: String,
 }
 
+/// An S3 request a client sends itself, to a URL presigned for it (parts have
+/// [`ObjectStore::presign_part`]). Only `host` is signed: Uppy 6.1 (in `uppy` 6.0.1) sends the
+/// file's own `Content-Type` and no header a signer names, so none may be required.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientRequest<'a> {
+    /// `PUT` of the whole object.
+    PutObject,
+    /// `POST ?uploads`.
+    CreateMultipart,
+    /// `GET ?uploadId=`.
+    ListParts { upload_id: &'a str },
+    /// `POST ?uploadId=` with the part list.
+    Complete { upload_id: &'a str },
+    /// `DELETE ?uploadId=`.
+    Abort { upload_id: &'a str },
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     /// Starts a multipart upload; returns its upload id.
@@ -69,6 +86,18 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
         expires_in: Duration,
     ) -> Result<String, ObjectError>;
+
+    /// A URL for one client `request` on `key`.
+    async fn presign_request(
+        &self,
+        key: &str,
+        request: ClientRequest<'_>,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError>;
+
+    /// The bucket's base URL for clients that sign their own requests (Uppy's `s3Endpoint`):
+    /// object URLs are this plus `/<key>`.
+    fn bucket_url(&self) -> String;
 
     /// Every part uploaded so far, in part-number order (all pages).
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError>;

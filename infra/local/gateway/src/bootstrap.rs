@@ -5,8 +5,6 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
-pub const DEFAULT_BUCKET: &str = "vidgate-local";
-pub const DEFAULT_TABLE: &str = "vidgate-local-videos";
 pub const REGION: &str = "us-east-1";
 
 /// SDK configuration for a local endpoint: fixed region and dummy credentials (moto checks

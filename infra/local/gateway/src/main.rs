@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use tokio::net::TcpListener;
 use vidgate::{App, Config, telemetry};
-use vidgate_local::bootstrap::{self, DEFAULT_BUCKET, DEFAULT_TABLE};
+use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::moto::MotoServer;
@@ -68,16 +68,7 @@ async fn up() -> Result<(), String> {
     let aws_port = port("VIDGATE_AWS_PORT", 4566)?;
     let moto_program =
         env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
-    let config = Config::from_lookup(|name| match name {
-        "VIDGATE_BUCKET" => Some(env(name).unwrap_or_else(|| DEFAULT_BUCKET.into())),
-        "VIDGATE_TABLE" => Some(env(name).unwrap_or_else(|| DEFAULT_TABLE.into())),
-        "VIDGATE_S3_PATH_STYLE" => Some("true".into()),
-        "VIDGATE_PLAYBACK_SECRET" => {
-            Some(env(name).unwrap_or_else(|| vidgate::config::LOCAL_PLAYBACK_SECRET.into()))
-        }
-        other => env(other),
-    })
-    .map_err(|e| e.to_string())?;
+    let config = Config::local(env).map_err(|e| e.to_string())?;
 
     // Bind the API port first: if it is taken, fail before starting anything else.
     let listener = TcpListener::bind(("127.0.0.1", api_port))
