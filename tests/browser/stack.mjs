@@ -2,6 +2,7 @@
 // ports set, free ones) for one test file, and stops it (SIGTERM, then SIGKILL) when the test is
 // done. Tokens come from `infra/local/token`, as the README shows.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -115,4 +116,14 @@ export function videoLike(length, seed = 0x2545f491) {
   }
   Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex').copy(bytes);
   return bytes;
+}
+
+/// The code block the README marks with `<!-- tested: NAME … -->`, as written there.
+export function readmeBlock(name) {
+  const text = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const at = text.indexOf(`<!-- tested: ${name}`);
+  if (at < 0) throw new Error(`README.md has no block marked "tested: ${name}"`);
+  const block = /```\w*\n([\s\S]*?)```/.exec(text.slice(at));
+  if (!block) throw new Error(`no code block follows "tested: ${name}"`);
+  return block[1];
 }

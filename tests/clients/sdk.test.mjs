@@ -9,25 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile, rm } from 'node:fs/promises';
+import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack, client, videoLike, MIB } from '../browser/stack.mjs';
+import { startStack, client, videoLike, readmeBlock, MIB } from '../browser/stack.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const readme = path.join(here, '../../README.md');
-const MARKER = '<!-- tested: tests/clients/sdk.test.mjs runs this block as written -->';
 const LOCAL_LINE = "  // endpoint: 'http://127.0.0.1:4566', forcePathStyle: true, // on the local stack";
-
-/// The README's block after the marker.
-async function snippet() {
-  const text = await readFile(readme, 'utf8');
-  const at = text.indexOf(MARKER);
-  assert.ok(at >= 0, 'the README marks the SDK snippet');
-  const block = /```js\n([\s\S]*?)```/.exec(text.slice(at));
-  assert.ok(block, 'a js block follows the marker');
-  return block[1];
-}
 
 /// What the snippet is given (API, token, file), and a fetch that counts refreshes and makes every
 /// set of credentials look 4 minutes from expiry.
@@ -51,7 +39,7 @@ console.log('RESULT ' + JSON.stringify({ video, refreshes, key: grant.key, first
 `;
 
 test('the README AWS SDK v3 snippet uploads with refreshed credentials, as written', { timeout: 180_000 }, async () => {
-  const code = await snippet();
+  const code = readmeBlock('aws-sdk-js v3');
   assert.ok(code.includes(LOCAL_LINE), `the snippet has the local line:\n${code}`);
   const stack = await startStack();
   const work = path.join(here, `.run-${process.pid}`);
