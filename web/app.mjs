@@ -57,7 +57,7 @@ async function getCredentials() {
 async function startUppy() {
   if (uppy) return;
   // Multipart can resume and retry part by part; S3 needs parts of 5 MiB or more.
-  const options = { shouldUseMultipart: (file) => file.size > 5 * MIB, getChunkSize: () => 5 * MIB };
+  const options = { shouldUseMultipart: (file) => file.size > 5 * MIB };
   if (new URLSearchParams(location.search).get('mode') === 'credentials') {
     // The browser signs with the credentials itself; keys must sit under the caller's prefix.
     const { endpoint, prefix } = await getCredentials();

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
 use super::complete_upload::{PartInput, finish};
-use super::create_upload::{Started, start};
+use super::create_upload::{Started, put_target, start};
 use super::issue_credentials::grant_prefix;
 use super::sign_parts::sign;
 use super::{VideoView, abort_upload, list_parts, load_owned};
@@ -137,9 +137,8 @@ async fn params(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body
         method: Some(UploadMethod::Put),
         ..UploadRequest::default()
     };
-    let Started { video, put, .. } =
-        start(app, owner, request.validate(app.config.default_part_size)?).await?;
-    let put = put.ok_or_else(|| ApiError::Internal("a put-mode upload came back without a URL".into()))?;
+    let Started { video, .. } = start(app, owner, request.validate(app.config.default_part_size)?).await?;
+    let put = put_target(app, &video).await?;
     let reply = PutParams {
         method: put.method,
         url: &put.url,

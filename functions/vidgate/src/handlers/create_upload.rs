@@ -48,11 +48,10 @@ pub(super) struct PutTarget {
     pub(super) headers: BTreeMap<&'static str, String>,
 }
 
-/// A recorded upload and what its client needs to send the bytes.
+/// A recorded upload, and the credentials of a credentials-mode one.
 pub(super) struct Started {
     pub(super) video: Video,
     pub(super) credentials: Option<CredentialsGrant>,
-    pub(super) put: Option<PutTarget>,
 }
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -64,7 +63,11 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
         ));
     }
     let max_parts = upload.plan.max_parts();
-    let Started { video, credentials, put } = start(app, owner, upload).await?;
+    let Started { video, credentials } = start(app, owner, upload).await?;
+    let put = match video.method {
+        UploadMethod::Put => Some(put_target(app, &video).await?),
+        _ => None,
+    };
     Ok(json_response(
         StatusCode::CREATED,
         &Created {
@@ -83,7 +86,7 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
 }
 
 /// Records a new upload of `owner`'s and prepares S3 for it: the multipart upload (presigned
-/// mode), credentials for the key (credentials mode) or the `PUT` URL (put mode).
+/// mode) or credentials for the key (credentials mode).
 pub(super) async fn start(app: &App, owner: &Owner, upload: NewUpload) -> Result<Started, ApiError> {
     let id = VideoId::new();
     let key = keys::object_key(owner, &id, upload.extension);
@@ -137,17 +140,15 @@ pub(super) async fn start(app: &App, owner: &Owner, upload: NewUpload) -> Result
         },
     };
 
-    let put = match video.method {
-        UploadMethod::Put => {
-            // Presigning is local signing: the record needs no undo if it failed.
-            let url =
-                app.objects.presign_put(&video.key, &video.content_type, app.config.part_url_ttl).await?;
-            let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
-            Some(PutTarget { method: "PUT", url, headers })
-        }
-        _ => None,
-    };
-    Ok(Started { video, credentials, put })
+    Ok(Started { video, credentials })
+}
+
+/// The one presigned `PUT` of a put-mode upload, with its signed `Content-Type`. Presigning is
+/// local signing: the record needs no undo if it failed.
+pub(super) async fn put_target(app: &App, video: &Video) -> Result<PutTarget, ApiError> {
+    let url = app.objects.presign_put(&video.key, &video.content_type, app.config.part_url_ttl).await?;
+    let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
+    Ok(PutTarget { method: "PUT", url, headers })
 }
 
 #[cfg(test)]

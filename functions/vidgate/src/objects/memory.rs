@@ -126,14 +126,14 @@ impl ObjectStore for MemoryObjectStore {
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
         self.check()?;
-        let (method, query) = match request {
-            ClientRequest::PutObject => ("PUT", String::new()),
-            ClientRequest::CreateMultipart => ("POST", "uploads".to_owned()),
-            ClientRequest::ListParts { upload_id } => ("GET", format!("uploadId={upload_id}")),
-            ClientRequest::Complete { upload_id } => ("POST", format!("uploadId={upload_id}")),
-            ClientRequest::Abort { upload_id } => ("DELETE", format!("uploadId={upload_id}")),
+        let query = match request {
+            ClientRequest::PutObject => "method=PUT".to_owned(),
+            ClientRequest::CreateMultipart => "uploads&method=POST".to_owned(),
+            ClientRequest::ListParts { upload_id } => format!("uploadId={upload_id}&method=GET"),
+            ClientRequest::Complete { upload_id } => format!("uploadId={upload_id}&method=POST"),
+            ClientRequest::Abort { upload_id } => format!("uploadId={upload_id}&method=DELETE"),
         };
-        Ok(format!("memory://bucket/{key}?{query}&method={method}&X-Amz-Expires={}", expires_in.as_secs()))
+        Ok(format!("memory://bucket/{key}?{query}&X-Amz-Expires={}", expires_in.as_secs()))
     }
 
     fn bucket_url(&self) -> String {
