@@ -36,6 +36,8 @@ pub struct NewUpload {
 }
 
 pub const MAX_FILENAME_CHARS: usize = 255;
+/// Longer than any registered media type with parameters; S3 and DynamoDB would refuse far more.
+pub const MAX_CONTENT_TYPE_CHARS: usize = 255;
 pub const MAX_METADATA_ENTRIES: usize = 32;
 pub const MAX_METADATA_KEY_CHARS: usize = 64;
 pub const MAX_METADATA_VALUE_CHARS: usize = 1024;
@@ -118,6 +120,12 @@ fn resolve_content_type(filename: &str, declared: Option<&str>) -> Result<(Strin
         )
     };
 
+    if declared.is_some_and(|d| d.chars().count() > MAX_CONTENT_TYPE_CHARS) {
+        return Err(Invalid::new(
+            "invalid_content_type",
+            format!("contentType must be at most {MAX_CONTENT_TYPE_CHARS} characters"),
+        ));
+    }
     let declared = declared.map(str::trim).filter(|d| !d.is_empty());
     let Some(declared) = declared else {
         return by_extension()

@@ -185,6 +185,11 @@ struct SignedBatch {
 /// `GET /s3/multipart/{uploadId}/{partNumber}` and `GET /s3/multipart/{uploadId}/batch?partNumbers=1,2`.
 async fn sign_parts(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
     let single = path_param(req, "partNumber");
+    // `GET /s3/multipart/{uploadId}/complete` reaches this route through `{partNumber}` (in API
+    // Gateway too); that resource is the complete route's, which takes POST only.
+    if single.as_deref() == Some("complete") {
+        return Err(ApiError::MethodNotAllowed { allow: "POST" });
+    }
     let numbers = match &single {
         Some(n) => vec![part_number(n)?],
         None => {
@@ -398,6 +403,9 @@ mod tests {
         let (status, reply) =
             call(&h.app, Function::ListParts, h.get(&format!("/s3/multipart/{upload}"))).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("missing_key")));
+        let complete = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
+        let (status, reply) = call(&h.app, Function::SignParts, h.get(&complete)).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (405, Some("method_not_allowed")));
         let bad = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,x", enc(&key));
         assert_eq!(call(&h.app, Function::SignParts, h.get(&bad)).await.0, 400);
         // The /v1 rules hold here too: duplicates and too many numbers, twice listed parts.

@@ -207,6 +207,15 @@ mod tests {
             (json!({"filename": "a.mp4", "partSize": 1}), "invalid_part_size"),
             (json!({"filename": "a.mp4", "colour": "red"}), "invalid_body"),
             (json!({"filename": "a.mp4", "method": "signed"}), "unsupported_method"),
+            // A 100,000-character type once reached S3 (500); a 3 MB one DynamoDB's item limit.
+            (
+                json!({"filename": "a.mp4", "contentType": format!("video/{}", "x".repeat(100_000))}),
+                "invalid_content_type",
+            ),
+            (
+                json!({"filename": "a.mp4", "contentType": format!("video/{}", "x".repeat(250)), "method": "put"}),
+                "invalid_content_type",
+            ),
             (json!(["a.mp4"]), "invalid_body"),
         ] {
             let (status, reply) =

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::VideoView;
 use crate::App;
 use crate::domain::{Owner, Status};
-use crate::http::request::{json_response, query};
+use crate::http::request::{json_response, query_given};
 use crate::http::{ApiError, cursor};
 use crate::store::ListQuery;
 
@@ -22,17 +22,17 @@ struct Listing<'a> {
 }
 
 pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    let status = query(req, "status")
+    let status = query_given(req, "status")
         .map(|raw| {
             Status::parse(&raw).ok_or_else(|| {
                 ApiError::invalid(
                     "invalid_status",
-                    "status must be one of uploading, uploaded, aborted, expired",
+                    "status must be one of uploading, uploaded, aborted, expired, rejected",
                 )
             })
         })
         .transpose()?;
-    let limit = query(req, "limit")
+    let limit = query_given(req, "limit")
         .map(|raw| {
             raw.parse::<u32>()
                 .ok()
@@ -41,7 +41,7 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
         })
         .transpose()?
         .unwrap_or(DEFAULT_LIMIT);
-    let after = query(req, "cursor").map(|raw| cursor::decode(&raw, status)).transpose()?;
+    let after = query_given(req, "cursor").map(|raw| cursor::decode(&raw, status)).transpose()?;
 
     let page = app.videos.list(&ListQuery { owner: owner.clone(), status, limit, after }).await?;
     Ok(json_response(
@@ -121,6 +121,10 @@ mod tests {
             ("?limit=101", "invalid_limit"),
             ("?limit=abc", "invalid_limit"),
             ("?cursor=xyz", "invalid_cursor"),
+            // Present but empty is a mistake, not an absence (schemathesis found `?status=` → 200).
+            ("?status=", "invalid_status"),
+            ("?limit=", "invalid_limit"),
+            ("?cursor=", "invalid_cursor"),
         ] {
             let (status, body) = list(&h, query).await;
             assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{query}");

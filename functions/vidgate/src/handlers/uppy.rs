@@ -57,6 +57,32 @@ struct SignBody {
     expires_in: Option<u64>,
 }
 
+/// The longest key or upload id accepted (S3 keys are at most 1,024 bytes).
+const MAX_NAME_CHARS: usize = 1024;
+
+impl SignBody {
+    /// Bounds checked before anything is recorded or signed, as the OpenAPI schema states them.
+    fn check(&self) -> Result<(), ApiError> {
+        let invalid = |message: String| Err(ApiError::invalid("invalid_request", message));
+        if !matches!(self.method.as_str(), "PUT" | "POST" | "GET" | "DELETE") {
+            return invalid(format!("method must be PUT, POST, GET or DELETE, not {:?}", self.method));
+        }
+        if self.key.is_empty() || self.key.chars().count() > MAX_NAME_CHARS {
+            return invalid(format!("key must be 1 to {MAX_NAME_CHARS} characters"));
+        }
+        if self.upload_id.as_deref().is_some_and(|u| u.is_empty() || u.chars().count() > MAX_NAME_CHARS) {
+            return invalid(format!("uploadId must be 1 to {MAX_NAME_CHARS} characters"));
+        }
+        if self.expires_in.is_some_and(|s| !(1..=MAX_PRESIGN_SECS).contains(&s)) {
+            return invalid(format!("expiresIn must be 1 to {MAX_PRESIGN_SECS} seconds"));
+        }
+        Ok(())
+    }
+}
+
+/// SigV4 presigned URLs live at most seven days.
+const MAX_PRESIGN_SECS: u64 = 604_800;
+
 /// Uppy's `PresignedResponse`.
 #[derive(Serialize)]
 struct Presigned<'a> {
@@ -74,16 +100,18 @@ pub(super) async fn sign_request(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: SignBody = required_json_body(req)?;
-    let ttl = body.expires_in.map_or(app.config.part_url_ttl, |s| {
-        Duration::from_secs(s.clamp(1, app.config.part_url_ttl.as_secs()))
-    });
-    let method = body.method.to_ascii_uppercase();
-    let (url, video, headers) = match (method.as_str(), body.upload_id.as_deref(), body.part_number) {
+    body.check()?;
+    // The plugin asks for its own lifetime; vidgate's part-URL lifetime is the most it gets.
+    let ttl = body
+        .expires_in
+        .map_or(app.config.part_url_ttl, |s| Duration::from_secs(s.min(app.config.part_url_ttl.as_secs())));
+    let method = body.method.as_str();
+    let (url, video, headers) = match (method, body.upload_id.as_deref(), body.part_number) {
         // PutObject, and CreateMultipartUpload (which the client later completes itself): the
         // upload is recorded here. The content type is the one vidgate resolved; Uppy >= 6.2
         // sends it from `headers`, older 6.x the file's own (neither is signed).
         ("PUT" | "POST", None, None) => {
-            let (method, request) = match method.as_str() {
+            let (method, request) = match method {
                 "PUT" => (UploadMethod::Put, ClientRequest::PutObject),
                 _ => (UploadMethod::Signed, ClientRequest::CreateMultipart),
             };

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// The video is in a state that does not allow this (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The path names a resource that takes other methods (405 + `Allow`), found by a handler
+    /// when a parameter of a broader route matched a literal of another one.
+    #[error("this resource accepts {allow}")]
+    MethodNotAllowed { allow: &'static str },
     /// The range selects no byte of a `size`-byte video (416 + `Content-Range: bytes */size`).
     #[error("the range selects no byte of this {size}-byte video")]
     RangeNotSatisfiable { size: u64 },
@@ -60,6 +64,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,6 +79,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "invalid_playback_token",
             ApiError::NotFound => "video_not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
@@ -103,6 +109,9 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => {
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
             }
             ApiError::RangeNotSatisfiable { size } => {
                 headers.insert(

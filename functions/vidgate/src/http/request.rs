@@ -43,6 +43,12 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A query-string parameter as sent, empty included: for parameters where `?name=` is a mistake
+/// to answer, not an absence to ignore.
+pub fn query_given(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
+}
+
 /// API Gateway's request id (also in its access logs), or `-` outside API Gateway.
 pub fn request_id(req: &Request) -> String {
     match req.request_context_ref() {

@@ -153,10 +153,11 @@ pub fn route_for_key(key: &str) -> Option<&'static Route> {
 }
 
 /// Why no route matched a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NoRoute {
     NotFound,
-    MethodNotAllowed,
+    /// The path exists with these methods only (the `Allow` header of a 405).
+    MethodNotAllowed(Vec<&'static str>),
 }
 
 /// The route table compiled for lookups, as API Gateway matches it (same `{param}` syntax).
@@ -195,8 +196,23 @@ impl Router {
             self.by_method.iter().find(|(m, _)| *m == method).and_then(|(_, router)| router.at(path).ok());
         match found {
             Some(m) => Ok((*m.value, m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())),
-            None if self.by_method.iter().any(|(_, r)| r.at(path).is_ok()) => Err(NoRoute::MethodNotAllowed),
-            None => Err(NoRoute::NotFound),
+            None => {
+                // Methods of the most specific template that matches (literal segments win, as in
+                // routing): `/s3/multipart/u/complete` allows POST, though GET's
+                // `/s3/multipart/{uploadId}/{partNumber}` would also match it.
+                let matches: Vec<(&'static str, &'static str)> = self
+                    .by_method
+                    .iter()
+                    .filter_map(|(m, r)| r.at(path).ok().map(|found| (*m, found.value.path)))
+                    .collect();
+                let literals = |template: &str| template.split('/').filter(|s| !s.starts_with('{')).count();
+                match matches.iter().map(|(_, t)| literals(t)).max() {
+                    None => Err(NoRoute::NotFound),
+                    Some(best) => Err(NoRoute::MethodNotAllowed(
+                        matches.iter().filter(|(_, t)| literals(t) == best).map(|(m, _)| *m).collect(),
+                    )),
+                }
+            }
         }
     }
 }
@@ -212,7 +228,19 @@ mod tests {
         let (route, params) = router.find("POST", "/v1/uploads/abc/part-urls").unwrap();
         assert_eq!(route.function, Function::SignParts);
         assert_eq!(params, vec![("videoId".to_string(), "abc".to_string())]);
-        assert_eq!(router.find("GET", "/v1/uploads").unwrap_err(), NoRoute::MethodNotAllowed);
+        assert_eq!(router.find("GET", "/v1/uploads").unwrap_err(), NoRoute::MethodNotAllowed(vec!["POST"]));
+        assert_eq!(
+            router.find("TRACE", "/v1/videos/x/stream").unwrap_err(),
+            NoRoute::MethodNotAllowed(vec!["GET", "HEAD"])
+        );
+        assert_eq!(
+            router.find("OPTIONS", "/s3/multipart/u1/complete").unwrap_err(),
+            NoRoute::MethodNotAllowed(vec!["POST"])
+        );
+        assert_eq!(
+            router.find("POST", "/s3/multipart/u1").unwrap_err(),
+            NoRoute::MethodNotAllowed(vec!["GET", "DELETE"])
+        );
         assert_eq!(router.find("GET", "/v2/nothing").unwrap_err(), NoRoute::NotFound);
         assert_eq!(router.find("GET", "/v1/videos").unwrap().0.function, Function::ListVideos);
         // Literal segments win over parameters, as in API Gateway.

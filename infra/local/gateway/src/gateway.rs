@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use lambda_http::Body;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::services::ServeDir;
 use vidgate::App;
 use vidgate::http::error::error_response;
@@ -26,6 +27,17 @@ use crate::jwt::DevJwt;
 
 /// API Gateway's payload limit.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// API Gateway HTTP API's quota for header values. (A long path is left to routing, which
+/// answers 404 for it like any unknown path.)
+const MAX_HEADER_BYTES: usize = 10 * 1024;
+
+/// Paths the API owns: the static files never answer for them, so an API error is never
+/// shadowed by a file lookup.
+const API_PREFIXES: &[&str] = &["/v1/", "/s3/", "/uppy/", "/local/"];
+
+/// The longest path segment a file can have (`NAME_MAX`); longer ones can only be API paths.
+const MAX_FILE_SEGMENT_BYTES: usize = 255;
 
 pub struct Gateway {
     app: App,
@@ -54,14 +66,32 @@ pub async fn serve(
     let web = gateway.web.clone();
     let api = axum::Router::new().fallback(handle).with_state(gateway);
     let service = match web {
-        // Files first (GET/HEAD below `web` only); everything else goes to the API.
-        Some(dir) => axum::Router::new()
-            .fallback_service(ServeDir::new(dir).call_fallback_on_method_not_allowed(true).fallback(api)),
+        // Files first for what can be a file (GET/HEAD below `web`); everything else, and whatever
+        // no file answers, goes to the API.
+        Some(dir) => {
+            let files = ServeDir::new(dir).call_fallback_on_method_not_allowed(true).fallback(api.clone());
+            axum::Router::new().fallback(move |request: axum::extract::Request| async move {
+                if may_be_a_file(request.uri().path()) {
+                    files
+                        .oneshot(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                        .unwrap_or_else(|e| match e {})
+                } else {
+                    api.oneshot(request).await.unwrap_or_else(|e| match e {})
+                }
+            })
+        }
         None => api,
     };
     axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+fn may_be_a_file(path: &str) -> bool {
+    !API_PREFIXES.iter().any(|prefix| path.starts_with(prefix) || path == prefix.trim_end_matches('/'))
+        && path.split('/').all(|segment| segment.len() <= MAX_FILE_SEGMENT_BYTES)
 }
 
 async fn handle(
@@ -85,6 +115,15 @@ async fn route(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
+    let header_bytes: usize =
+        parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return reply(error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "request headers are limited to 10,240 bytes",
+        ));
+    }
     if path == DEV_TOKEN_PATH {
         return dev_token(gateway, &parts.method, body).await;
     }
@@ -93,12 +132,17 @@ async fn route(
         Err(NoRoute::NotFound) => {
             return reply(error_response(StatusCode::NOT_FOUND, "route_not_found", "no such route"));
         }
-        Err(NoRoute::MethodNotAllowed) => {
-            return reply(error_response(
+        Err(NoRoute::MethodNotAllowed(allowed)) => {
+            let allow = allowed.join(", ");
+            let mut response = reply(error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                "this route does not accept that method",
+                &format!("this route accepts {allow}"),
             ));
+            if let Ok(value) = allow.parse() {
+                response.headers_mut().insert(http::header::ALLOW, value);
+            }
+            return response;
         }
     };
 
@@ -175,7 +219,10 @@ async fn dev_token(gateway: &Gateway, method: &http::Method, body: AxumBody) -> 
         sub: String,
     }
     if method != http::Method::POST {
-        return reply(error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "POST only"));
+        let mut response =
+            reply(error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "POST only"));
+        response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        return response;
     }
     let bytes = to_bytes(body, 4096).await.unwrap_or_default();
     match serde_json::from_slice::<Wanted>(&bytes) {

@@ -1,5 +1,5 @@
 //! Development tokens, checked the way API Gateway's JWT authorizer checks real ones: signature,
-//! issuer, audience and expiry. Only the algorithm differs (HS256 with a shared secret instead of
+//! issuer, audience, `exp`, `nbf` and `iat` (neither may lie in the future). Only the algorithm differs (HS256 with a shared secret instead of
 //! RS256 with the issuer's published keys), which keeps local use free of any identity provider.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -23,7 +23,8 @@ impl DevJwt {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.validate_nbf = true;
+        validation.leeway = 0;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -49,7 +50,12 @@ impl DevJwt {
         let token = authorization?.strip_prefix("Bearer ")?.trim();
         let data = decode::<Map<String, Value>>(token, &self.decoding, &self.validation).ok()?;
         let sub_ok = data.claims.get("sub").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-        sub_ok.then_some(data.claims)
+        // A token issued in the future is refused, as API Gateway does; `iat` must be a number.
+        let iat_ok = match data.claims.get("iat") {
+            None => true,
+            Some(iat) => iat.as_i64().is_some_and(|iat| iat <= chrono::Utc::now().timestamp()),
+        };
+        (sub_ok && iat_ok).then_some(data.claims)
     }
 }
 
@@ -82,7 +88,15 @@ mod tests {
         let wrong_iss = forge(json!({"sub": "a", "iss": "evil", "aud": AUDIENCE, "exp": now + 60}));
         let wrong_aud = forge(json!({"sub": "a", "iss": ISSUER, "aud": "other", "exp": now + 60}));
         let no_sub = forge(json!({"iss": ISSUER, "aud": AUDIENCE, "exp": now + 60}));
-        for token in [expired, wrong_iss, wrong_aud, no_sub] {
+        // Not valid yet, or issued in the future: API Gateway refuses both.
+        let early =
+            forge(json!({"sub": "a", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "nbf": now + 300}));
+        let future =
+            forge(json!({"sub": "a", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "iat": now + 300}));
+        let valid_nbf =
+            forge(json!({"sub": "a", "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "nbf": now - 1}));
+        assert!(jwt.verify(Some(&format!("Bearer {valid_nbf}"))).is_some());
+        for token in [expired, wrong_iss, wrong_aud, no_sub, early, future] {
             assert!(jwt.verify(Some(&format!("Bearer {token}"))).is_none());
         }
     }
