@@ -21,7 +21,7 @@ use vidgate::App;
 use vidgate::http::error::error_response;
 use vidgate::http::event::Event;
 use vidgate::http::routes::Auth;
-use vidgate::http::{NoRoute, Router};
+use vidgate::http::{NoRoute, ROUTES, Router};
 
 use crate::jwt::DevJwt;
 
@@ -31,10 +31,6 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// API Gateway HTTP API's quota for header values. (A long path is left to routing, which
 /// answers 404 for it like any unknown path.)
 const MAX_HEADER_BYTES: usize = 10 * 1024;
-
-/// Paths the API owns: the static files never answer for them, so an API error is never
-/// shadowed by a file lookup.
-const API_PREFIXES: &[&str] = &["/v1/", "/s3/", "/uppy/", "/local/"];
 
 /// The longest path segment a file can have (`NAME_MAX`); longer ones can only be API paths.
 const MAX_FILE_SEGMENT_BYTES: usize = 255;
@@ -89,9 +85,14 @@ pub async fn serve(
         .await
 }
 
+/// Whether a static file may answer `path`: not under a first segment the route table (or the
+/// dev sign-in) owns, so an API error is never shadowed by a file lookup, and no segment longer
+/// than a file name can be.
 fn may_be_a_file(path: &str) -> bool {
-    !API_PREFIXES.iter().any(|prefix| path.starts_with(prefix) || path == prefix.trim_end_matches('/'))
-        && path.split('/').all(|segment| segment.len() <= MAX_FILE_SEGMENT_BYTES)
+    let first = |p: &'static str| p.split('/').nth(1).unwrap_or_default();
+    let top = path.split('/').nth(1).unwrap_or_default();
+    let owned = ROUTES.iter().map(|r| first(r.path)).chain([first(DEV_TOKEN_PATH)]).any(|owned| owned == top);
+    !owned && path.split('/').all(|segment| segment.len() <= MAX_FILE_SEGMENT_BYTES)
 }
 
 async fn handle(
@@ -249,4 +250,20 @@ fn reply(response: lambda_http::Response<Body>) -> Response {
         _ => Vec::new(),
     };
     (parts.status, parts.headers, AxumBody::from(bytes)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_a_file;
+
+    #[test]
+    fn files_never_answer_for_the_apis_paths_or_impossible_names() {
+        assert!(may_be_a_file("/"));
+        assert!(may_be_a_file("/app.mjs"));
+        assert!(may_be_a_file("/vendor/uppy.min.mjs"));
+        for api in ["/v1/videos", "/v1", "/s3/sts", "/uppy/sign", "/local/token"] {
+            assert!(!may_be_a_file(api), "{api}");
+        }
+        assert!(!may_be_a_file(&format!("/{}", "a".repeat(256))));
+    }
 }
