@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_norway::Value;
+use vidgate::function::Function;
 use vidgate::http::routes::Auth;
-use vidgate::http::{Function, ROUTES, Router};
+use vidgate::http::{ROUTES, Router};
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -94,7 +95,7 @@ fn the_http_api_routes_are_exactly_the_route_table() {
     }
     let expected: BTreeMap<String, (String, bool)> = ROUTES
         .iter()
-        .map(|r| (r.key(), (resource_name(r.function), r.auth == Auth::PlaybackToken)))
+        .map(|r| (r.key(), (resource_name(r.function().into()), r.auth() == Auth::PlaybackToken)))
         .collect();
     assert_eq!(routes, expected);
     assert_eq!(t["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"], "JwtAuthorizer");
@@ -208,14 +209,14 @@ fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
     for f in Function::ALL {
         let path = root().join("events").join(format!("{}.json", f.name()));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if !f.is_http() {
+        let Function::Http(f) = f else {
             serde_json::from_str::<serde_json::Value>(&text).unwrap();
             continue;
-        }
+        };
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let (route, _) = router.find(request.method().as_str(), request.uri().path()).unwrap();
-        assert_eq!(route.function, f, "{}", path.display());
+        assert_eq!(route.function(), f, "{}", path.display());
     }
 }
 
@@ -233,4 +234,49 @@ fn openapi_documents_exactly_the_route_table() {
     }
     let routes: BTreeSet<String> = ROUTES.iter().map(|r| r.key()).collect();
     assert_eq!(documented, routes);
+}
+
+/// Every place that lists a video's statuses lists exactly `Status::ALL`: the OpenAPI enums (the
+/// `Video` schema and the `?status=` filter), and the README's state line and its `status` sentence
+/// (the 400 for an unknown `?status=` builds its message from `Status::ALL`).
+#[test]
+fn statuses_are_listed_as_the_code_has_them() {
+    use vidgate::domain::Status;
+    let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let doc: Value = serde_norway::from_str(&text).unwrap();
+    let mut enums = Vec::new();
+    fn status_enums<'a>(v: &'a Value, key: Option<&str>, out: &mut Vec<&'a Value>) {
+        match v {
+            Value::Mapping(m) => {
+                let named = m.get("name").and_then(|n| n.as_str()) == Some("status");
+                for (k, child) in m {
+                    let k = k.as_str();
+                    if k == Some("enum") && (key == Some("status") || named) {
+                        out.push(child);
+                    }
+                    let next = if k == Some("schema") && named { Some("status") } else { k };
+                    status_enums(child, next, out);
+                }
+            }
+            Value::Sequence(items) => items.iter().for_each(|i| status_enums(i, key, out)),
+            _ => {}
+        }
+    }
+    status_enums(&doc, None, &mut enums);
+    assert!(enums.len() >= 2, "the Video schema and the ?status= filter: {enums:?}");
+    for e in enums {
+        let listed: Vec<&str> = e.as_sequence().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert_eq!(listed, all, "openapi.yaml");
+    }
+
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = format!("`{} → {}`", all[0], all[1..].join(" | "));
+    assert!(readme.contains(&line), "README should say {line}");
+    let quoted: Vec<String> = all.iter().map(|s| format!("`{s}`")).collect();
+    let sentence =
+        format!("`status` is {} or {}", quoted[..quoted.len() - 1].join(", "), quoted[quoted.len() - 1]);
+    assert!(readme.contains(&sentence), "README should say {sentence}");
 }

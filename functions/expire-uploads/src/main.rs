@@ -3,12 +3,15 @@
 
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
 use serde_json::Value;
-use vidgate::{App, Config, aws, events, http::Function, telemetry};
+use vidgate::function::EventFunction;
+use vidgate::{App, Config, aws, events, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
-    let config = Config::from_env_for(Function::ExpireUploads)?;
-    let app = App::from_sdk(config, &aws::load().await);
+    let config = Config::from_env_for(EventFunction::ExpireUploads)?;
+    let sdk = aws::load().await;
+    // DynamoDB and S3: the clients its use cases reach.
+    let app = App::dynamodb(config, &sdk).s3(&sdk);
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| events::expire_uploads(&app))).await
 }

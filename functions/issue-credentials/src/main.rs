@@ -1,12 +1,14 @@
 //! `POST /v1/uploads/{videoId}/credentials`: the issue-credentials Lambda function. The handler lives in `vidgate::handlers`.
 
 use lambda_http::{Error, run, service_fn};
-use vidgate::{App, Config, aws, handlers, http::Function, telemetry};
+use vidgate::{App, Config, aws, handlers, http::HttpFunction, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
-    let config = Config::from_env_for(Function::IssueCredentials)?;
-    let app = App::from_sdk(config, &aws::load().await);
-    run(service_fn(|req| handlers::handle(&app, Function::IssueCredentials, req))).await
+    let config = Config::from_env_for(HttpFunction::IssueCredentials)?;
+    let sdk = aws::load().await;
+    // DynamoDB, S3 and STS: the clients its use cases reach.
+    let app = App::dynamodb(config, &sdk).s3(&sdk).sts(&sdk);
+    run(service_fn(|req| handlers::issue_credentials(&app, req))).await
 }

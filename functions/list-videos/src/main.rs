@@ -1,12 +1,14 @@
 //! `GET /v1/videos`: the list-videos Lambda function. The handler lives in `vidgate::handlers`.
 
 use lambda_http::{Error, run, service_fn};
-use vidgate::{App, Config, aws, handlers, http::Function, telemetry};
+use vidgate::{App, Config, aws, handlers, http::HttpFunction, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
-    let config = Config::from_env_for(Function::ListVideos)?;
-    let app = App::from_sdk(config, &aws::load().await);
-    run(service_fn(|req| handlers::handle(&app, Function::ListVideos, req))).await
+    let config = Config::from_env_for(HttpFunction::ListVideos)?;
+    let sdk = aws::load().await;
+    // DynamoDB only: the clients its use cases reach.
+    let app = App::dynamodb(config, &sdk);
+    run(service_fn(|req| handlers::list_videos(&app, req))).await
 }

@@ -3,13 +3,16 @@
 
 use lambda_http::aws_lambda_events::event::s3::S3Event;
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
-use vidgate::{App, Config, aws, events, http::Function, telemetry};
+use vidgate::function::EventFunction;
+use vidgate::{App, Config, aws, events, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
-    let config = Config::from_env_for(Function::OnObjectCreated)?;
-    let app = App::from_sdk(config, &aws::load().await);
+    let config = Config::from_env_for(EventFunction::OnObjectCreated)?;
+    let sdk = aws::load().await;
+    // DynamoDB and S3: the clients its use cases reach.
+    let app = App::dynamodb(config, &sdk).s3(&sdk);
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| async {
         events::on_object_created(&app, event.payload).await.map(|reports| format!("{reports:?}"))
     }))

@@ -1,12 +1,14 @@
 //! `POST /v1/uploads/{videoId}/part-urls`: the sign-parts Lambda function. The handler lives in `vidgate::handlers`.
 
 use lambda_http::{Error, run, service_fn};
-use vidgate::{App, Config, aws, handlers, http::Function, telemetry};
+use vidgate::{App, Config, aws, handlers, http::HttpFunction, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
-    let config = Config::from_env_for(Function::SignParts)?;
-    let app = App::from_sdk(config, &aws::load().await);
-    run(service_fn(|req| handlers::handle(&app, Function::SignParts, req))).await
+    let config = Config::from_env_for(HttpFunction::SignParts)?;
+    let sdk = aws::load().await;
+    // DynamoDB and S3: the clients its use cases reach.
+    let app = App::dynamodb(config, &sdk).s3(&sdk);
+    run(service_fn(|req| handlers::sign_parts(&app, req))).await
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use vidgate::domain::time;
 use vidgate::domain::{Owner, Status, UploadMethod, Video, VideoId};
 use vidgate::http::event::Event;
-use vidgate::http::{Function, Router};
+use vidgate::http::{HttpFunction, Router};
 use vidgate::objects::s3::S3ObjectStore;
 use vidgate::store::VideoStore;
 use vidgate::store::memory::MemoryVideoStore;
@@ -83,8 +83,9 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("urls", parts), &parts, |b, _| {
             b.iter(|| {
                 let request = event.to_request().unwrap();
-                let response =
-                    runtime.block_on(vidgate::handlers::handle(&app, Function::SignParts, request)).unwrap();
+                let response = runtime
+                    .block_on(vidgate::handlers::handle(&app, HttpFunction::SignParts, request))
+                    .unwrap();
                 assert_eq!(response.status(), 200);
                 response
             })

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use crate::domain::parts::{MAX_PART_SIZE, MIN_PART_SIZE};
-use crate::http::Function;
+use crate::function::Function;
+use crate::http::HttpFunction;
 
 /// The uploader role of local stacks and tests (moto's STS assumes any role).
 pub const LOCAL_UPLOADER_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/vidgate-uploader";
@@ -111,17 +112,18 @@ impl Config {
     }
 
     /// The configuration `function` needs, failing at Init on what that function would miss.
-    pub fn from_env_for(function: Function) -> Result<Self, ConfigError> {
+    pub fn from_env_for(function: impl Into<Function>) -> Result<Self, ConfigError> {
         Self::from_env()?.check_for(function)
     }
 
-    pub fn check_for(self, function: Function) -> Result<Self, ConfigError> {
-        if matches!(function, Function::StreamVideo | Function::CreatePlayback)
+    pub fn check_for(self, function: impl Into<Function>) -> Result<Self, ConfigError> {
+        let function = function.into();
+        if matches!(function, Function::Http(HttpFunction::StreamVideo | HttpFunction::CreatePlayback))
             && self.playback_secret.is_none()
         {
             return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
         }
-        if function == Function::IssueCredentials && self.uploader_role_arn.is_none() {
+        if function == Function::Http(HttpFunction::IssueCredentials) && self.uploader_role_arn.is_none() {
             return Err(ConfigError::Missing("VIDGATE_UPLOADER_ROLE_ARN"));
         }
         Ok(self)
@@ -262,8 +264,8 @@ mod tests {
     fn playback_functions_need_a_long_enough_secret() {
         let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
         let config = Config::from_lookup(lookup(&base)).unwrap();
-        assert!(config.clone().check_for(Function::CreateUpload).is_ok());
-        let err = config.check_for(Function::StreamVideo).unwrap_err();
+        assert!(config.clone().check_for(HttpFunction::CreateUpload).is_ok());
+        let err = config.check_for(HttpFunction::StreamVideo).unwrap_err();
         assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
         let short = Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_PLAYBACK_SECRET", "short")]));
         assert!(short.unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));

@@ -4,94 +4,107 @@
 //! same code from this crate, so what is tested locally is what is deployed.
 //!
 //! # Module map
-//! - [`domain`]: videos, their states and transitions, part-size arithmetic, input validation.
-//!   No AWS types, so the rules can be unit-tested without any service.
-//! - [`store`]: the [`store::VideoStore`] port (upload records) with a DynamoDB adapter and an
-//!   in-memory fake.
-//! - [`objects`]: the [`objects::ObjectStore`] port (S3 multipart, presigning) with an S3 adapter and
-//!   an in-memory fake.
-//! - [`http`]: the route table, authentication from the authorizer context, the error → JSON mapping
-//!   and request/response helpers.
-//! - [`handlers`]: one module per route; [`handlers::handle`] is what every HTTP binary runs.
-//! - [`lifecycle`]: how an upload ends — recording what arrived (sniffed as video or rejected)
-//!   and settling records with what S3 did.
-//! - [`credentials`]: the [`credentials::CredentialIssuer`] port (STS `AssumeRole` with a session
-//!   policy for one key) with an STS adapter and fakes.
-//! - [`events`]: the non-HTTP functions: S3 `ObjectCreated` events and the expiry sweeper.
-//! - [`config`]: typed configuration, parsed once at Init from the environment.
-//! - [`aws`]: the one `SdkConfig` (explicit timeouts) and SDK error classification.
-//! - [`telemetry`]: tracing setup (JSON under Lambda).
+//! From the edges in (a layer uses only the layers below it):
+//! - `functions/<verb-noun>/main.rs` (not here): config, the clients that function uses
+//!   ([`app::App`]), `run(...)`.
+//! - [`handlers`]: the HTTP edge. One entry per function ([`handlers::get_video`], …) picks the
+//!   operation of the matched route ([`http::Operation`]) and runs one translator: a `/v1` route
+//!   file, the Companion module or the Uppy 6 module. No translator uses another.
+//! - [`events`]: the other edge: S3 notifications and the schedule, translated into use cases.
+//! - [`http`]: the route table, the caller's identity, [`http::ApiError`] (the one error → JSON
+//!   mapping) and the reply shapes protocols share.
+//! - [`uploads`]: the use cases — start, sign parts, list parts, finish, abort, grant credentials,
+//!   sign a client's own S3 request, record an arrived object, expire — over the ports they
+//!   need, answering [`uploads::UploadError`].
+//! - [`app`]: what a function holds: [`Config`] and exactly the ports it uses, as capabilities
+//!   ([`app::Records`], [`app::Objects`], [`app::Credentials`]) the use cases ask for.
+//! - [`store`], [`objects`], [`credentials`]: the ports (DynamoDB records, S3, STS), each with its
+//!   AWS adapter and an in-memory fake.
+//! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
+//!   arithmetic, validation, ranges, keys, sniffing, playback tokens, IAM session policies.
+//! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
+//!   settings parsed once at Init; [`aws`]: the one `SdkConfig` with explicit timeouts;
+//!   [`telemetry`]: tracing (JSON under Lambda).
 
+pub mod app;
 pub mod aws;
 pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod events;
+pub mod function;
 pub mod handlers;
 pub mod http;
-pub mod lifecycle;
 pub mod objects;
 pub mod store;
 pub mod telemetry;
+pub mod uploads;
 
-use std::sync::Arc;
-
+pub use app::App;
 pub use config::Config;
 
-/// What a handler needs to serve a request: configuration and the two ports.
-///
-/// Built once at Init and shared by reference, so no client is ever created per request.
-#[derive(Clone)]
-pub struct App {
-    pub config: Arc<Config>,
-    pub videos: Arc<dyn store::VideoStore>,
-    pub objects: Arc<dyn objects::ObjectStore>,
-    pub credentials: Arc<dyn credentials::CredentialIssuer>,
-    /// Uploaded records the stream route has read, kept for the function's lifetime.
-    pub uploaded: Arc<store::uploaded::UploadedMemo>,
-}
+/// The layering the module map states, checked on the source.
+#[cfg(test)]
+mod layers {
+    use std::path::{Path, PathBuf};
 
-impl App {
-    pub fn new(
-        config: Config,
-        videos: Arc<dyn store::VideoStore>,
-        objects: Arc<dyn objects::ObjectStore>,
-    ) -> Self {
-        Self {
-            config: Arc::new(config),
-            videos,
-            objects,
-            credentials: Arc::new(credentials::fixed::Disabled),
-            uploaded: Arc::default(),
+    fn sources(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.extend(sources(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    fn src() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+    }
+
+    /// The code of a file without its tests.
+    fn code(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.split("#[cfg(test)]").next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn no_handler_module_uses_another() {
+        let handlers = src().join("handlers");
+        let names: Vec<String> = sources(&handlers)
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .filter(|n| n != "mod" && n != "testing")
+            .collect();
+        for file in sources(&handlers) {
+            let me = file.file_stem().unwrap().to_string_lossy().into_owned();
+            if me == "mod" {
+                continue;
+            }
+            // Every path through the parent module (`super::x`, `super::{x, y}`, `handlers::x`).
+            for statement in
+                code(&file).split(';').filter(|s| s.contains("super::") || s.contains("handlers::"))
+            {
+                let words: Vec<&str> =
+                    statement.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
+                for other in names.iter().filter(|n| **n != me) {
+                    assert!(!words.contains(&other.as_str()), "{} uses {other}: {statement}", file.display());
+                }
+            }
         }
     }
 
-    /// The same app issuing temporary credentials through `issuer`.
-    pub fn with_credentials(mut self, issuer: Arc<dyn credentials::CredentialIssuer>) -> Self {
-        self.credentials = issuer;
-        self
-    }
-
-    /// The production wiring: DynamoDB and S3 adapters over one shared `SdkConfig`.
-    pub fn from_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        let videos = Arc::new(
-            store::dynamodb::DynamoVideoStore::new(sdk, &config.table)
-                .purging_after_days(config.purge_after_days),
-        );
-        let objects = Arc::new(objects::s3::S3ObjectStore::with_acceleration(
-            sdk,
-            &config.bucket,
-            config.s3_path_style,
-            config.s3_accelerate,
-        ));
-        let issuer: Option<Arc<dyn credentials::CredentialIssuer>> = config
-            .uploader_role_arn
-            .as_deref()
-            .map(|role| Arc::new(credentials::sts::StsIssuer::new(sdk, role)) as _);
-        let app = Self::new(config, videos, objects);
-        match issuer {
-            Some(issuer) => app.with_credentials(issuer),
-            None => app,
+    #[test]
+    fn api_error_lives_at_the_http_edge_only() {
+        for file in sources(&src()) {
+            let rel = file.strip_prefix(src()).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with("http/") || rel.starts_with("handlers/") {
+                continue;
+            }
+            assert!(!code(&file).contains("ApiError"), "{rel} uses ApiError");
         }
     }
 }

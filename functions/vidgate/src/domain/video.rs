@@ -7,7 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::parts::PartPlan;
 use super::time::{self, Timestamp};
+use super::upload::NewUpload;
 
 /// A video's id: a UUIDv7, so ids of one owner sort roughly by creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -245,9 +247,43 @@ impl Video {
         Ok(())
     }
 
-    /// The highest part number a client may sign for this upload.
-    pub fn max_part_number(&self) -> u32 {
-        self.part_count.unwrap_or(super::parts::MAX_PARTS)
+    /// The record of a new upload, `uploading` until its object arrives or `expires_at` passes.
+    /// Every path that starts one (the API, or an object found under an owner's prefix) builds it
+    /// here.
+    pub fn uploading(
+        id: VideoId,
+        owner: Owner,
+        key: String,
+        upload: NewUpload,
+        upload_id: Option<String>,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Video {
+        Video {
+            id,
+            owner,
+            status: Status::Uploading,
+            filename: upload.filename,
+            content_type: upload.content_type,
+            size: upload.size,
+            key,
+            method: upload.method,
+            upload_id,
+            part_size: upload.plan.part_size,
+            part_count: upload.plan.part_count,
+            metadata: upload.metadata,
+            etag: None,
+            reject_reason: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            expires_at,
+        }
+    }
+
+    /// How the upload is cut into parts (its highest part number is `plan().max_parts()`).
+    pub fn plan(&self) -> PartPlan {
+        PartPlan { part_size: self.part_size, part_count: self.part_count }
     }
 }
 

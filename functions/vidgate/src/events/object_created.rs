@@ -1,23 +1,12 @@
-//! `on-object-created`: S3 `ObjectCreated:*` notifications mark the matching upload `uploaded`
-//! (or `rejected` when its first bytes are no video), so credentials-mode and single-`PUT`
-//! clients — and clients that crash before calling complete — need not call complete at all.
-//!
-//! An object under an owner's prefix that has no record (written with the prefix-scoped
-//! credentials of `GET /s3/sts`) gets one here, owned by whoever the prefix belongs to.
-//!
-//! Idempotent and order-free: the record moves only out of `uploading`, with what S3 holds now
-//! (HeadObject), not what an old or duplicate event says; keys that are not ours are ignored.
+//! `on-object-created`: S3 `ObjectCreated:*` notifications, translated into
+//! [`uploads::record_arrival`] per record (see there for what it records and why it is
+//! idempotent and order-free).
 
 use aws_lambda_events::event::s3::S3Event;
 
-use crate::App;
-use crate::domain::keys::{prefix_of, video_id_of};
-use crate::domain::upload::video_type_of;
-use crate::domain::{Status, UploadMethod, Video, VideoId, time};
-use crate::http::ApiError;
-use crate::lifecycle::arrived;
-use crate::objects::ObjectInfo;
-use crate::store::StoreError;
+use crate::app::Objects;
+use crate::domain::VideoId;
+use crate::uploads::{self, Arrival, UploadError};
 
 /// What happened to each record of an event, for logs and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,51 +15,6 @@ pub enum ObjectReport {
     Recorded { id: VideoId, status: &'static str },
     /// Nothing to do, and why.
     Ignored { key: String, why: &'static str },
-}
-
-/// The record of `key`: the one the server made for it, or (for an object written under an
-/// owner's prefix without one) a new record of its owner, created once whatever the number of
-/// events. `None` when the key is not ours or its prefix belongs to no known owner.
-async fn record_for(app: &App, key: &str, object: &ObjectInfo) -> Result<Option<Video>, ApiError> {
-    if let Some(id) = video_id_of(key)
-        && let Some(video) = app.videos.get(&id).await?.filter(|v| v.key == key)
-    {
-        return Ok(Some(video));
-    }
-    let id = VideoId::for_untracked_key(key);
-    if let Some(video) = app.videos.get(&id).await? {
-        return Ok(Some(video));
-    }
-    let Some(prefix) = prefix_of(key) else { return Ok(None) };
-    let Some(owner) = app.videos.prefix_owner(prefix).await? else { return Ok(None) };
-    let filename = key.rsplit('/').next().unwrap_or(key).to_owned();
-    let now = time::now();
-    let video = Video {
-        id,
-        owner,
-        status: Status::Uploading,
-        content_type: video_type_of(&filename).unwrap_or("application/octet-stream").to_owned(),
-        filename,
-        size: Some(object.size),
-        key: key.to_owned(),
-        method: UploadMethod::Credentials,
-        upload_id: None,
-        part_size: app.config.default_part_size,
-        part_count: None,
-        metadata: Default::default(),
-        etag: None,
-        reject_reason: None,
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
-        expires_at: now + app.config.upload_ttl,
-    };
-    match app.videos.insert(&video).await {
-        Ok(()) => Ok(Some(video)),
-        // A duplicate event got there first.
-        Err(StoreError::ConditionFailed) => Ok(app.videos.get(&id).await?),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// S3 event keys are URL-encoded, with `+` for spaces.
@@ -82,13 +26,14 @@ fn decode_key(raw: &str) -> String {
         .unwrap_or(plus_decoded)
 }
 
-pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<ObjectReport>, ApiError> {
+/// An unavailable store is an error: the invocation fails and is retried.
+pub async fn on_object_created(app: &impl Objects, event: S3Event) -> Result<Vec<ObjectReport>, UploadError> {
     let mut reports = Vec::new();
     for record in event.records {
         let Some(raw_key) = record.s3.object.key.as_deref() else { continue };
         let key = decode_key(raw_key);
         let ignored = |why| ObjectReport::Ignored { key: key.clone(), why };
-        if record.s3.bucket.name.as_deref() != Some(app.config.bucket.as_str()) {
+        if record.s3.bucket.name.as_deref() != Some(app.config().bucket.as_str()) {
             reports.push(ignored("another bucket"));
             continue;
         }
@@ -96,26 +41,10 @@ pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<ObjectRe
             reports.push(ignored("not an ObjectCreated event"));
             continue;
         }
-        if prefix_of(&key).is_none() {
-            reports.push(ignored("not a vidgate key"));
-            continue;
-        }
-        // Unavailable stores return Err: Lambda retries the event.
-        let Some(object) = app.objects.head(&key).await? else {
-            reports.push(ignored("the object is gone"));
-            continue;
-        };
-        let Some(video) = record_for(app, &key, &object).await? else {
-            reports.push(ignored("no upload record for this key and no owner for its prefix"));
-            continue;
-        };
-        if video.status.is_final() {
-            reports.push(ignored("the upload is already final"));
-            continue;
-        }
-        let updated = arrived(app, &video, object).await?;
-        tracing::info!(video_id = %video.id, status = updated.status.as_str(), "object created");
-        reports.push(ObjectReport::Recorded { id: video.id, status: updated.status.as_str() });
+        reports.push(match uploads::record_arrival(app, &key).await? {
+            Arrival::Recorded { id, status } => ObjectReport::Recorded { id, status: status.as_str() },
+            Arrival::Ignored(why) => ignored(why),
+        });
     }
     Ok(reports)
 }
@@ -124,6 +53,7 @@ pub async fn on_object_created(app: &App, event: S3Event) -> Result<Vec<ObjectRe
 mod tests {
     use super::*;
     use crate::domain::Status;
+    use crate::domain::keys::video_id_of;
     use crate::handlers::testing::Harness;
     use crate::objects::memory::video_like;
     use serde_json::json;

@@ -1,34 +1,20 @@
-//! `DELETE /v1/uploads/{videoId}`: aborts the multipart upload and records it `aborted`.
+//! `DELETE /v1/uploads/{videoId}`: aborts the upload ([`uploads::abort`]).
 
 use lambda_http::{Body, Request, Response};
 
-use super::{load_owned, not_uploading};
-use crate::App;
-use crate::domain::{Change, Owner, Status, Video};
+use crate::app::Objects;
+use crate::domain::Owner;
 use crate::http::ApiError;
 use crate::http::request::{no_content, video_id};
-use crate::lifecycle::{abort_open_uploads, settle};
+use crate::uploads::{self, owned};
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    abort(app, load_owned(app, owner, &video_id(req)?).await?).await?;
+pub(super) async fn handle(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    uploads::abort(app, owned(app, owner, &video_id(req)?).await?).await?;
     Ok(no_content())
-}
-
-/// Aborts the caller's upload `video`; aborting an aborted upload succeeds again.
-pub(super) async fn abort(app: &App, video: Video) -> Result<(), ApiError> {
-    let settled = match video.status {
-        Status::Uploading => {
-            // If a racing complete got there first, `settle` sees the object and says so.
-            abort_open_uploads(app, &video).await?;
-            settle(app, &video, Change::Abort).await?
-        }
-        _ => video,
-    };
-    match settled.status {
-        // Aborting twice answers the same as the first time.
-        Status::Aborted => Ok(()),
-        other => Err(not_uploading(other)),
-    }
 }
 
 #[cfg(test)]
@@ -37,7 +23,7 @@ mod tests {
 
     use crate::domain::parts::MIB;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     #[tokio::test]
     async fn given_an_upload_when_aborted_then_204_s3_forgets_it_and_repeats_are_204() {
@@ -45,11 +31,11 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         let path = format!("/v1/uploads/{id}");
-        let (status, body) = call(&h.app, Function::AbortUpload, h.delete(&path)).await;
+        let (status, body) = call(&h.app, HttpFunction::AbortUpload, h.delete(&path)).await;
         assert_eq!((status, body), (204, Value::Null));
         assert!(!h.objects.has_upload(upload));
         assert_eq!(h.stored(id).await.unwrap().status.as_str(), "aborted");
-        let (status, _) = call(&h.app, Function::AbortUpload, h.delete(&path)).await;
+        let (status, _) = call(&h.app, HttpFunction::AbortUpload, h.delete(&path)).await;
         assert_eq!(status, 204);
     }
 
@@ -59,12 +45,15 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         h.objects.put_part(upload, 1, MIB).unwrap();
-        let (status, _) =
-            call(&h.app, Function::CompleteUpload, h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""))
-                .await;
+        let (status, _) = call(
+            &h.app,
+            HttpFunction::CompleteUpload,
+            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
+        )
+        .await;
         assert_eq!(status, 200);
         let (status, body) =
-            call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+            call(&h.app, HttpFunction::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("upload_completed")));
         assert_eq!(h.stored(id).await.unwrap().status.as_str(), "uploaded");
     }
@@ -81,7 +70,7 @@ mod tests {
         h.app.objects.complete_multipart(&video.key, upload, &refs).await.unwrap();
 
         let (status, body) =
-            call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+            call(&h.app, HttpFunction::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("upload_completed")));
         let stored = h.stored(id).await.unwrap();
         assert_eq!((stored.status.as_str(), stored.size), ("uploaded", Some(MIB)));

@@ -8,39 +8,17 @@
 
 use std::collections::BTreeMap;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 
-use super::complete_upload::{PartInput, finish};
-use super::create_upload::{Started, put_target, start};
-use super::issue_credentials::grant_prefix;
-use super::sign_parts::sign;
-use super::{VideoView, abort_upload, list_parts, load_owned};
-use crate::App;
+use crate::app::{Credentials, Objects, Records};
 use crate::domain::keys::video_id_of;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
 use crate::http::request::{json_response, query, required_json_body};
-use crate::http::{ApiError, Function};
-
-pub(super) async fn handle(
-    app: &App,
-    function: Function,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    match function {
-        Function::CreateUpload if req.method() == Method::GET => params(app, owner, req).await,
-        Function::CreateUpload => create_multipart(app, owner, req).await,
-        Function::SignParts => sign_parts(app, owner, req).await,
-        Function::ListParts => list(app, owner, req).await,
-        Function::CompleteUpload => complete(app, owner, req).await,
-        Function::AbortUpload => abort(app, owner, req).await,
-        Function::IssueCredentials => sts(app, owner).await,
-        other => Err(ApiError::Internal(format!("{} serves no Companion route", other.name()))),
-    }
-}
+use crate::http::{ApiError, VideoView};
+use crate::uploads::{self, NamedPart, SignedParts, Started, owned};
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -88,7 +66,11 @@ struct Created<'a> {
 }
 
 /// `POST /s3/multipart`: a presigned-mode upload of unknown size.
-async fn create_multipart(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn create_multipart(
+    app: &(impl Objects + Credentials),
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let body: CreateBody = required_json_body(req)?;
     let request = UploadRequest {
         filename: body.filename,
@@ -97,11 +79,12 @@ async fn create_multipart(app: &App, owner: &Owner, req: &Request) -> Result<Res
         method: Some(UploadMethod::Presigned),
         ..UploadRequest::default()
     };
-    let Started { video, .. } = start(app, owner, request.validate(app.config.default_part_size)?).await?;
+    let Started { video, .. } =
+        uploads::start(app, owner, request.validate(app.config().default_part_size)?).await?;
     let created = Created {
         key: &video.key,
         upload_id: video.upload_id.as_deref(),
-        bucket: &app.config.bucket,
+        bucket: &app.config().bucket,
         video: VideoView::from(&video),
     };
     Ok(json_response(StatusCode::OK, &created))
@@ -120,7 +103,11 @@ struct PutParams<'a> {
 
 /// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned `PUT` for a small file. The
 /// record becomes `uploaded` through the S3 event, or an explicit complete.
-async fn params(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn params(
+    app: &(impl Objects + Credentials),
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let metadata: BTreeMap<String, String> = req
         .query_string_parameters_ref()
         .into_iter()
@@ -137,10 +124,11 @@ async fn params(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body
         method: Some(UploadMethod::Put),
         ..UploadRequest::default()
     };
-    let Started { video, .. } = start(app, owner, request.validate(app.config.default_part_size)?).await?;
-    let put = put_target(app, &video).await?;
+    let Started { video, .. } =
+        uploads::start(app, owner, request.validate(app.config().default_part_size)?).await?;
+    let put = uploads::put_target(app, &video).await?;
     let reply = PutParams {
-        method: put.method,
+        method: "PUT",
         url: &put.url,
         fields: serde_json::Map::new(),
         headers: &put.headers,
@@ -151,12 +139,12 @@ async fn params(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body
 }
 
 /// The caller's upload named by the `{uploadId}` path parameter and the `key` query parameter.
-async fn named_upload(app: &App, owner: &Owner, req: &Request) -> Result<Video, ApiError> {
+async fn named_upload(app: &impl Records, owner: &Owner, req: &Request) -> Result<Video, ApiError> {
     let key = query(req, "key")
         .ok_or_else(|| ApiError::invalid("missing_key", "the key query parameter is required"))?;
     let upload_id = path_param(req, "uploadId").ok_or(ApiError::NotFound)?;
     let id = video_id_of(&key).ok_or(ApiError::NotFound)?;
-    let video = load_owned(app, owner, &id).await?;
+    let video = owned(app, owner, &id).await?;
     if video.key != key || video.upload_id.as_deref() != Some(upload_id.as_str()) {
         return Err(ApiError::NotFound);
     }
@@ -183,7 +171,11 @@ struct SignedBatch {
 }
 
 /// `GET /s3/multipart/{uploadId}/{partNumber}` and `GET /s3/multipart/{uploadId}/batch?partNumbers=1,2`.
-async fn sign_parts(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn sign_parts(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let single = path_param(req, "partNumber");
     // `GET /s3/multipart/{uploadId}/complete` reaches this route through `{partNumber}` (in API
     // Gateway too); that resource is the complete route's, which takes POST only.
@@ -196,12 +188,12 @@ async fn sign_parts(app: &App, owner: &Owner, req: &Request) -> Result<Response<
             let list = query(req, "partNumbers").ok_or_else(|| {
                 ApiError::invalid("invalid_part_numbers", "the partNumbers query parameter is required")
             })?;
-            // How many, which and duplicates: `sign` checks, as for /v1.
+            // How many, which and duplicates: `uploads::sign_parts` checks, as for /v1.
             list.split(',').map(|n| part_number(n.trim())).collect::<Result<Vec<_>, _>>()?
         }
     };
     let video = named_upload(app, owner, req).await?;
-    let (signed, expires_at) = sign(app, &video, numbers).await?;
+    let SignedParts { urls: signed, expires_at } = uploads::sign_parts(app, &video, numbers).await?;
     if single.is_some() {
         let (_, url) = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
         return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
@@ -230,9 +222,13 @@ struct ListedPart<'a> {
 }
 
 /// `GET /s3/multipart/{uploadId}?key=`: every uploaded part, as a bare array.
-async fn list(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn list_parts(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let video = named_upload(app, owner, req).await?;
-    let parts = list_parts::uploaded_parts(app, &video).await?;
+    let parts = uploads::list_parts(app, &video).await?;
     let listed: Vec<ListedPart> = parts
         .iter()
         .map(|p| ListedPart { part_number: p.part_number, etag: &p.etag, size: p.size })
@@ -263,24 +259,32 @@ struct Completed<'a> {
 }
 
 /// `POST /s3/multipart/{uploadId}/complete?key=` `{parts: [{PartNumber, ETag}]}`.
-async fn complete(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn complete(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let body: CompleteBody = required_json_body(req)?;
-    // Duplicates, missing parts and wrong ETags: `finish` checks the list against S3's, as for /v1.
+    // Duplicates, missing parts and wrong ETags: `uploads::finish` checks them against S3's list.
     let parts =
-        body.parts.into_iter().map(|p| PartInput { part_number: p.part_number, etag: p.etag }).collect();
-    let video = finish(app, named_upload(app, owner, req).await?, Some(parts)).await?;
+        body.parts.into_iter().map(|p| NamedPart { part_number: p.part_number, etag: p.etag }).collect();
+    let video = uploads::finish(app, named_upload(app, owner, req).await?, Some(parts)).await?;
     let reply = Completed {
         location: format!("/v1/videos/{}", video.id),
         key: &video.key,
-        bucket: &app.config.bucket,
+        bucket: &app.config().bucket,
         video: VideoView::from(&video),
     };
     Ok(json_response(StatusCode::OK, &reply))
 }
 
 /// `DELETE /s3/multipart/{uploadId}?key=`.
-async fn abort(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    abort_upload::abort(app, named_upload(app, owner, req).await?).await?;
+pub(super) async fn abort(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    uploads::abort(app, named_upload(app, owner, req).await?).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({})))
 }
 
@@ -302,8 +306,8 @@ struct StsCredentials<'a> {
 }
 
 /// `GET /s3/sts`: credentials for the caller's whole prefix (clients cache them across files).
-async fn sts(app: &App, owner: &Owner) -> Result<Response<Body>, ApiError> {
-    let grant = grant_prefix(app, owner).await?;
+pub(super) async fn sts(app: &impl Credentials, owner: &Owner) -> Result<Response<Body>, ApiError> {
+    let grant = uploads::grant_prefix(app, owner).await?;
     let c = &grant.credentials;
     let reply = StsReply {
         credentials: StsCredentials {
@@ -329,7 +333,7 @@ mod tests {
     use crate::domain::keys::owner_prefix;
     use crate::domain::parts::MIB;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
     use crate::store::VideoStore;
 
     fn enc(text: &str) -> String {
@@ -338,7 +342,7 @@ mod tests {
 
     async fn create(h: &Harness) -> (String, String, String) {
         let body = json!({"filename": "cat.mp4", "type": "video/mp4", "metadata": {"name": "cat.mp4", "type": "video/mp4"}});
-        let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+        let (status, reply) = call(&h.app, HttpFunction::CreateUpload, h.post("/s3/multipart", body)).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(reply["bucket"], "bucket");
         let (key, upload) = (reply["key"].as_str().unwrap(), reply["uploadId"].as_str().unwrap());
@@ -352,13 +356,13 @@ mod tests {
         assert_eq!(h.stored(&id).await.unwrap().metadata["name"], "cat.mp4");
 
         let one = format!("/s3/multipart/{upload}/3?key={}", enc(&key));
-        let (status, reply) = call(&h.app, Function::SignParts, h.get(&one)).await;
+        let (status, reply) = call(&h.app, HttpFunction::SignParts, h.get(&one)).await;
         assert_eq!(status, 200, "{reply}");
         assert!(reply["url"].as_str().unwrap().contains("partNumber=3"), "{reply}");
         assert!((1..=3600).contains(&reply["expires"].as_u64().unwrap()), "{reply}");
 
         let batch = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,2", enc(&key));
-        let (status, reply) = call(&h.app, Function::SignParts, h.get(&batch)).await;
+        let (status, reply) = call(&h.app, HttpFunction::SignParts, h.get(&batch)).await;
         assert_eq!(status, 200, "{reply}");
         let urls = reply["presignedUrls"].as_object().unwrap();
         assert_eq!(urls.keys().collect::<Vec<_>>(), ["1", "2"]);
@@ -367,7 +371,7 @@ mod tests {
         let etag1 = h.objects.put_part(&upload, 1, 5 * MIB).unwrap();
         let etag2 = h.objects.put_part(&upload, 2, MIB).unwrap();
         let listing = format!("/s3/multipart/{upload}?key={}", enc(&key));
-        let (status, reply) = call(&h.app, Function::ListParts, h.get(&listing)).await;
+        let (status, reply) = call(&h.app, HttpFunction::ListParts, h.get(&listing)).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(
             reply,
@@ -376,7 +380,7 @@ mod tests {
 
         let done = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
         let parts = json!({"parts": [{"PartNumber": 1, "ETag": etag1}, {"PartNumber": 2, "ETag": etag2}]});
-        let (status, reply) = call(&h.app, Function::CompleteUpload, h.post(&done, parts)).await;
+        let (status, reply) = call(&h.app, HttpFunction::CompleteUpload, h.post(&done, parts)).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!((reply["key"].as_str(), reply["bucket"].as_str()), (Some(key.as_str()), Some("bucket")));
         assert_eq!(reply["location"], format!("/v1/videos/{id}"));
@@ -391,39 +395,40 @@ mod tests {
         let (_, other_upload, _) = create(&h).await;
         let listing = |upload: &str, key: &str| format!("/s3/multipart/{upload}?key={}", enc(key));
         let bob = h.request("GET", &listing(&upload, &key), "", Some("bob"));
-        assert_eq!(call(&h.app, Function::ListParts, bob).await.0, 404);
+        assert_eq!(call(&h.app, HttpFunction::ListParts, bob).await.0, 404);
         for path in [
             listing(&other_upload, &key),
             listing(&upload, "videos/0000/x.mp4"),
             listing(&upload, &key.replace(".mp4", ".mov")),
         ] {
-            let (status, reply) = call(&h.app, Function::ListParts, h.get(&path)).await;
+            let (status, reply) = call(&h.app, HttpFunction::ListParts, h.get(&path)).await;
             assert_eq!((status, reply["error"]["code"].as_str()), (404, Some("video_not_found")), "{path}");
         }
         let (status, reply) =
-            call(&h.app, Function::ListParts, h.get(&format!("/s3/multipart/{upload}"))).await;
+            call(&h.app, HttpFunction::ListParts, h.get(&format!("/s3/multipart/{upload}"))).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("missing_key")));
         let complete = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
-        let (status, reply) = call(&h.app, Function::SignParts, h.get(&complete)).await;
+        let (status, reply) = call(&h.app, HttpFunction::SignParts, h.get(&complete)).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (405, Some("method_not_allowed")));
         let bad = format!("/s3/multipart/{upload}/batch?key={}&partNumbers=1,x", enc(&key));
-        assert_eq!(call(&h.app, Function::SignParts, h.get(&bad)).await.0, 400);
+        assert_eq!(call(&h.app, HttpFunction::SignParts, h.get(&bad)).await.0, 400);
         // The /v1 rules hold here too: duplicates and too many numbers, twice listed parts.
         let many: Vec<String> = (1..=1001).map(|n| n.to_string()).collect();
         for (numbers, code) in
             [("1,1".to_string(), "duplicate_part_number"), (many.join(","), "invalid_part_numbers")]
         {
             let path = format!("/s3/multipart/{upload}/batch?key={}&partNumbers={numbers}", enc(&key));
-            let (status, reply) = call(&h.app, Function::SignParts, h.get(&path)).await;
+            let (status, reply) = call(&h.app, HttpFunction::SignParts, h.get(&path)).await;
             assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)));
         }
         let etag = h.objects.put_part(&upload, 1, MIB).unwrap();
         let twice = json!({"parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 1, "ETag": etag}]});
         let done = format!("/s3/multipart/{upload}/complete?key={}", enc(&key));
-        let (status, reply) = call(&h.app, Function::CompleteUpload, h.post(&done, twice)).await;
+        let (status, reply) = call(&h.app, HttpFunction::CompleteUpload, h.post(&done, twice)).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("duplicate_part_number")));
 
-        let (status, reply) = call(&h.app, Function::AbortUpload, h.delete(&listing(&upload, &key))).await;
+        let (status, reply) =
+            call(&h.app, HttpFunction::AbortUpload, h.delete(&listing(&upload, &key))).await;
         assert_eq!((status, reply), (200, json!({})));
         assert!(!h.objects.has_upload(&upload));
         assert_eq!(h.stored(&id).await.unwrap().status.as_str(), "aborted");
@@ -434,7 +439,7 @@ mod tests {
         let h = Harness::new();
         let body = json!({"filename": "a.mp4", "type": "video/mp4",
             "metadata": {"size": 17825792, "ratio": 1.5, "public": true, "relativePath": null, "name": "a.mp4"}});
-        let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+        let (status, reply) = call(&h.app, HttpFunction::CreateUpload, h.post("/s3/multipart", body)).await;
         assert_eq!(status, 200, "{reply}");
         let stored = h.stored(reply["video"]["id"].as_str().unwrap()).await.unwrap();
         let text = |k: &str| stored.metadata[k].clone();
@@ -444,7 +449,8 @@ mod tests {
         );
         for bad in [json!({"tags": ["a"]}), json!({"geo": {"lat": 1}})] {
             let body = json!({"filename": "a.mp4", "type": "video/mp4", "metadata": bad});
-            let (status, reply) = call(&h.app, Function::CreateUpload, h.post("/s3/multipart", body)).await;
+            let (status, reply) =
+                call(&h.app, HttpFunction::CreateUpload, h.post("/s3/multipart", body)).await;
             assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid_metadata")), "{reply}");
             assert!(reply["error"]["message"].as_str().unwrap().contains("must be a string"), "{reply}");
         }
@@ -454,7 +460,7 @@ mod tests {
     async fn params_presigns_one_put_and_the_record_completes_when_the_object_is_there() {
         let h = Harness::new();
         let path = "/s3/params?filename=small.webm&type=video%2Fwebm&metadata%5Bcaption%5D=hi";
-        let (status, reply) = call(&h.app, Function::CreateUpload, h.get(path)).await;
+        let (status, reply) = call(&h.app, HttpFunction::CreateUpload, h.get(path)).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(reply["method"], "PUT");
         assert_eq!(reply["headers"], json!({"content-type": "video/webm"}));
@@ -468,14 +474,15 @@ mod tests {
 
         // Parts make no sense for it, and completing before the PUT says so.
         let complete = format!("/v1/uploads/{id}/complete");
-        let (status, reply) = call(&h.app, Function::CompleteUpload, h.raw("POST", &complete, "")).await;
+        let (status, reply) = call(&h.app, HttpFunction::CompleteUpload, h.raw("POST", &complete, "")).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (409, Some("object_not_uploaded")));
         h.objects.put_object(key, crate::objects::memory::video_like(3000, 1));
-        let (status, reply) = call(&h.app, Function::CompleteUpload, h.raw("POST", &complete, "")).await;
+        let (status, reply) = call(&h.app, HttpFunction::CompleteUpload, h.raw("POST", &complete, "")).await;
         assert_eq!((status, reply["video"]["status"].as_str()), (200, Some("uploaded")), "{reply}");
 
         let (status, reply) =
-            call(&h.app, Function::CreateUpload, h.get("/s3/params?filename=a.txt&type=text%2Fplain")).await;
+            call(&h.app, HttpFunction::CreateUpload, h.get("/s3/params?filename=a.txt&type=text%2Fplain"))
+                .await;
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("unsupported_content_type")));
     }
 
@@ -484,7 +491,7 @@ mod tests {
         let mut h = Harness::new();
         let recording = Arc::new(Recording::default());
         h.app = h.app.clone().with_credentials(recording.clone());
-        let (status, reply) = call(&h.app, Function::IssueCredentials, h.get("/s3/sts")).await;
+        let (status, reply) = call(&h.app, HttpFunction::IssueCredentials, h.get("/s3/sts")).await;
         assert_eq!(status, 200, "{reply}");
         assert!(reply["credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
         for field in ["SecretAccessKey", "SessionToken", "Expiration"] {
@@ -498,7 +505,7 @@ mod tests {
 
         // Without an uploader role the route says so, as /v1 does.
         let h = Harness::new();
-        let (status, reply) = call(&h.app, Function::IssueCredentials, h.get("/s3/sts")).await;
+        let (status, reply) = call(&h.app, HttpFunction::IssueCredentials, h.get("/s3/sts")).await;
         assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("credentials_not_enabled")));
     }
 }

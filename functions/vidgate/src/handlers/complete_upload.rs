@@ -1,23 +1,15 @@
-//! `POST /v1/uploads/{videoId}/complete`: assembles the object and records it `uploaded`.
-//!
-//! Parts are checked against what S3 lists before asking S3 to complete, so a bad part list gets a
-//! precise code (`missing_part`, `etag_mismatch`, `part_too_small`, `size_mismatch`) rather than
-//! S3's generic `InvalidPart`, and completion (which can't be undone) happens only when it will hold.
-
-use std::collections::HashMap;
+//! `POST /v1/uploads/{videoId}/complete`: assembles the object and records it `uploaded`
+//! ([`uploads::finish`]).
 
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{VideoView, load_owned, not_uploading};
-use crate::App;
-use crate::domain::parts::{MAX_PARTS, MIN_PART_SIZE};
-use crate::domain::{Change, Owner, Status, Video};
-use crate::http::ApiError;
+use crate::app::Objects;
+use crate::domain::Owner;
 use crate::http::request::{json_body, json_response, video_id};
-use crate::lifecycle::{arrived, settle};
-use crate::objects::{ObjectError, ObjectInfo, PartRef, UploadedPart, same_etag};
+use crate::http::{ApiError, VideoView};
+use crate::uploads::{self, NamedPart, owned};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,9 +19,9 @@ struct CompleteRequest {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct PartInput {
-    pub(super) part_number: u32,
-    pub(super) etag: String,
+struct PartInput {
+    part_number: u32,
+    etag: String,
 }
 
 #[derive(Serialize)]
@@ -37,165 +29,18 @@ struct Completed<'a> {
     video: VideoView<'a>,
 }
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let id = video_id(req)?;
     let request: CompleteRequest = json_body(req)?.unwrap_or_default();
-    let video = finish(app, load_owned(app, owner, &id).await?, request.parts).await?;
+    let parts = request.parts.map(|parts| {
+        parts.into_iter().map(|p| NamedPart { part_number: p.part_number, etag: p.etag }).collect()
+    });
+    let video = uploads::finish(app, owned(app, owner, &id).await?, parts).await?;
     Ok(json_response(StatusCode::OK, &Completed { video: VideoView::from(&video) }))
-}
-
-/// Completes the caller's upload `video` with `parts` (all uploaded parts when `None`).
-pub(super) async fn finish(
-    app: &App,
-    video: Video,
-    parts: Option<Vec<PartInput>>,
-) -> Result<Video, ApiError> {
-    match (video.status, video.upload_id.clone()) {
-        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, parts).await,
-        (Status::Uploading, None) => complete_uploaded_object(app, video, parts).await,
-        // Completing twice answers the same as the first time.
-        (Status::Uploaded, _) => Ok(video),
-        (other, _) => Err(finished_error(other)),
-    }
-}
-
-async fn complete(
-    app: &App,
-    video: Video,
-    upload_id: &str,
-    wanted: Option<Vec<PartInput>>,
-) -> Result<Video, ApiError> {
-    let listed = match app.objects.list_parts(&video.key, upload_id).await {
-        Ok(parts) => parts,
-        Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
-        Err(e) => return Err(e.into()),
-    };
-    let chosen = choose_parts(&listed, wanted)?;
-    check_sizes(&video, &chosen)?;
-
-    let refs: Vec<PartRef> =
-        chosen.iter().map(|p| PartRef { part_number: p.part_number, etag: p.etag.clone() }).collect();
-    let etag = match app.objects.complete_multipart(&video.key, upload_id, &refs).await {
-        Ok(etag) => etag,
-        Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
-        Err(ObjectError::RejectedParts { code, message }) => {
-            let code = match code.as_str() {
-                "EntityTooSmall" => "part_too_small",
-                "InvalidPartOrder" => "invalid_part_order",
-                _ => "invalid_part",
-            };
-            return Err(ApiError::invalid(code, format!("S3 refused the parts: {message}")));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let size = chosen.iter().map(|p| p.size).sum();
-    finished(arrived(app, &video, ObjectInfo { size, etag }).await?)
-}
-
-/// A credentials-mode or single-`PUT` upload: the client wrote the object itself; HeadObject says
-/// what arrived.
-async fn complete_uploaded_object(
-    app: &App,
-    video: Video,
-    wanted: Option<Vec<PartInput>>,
-) -> Result<Video, ApiError> {
-    if wanted.is_some() {
-        return Err(ApiError::invalid(
-            "invalid_body",
-            "this upload has no server-side multipart upload: complete it without a part list",
-        ));
-    }
-    let Some(object) = app.objects.head(&video.key).await? else {
-        return Err(ApiError::conflict(
-            "object_not_uploaded",
-            "the object is not in S3 yet: finish the upload (the PUT, or the SDK's CompleteMultipartUpload) first",
-        ));
-    };
-    check_declared_size(&video, object.size)?;
-    finished(arrived(app, &video, object).await?)
-}
-
-/// The reply once the record is final: uploaded is success, anything else lost a race or was
-/// not a video.
-fn finished(video: Video) -> Result<Video, ApiError> {
-    match video.status {
-        Status::Uploaded => Ok(video),
-        other => Err(finished_error(other)),
-    }
-}
-
-fn finished_error(status: Status) -> ApiError {
-    match status {
-        Status::Rejected => ApiError::Unprocessable {
-            code: "not_a_video",
-            message: "the uploaded bytes are not a known video container; the upload is rejected".into(),
-        },
-        other => not_uploading(other),
-    }
-}
-
-/// The parts to complete with: the client's list checked against S3's, or all of S3's.
-fn choose_parts(
-    listed: &[UploadedPart],
-    wanted: Option<Vec<PartInput>>,
-) -> Result<Vec<UploadedPart>, ApiError> {
-    let Some(mut wanted) = wanted else {
-        if listed.is_empty() {
-            return Err(ApiError::invalid("no_parts", "no parts have been uploaded yet"));
-        }
-        return Ok(listed.to_vec());
-    };
-    if wanted.is_empty() || wanted.len() > MAX_PARTS as usize {
-        return Err(ApiError::invalid("no_parts", format!("parts must list 1 to {MAX_PARTS} parts")));
-    }
-    wanted.sort_by_key(|p| p.part_number);
-    if let Some(dup) = wanted.windows(2).find(|w| w[0].part_number == w[1].part_number) {
-        return Err(ApiError::invalid(
-            "duplicate_part_number",
-            format!("part number {} is listed twice", dup[0].part_number),
-        ));
-    }
-    let by_number: HashMap<u32, &UploadedPart> = listed.iter().map(|p| (p.part_number, p)).collect();
-    wanted
-        .iter()
-        .map(|w| {
-            let part = by_number.get(&w.part_number).ok_or_else(|| {
-                ApiError::invalid("missing_part", format!("part {} has not been uploaded", w.part_number))
-            })?;
-            if !same_etag(&part.etag, &w.etag) {
-                return Err(ApiError::invalid(
-                    "etag_mismatch",
-                    format!("part {}: etag {} does not match the uploaded part", w.part_number, w.etag),
-                ));
-            }
-            Ok((*part).clone())
-        })
-        .collect()
-}
-
-/// S3's rule (every part but the last ≥ 5 MiB) and the size the client declared.
-fn check_sizes(video: &Video, parts: &[UploadedPart]) -> Result<(), ApiError> {
-    if let Some(small) = parts[..parts.len() - 1].iter().find(|p| p.size < MIN_PART_SIZE) {
-        return Err(ApiError::invalid(
-            "part_too_small",
-            format!(
-                "part {} is {} bytes; every part but the last must be at least {MIN_PART_SIZE} bytes",
-                small.part_number, small.size
-            ),
-        ));
-    }
-    check_declared_size(video, parts.iter().map(|p| p.size).sum())
-}
-
-/// Completing is irreversible, so bytes that differ from the declared size are refused first.
-fn check_declared_size(video: &Video, uploaded: u64) -> Result<(), ApiError> {
-    match video.size {
-        Some(declared) if declared != uploaded => Err(ApiError::invalid(
-            "size_mismatch",
-            format!("{uploaded} bytes were uploaded but the upload declared {declared}"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]
@@ -204,12 +49,16 @@ mod tests {
 
     use crate::domain::parts::MIB;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     async fn complete(h: &Harness, id: &str, body: Value) -> (u16, Value) {
         let body = if body.is_null() { String::new() } else { body.to_string() };
-        call(&h.app, Function::CompleteUpload, h.raw("POST", &format!("/v1/uploads/{id}/complete"), &body))
-            .await
+        call(
+            &h.app,
+            HttpFunction::CompleteUpload,
+            h.raw("POST", &format!("/v1/uploads/{id}/complete"), &body),
+        )
+        .await
     }
 
     #[tokio::test]
@@ -280,7 +129,8 @@ mod tests {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let id = created["videoId"].as_str().unwrap();
-        let (status, _) = call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+        let (status, _) =
+            call(&h.app, HttpFunction::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
         assert_eq!(status, 204);
         let (status, body) = complete(&h, id, Value::Null).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("upload_aborted")));

@@ -4,12 +4,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use super::{load_owned, playback_secret};
-use crate::App;
+use super::playback_secret;
+use crate::app::Records;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, Status, playback};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
+use crate::uploads::owned;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,16 +20,20 @@ struct Playback {
     expires_at: Timestamp,
 }
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(
+    app: &impl Records,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let secret = playback_secret(app)?;
-    let video = load_owned(app, owner, &video_id(req)?).await?;
+    let video = owned(app, owner, &video_id(req)?).await?;
     if video.status != Status::Uploaded {
         return Err(ApiError::conflict(
             "video_not_uploaded",
             format!("only uploaded videos can be played; this one is {}", video.status),
         ));
     }
-    let expires_at = time::now() + app.config.playback_ttl;
+    let expires_at = time::now() + app.config().playback_ttl;
     let token = playback::issue(secret.as_bytes(), &video.id, expires_at);
     let url = format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id);
     Ok(json_response(StatusCode::OK, &Playback { url, expires_at }))
@@ -36,8 +41,8 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
 
 /// The API's base URL as the client reached it: `VIDGATE_PUBLIC_URL`, else the scheme API
 /// Gateway forwarded and the host the request was sent to.
-fn public_base(app: &App, req: &Request) -> String {
-    if let Some(url) = &app.config.public_url {
+fn public_base(app: &impl Records, req: &Request) -> String {
+    if let Some(url) = &app.config().public_url {
         return url.clone();
     }
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -58,7 +63,7 @@ mod tests {
     use serde_json::json;
 
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     #[tokio::test]
     async fn only_the_owner_of_an_uploaded_video_gets_a_playback_url() {
@@ -66,15 +71,18 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
         let path = format!("/v1/videos/{id}/playback");
-        let (status, body) = call(&h.app, Function::CreatePlayback, h.raw("POST", &path, "")).await;
+        let (status, body) = call(&h.app, HttpFunction::CreatePlayback, h.raw("POST", &path, "")).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("video_not_uploaded")));
 
         h.objects.put_part(upload, 1, 100).unwrap();
-        let (status, _) =
-            call(&h.app, Function::CompleteUpload, h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""))
-                .await;
+        let (status, _) = call(
+            &h.app,
+            HttpFunction::CompleteUpload,
+            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
+        )
+        .await;
         assert_eq!(status, 200);
-        let (status, body) = call(&h.app, Function::CreatePlayback, h.raw("POST", &path, "")).await;
+        let (status, body) = call(&h.app, HttpFunction::CreatePlayback, h.raw("POST", &path, "")).await;
         assert_eq!(status, 200, "{body}");
         let url = body["url"].as_str().unwrap();
         assert!(
@@ -84,7 +92,7 @@ mod tests {
         assert!(body["expiresAt"].is_string());
 
         let (status, _) =
-            call(&h.app, Function::CreatePlayback, h.request("POST", &path, "", Some("bob"))).await;
+            call(&h.app, HttpFunction::CreatePlayback, h.request("POST", &path, "", Some("bob"))).await;
         assert_eq!(status, 404);
     }
 }

@@ -3,14 +3,19 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::{VideoView, load_owned};
-use crate::App;
+use crate::app::Records;
 use crate::domain::Owner;
 use crate::http::ApiError;
+use crate::http::VideoView;
 use crate::http::request::{json_response, video_id};
+use crate::uploads::owned;
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    let video = load_owned(app, owner, &video_id(req)?).await?;
+pub(super) async fn handle(
+    app: &impl Records,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let video = owned(app, owner, &video_id(req)?).await?;
     Ok(json_response(StatusCode::OK, &VideoView::from(&video)))
 }
 
@@ -19,19 +24,20 @@ mod tests {
     use serde_json::json;
 
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     #[tokio::test]
     async fn owner_sees_the_video_and_nobody_else_does() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4", "metadata": {"title": "Hi"}})).await;
         let path = format!("/v1/videos/{}", created["videoId"].as_str().unwrap());
-        let (status, body) = call(&h.app, Function::GetVideo, h.get(&path)).await;
+        let (status, body) = call(&h.app, HttpFunction::GetVideo, h.get(&path)).await;
         assert_eq!(status, 200);
         assert_eq!(body, created["video"]);
         assert_eq!(body["metadata"]["title"], "Hi");
         assert!(body.get("owner").is_none());
-        let (status, _) = call(&h.app, Function::GetVideo, h.request("GET", &path, "", Some("bob"))).await;
+        let (status, _) =
+            call(&h.app, HttpFunction::GetVideo, h.request("GET", &path, "", Some("bob"))).await;
         assert_eq!(status, 404);
     }
 }

@@ -4,13 +4,11 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::{load_owned, not_uploading, presigned_upload, require_uploading};
-use crate::App;
-use crate::domain::{Change, Owner, Video};
+use crate::app::Objects;
+use crate::domain::Owner;
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
-use crate::lifecycle::settle;
-use crate::objects::{ObjectError, UploadedPart};
+use crate::uploads::{self, owned};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,9 +25,13 @@ struct Parts<'a> {
     uploaded_bytes: u64,
 }
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
-    let video = load_owned(app, owner, &video_id(req)?).await?;
-    let parts = uploaded_parts(app, &video).await?;
+pub(super) async fn handle(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let video = owned(app, owner, &video_id(req)?).await?;
+    let parts = uploads::list_parts(app, &video).await?;
     let body = Parts {
         uploaded_bytes: parts.iter().map(|p| p.size).sum(),
         parts: parts
@@ -40,24 +42,13 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// The parts S3 holds for the caller's upload `video`, in part-number order.
-pub(super) async fn uploaded_parts(app: &App, video: &Video) -> Result<Vec<UploadedPart>, ApiError> {
-    require_uploading(video)?;
-    let upload_id = presigned_upload(video)?;
-    match app.objects.list_parts(&video.key, upload_id).await {
-        Ok(parts) => Ok(parts),
-        Err(ObjectError::NoSuchUpload) => Err(not_uploading(settle(app, video, Change::Abort).await?.status)),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use crate::domain::parts::MIB;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     #[tokio::test]
     async fn lists_uploaded_parts_with_total_bytes() {
@@ -67,7 +58,7 @@ mod tests {
         let etag = h.objects.put_part(upload_id, 2, 5 * MIB).unwrap();
         h.objects.put_part(upload_id, 1, 5 * MIB).unwrap();
         let path = format!("/v1/uploads/{}/parts", created["videoId"].as_str().unwrap());
-        let (status, body) = call(&h.app, Function::ListParts, h.get(&path)).await;
+        let (status, body) = call(&h.app, HttpFunction::ListParts, h.get(&path)).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["uploadedBytes"], 10 * MIB);
         assert_eq!(body["parts"][0]["partNumber"], 1);
@@ -80,7 +71,7 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         h.objects.set_unavailable(true);
         let path = format!("/v1/uploads/{}/parts", created["videoId"].as_str().unwrap());
-        let (status, body) = call(&h.app, Function::ListParts, h.get(&path)).await;
+        let (status, body) = call(&h.app, HttpFunction::ListParts, h.get(&path)).await;
         assert_eq!((status, body["error"]["code"].as_str()), (503, Some("service_unavailable")));
     }
 }

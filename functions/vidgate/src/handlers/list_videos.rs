@@ -4,9 +4,9 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::VideoView;
-use crate::App;
+use crate::app::Records;
 use crate::domain::{Owner, Status};
+use crate::http::VideoView;
 use crate::http::request::{json_response, query_given};
 use crate::http::{ApiError, cursor};
 use crate::store::ListQuery;
@@ -21,14 +21,16 @@ struct Listing<'a> {
     next_cursor: Option<String>,
 }
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(
+    app: &impl Records,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let status = query_given(req, "status")
         .map(|raw| {
             Status::parse(&raw).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid_status",
-                    "status must be one of uploading, uploaded, aborted, expired, rejected",
-                )
+                let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid("invalid_status", format!("status must be one of {}", all.join(", ")))
             })
         })
         .transpose()?;
@@ -43,7 +45,7 @@ pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Re
         .unwrap_or(DEFAULT_LIMIT);
     let after = query_given(req, "cursor").map(|raw| cursor::decode(&raw, status)).transpose()?;
 
-    let page = app.videos.list(&ListQuery { owner: owner.clone(), status, limit, after }).await?;
+    let page = app.videos().list(&ListQuery { owner: owner.clone(), status, limit, after }).await?;
     Ok(json_response(
         StatusCode::OK,
         &Listing {
@@ -58,10 +60,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     async fn list(h: &Harness, query: &str) -> (u16, Value) {
-        call(&h.app, Function::ListVideos, h.get(&format!("/v1/videos{query}"))).await
+        call(&h.app, HttpFunction::ListVideos, h.get(&format!("/v1/videos{query}"))).await
     }
 
     #[tokio::test]
@@ -75,7 +77,7 @@ mod tests {
         }
         call(
             &h.app,
-            Function::CreateUpload,
+            HttpFunction::CreateUpload,
             h.request("POST", "/v1/uploads", r#"{"filename":"bob.mp4"}"#, Some("bob")),
         )
         .await;
@@ -103,7 +105,7 @@ mod tests {
         let a = h.create(json!({"filename": "a.mp4"})).await;
         h.create(json!({"filename": "b.mp4"})).await;
         let id = a["videoId"].as_str().unwrap();
-        call(&h.app, Function::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
+        call(&h.app, HttpFunction::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;
         let (_, body) = list(&h, "?status=aborted").await;
         let videos = body["videos"].as_array().unwrap();
         assert_eq!(videos.len(), 1);

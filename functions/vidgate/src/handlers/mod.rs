@@ -1,4 +1,10 @@
-//! One module per route, and [`handle`], the entry point every function binary runs.
+//! The HTTP edge: one entry per function ([`create_upload`], [`get_video`], …), which is what
+//! that function's binary runs, and [`handle`], which runs any of them (the local gateway, tests).
+//!
+//! An entry authenticates, picks the operation from the route API Gateway matched, runs one
+//! translator module and maps errors to JSON. Translators (`/v1` route files, `companion`,
+//! `uppy`) turn requests into use-case calls ([`crate::uploads`]) and results into replies;
+//! none imports another.
 
 mod abort_upload;
 mod companion;
@@ -14,7 +20,6 @@ mod stream_video;
 #[cfg(test)]
 pub(crate) mod testing;
 mod uppy;
-mod view;
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -22,30 +27,159 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 
 use crate::App;
-use crate::domain::{Owner, Status, UploadMethod, Video, VideoId};
+use crate::app::{Credentials, Objects, Records};
+use crate::domain::Owner;
 use crate::http::request::{request_id, route_key};
-use crate::http::routes::{Api, route_for_key};
-use crate::http::{ApiError, Function, auth};
+use crate::http::routes::{Auth, Operation, operation_for};
+use crate::http::{ApiError, HttpFunction, auth};
 
-pub use view::VideoView;
+/// Serves `req` with the entry of `function`, on an app that has every port.
+pub async fn handle(app: &App, function: HttpFunction, req: Request) -> Result<Response<Body>, Infallible> {
+    match function {
+        HttpFunction::CreateUpload => create_upload(app, req).await,
+        HttpFunction::SignParts => sign_parts(app, req).await,
+        HttpFunction::ListParts => list_parts(app, req).await,
+        HttpFunction::CompleteUpload => complete_upload(app, req).await,
+        HttpFunction::AbortUpload => abort_upload(app, req).await,
+        HttpFunction::ListVideos => list_videos(app, req).await,
+        HttpFunction::GetVideo => get_video(app, req).await,
+        HttpFunction::StreamVideo => stream_video(app, req).await,
+        HttpFunction::CreatePlayback => create_playback(app, req).await,
+        HttpFunction::IssueCredentials => issue_credentials(app, req).await,
+        HttpFunction::SignRequest => sign_request(app, req).await,
+    }
+}
 
-/// Serves one request for `function`: authenticates, runs the handler, maps errors to JSON and
+/// `POST /v1/uploads`, `POST /s3/multipart`, `GET /s3/params`.
+pub async fn create_upload(
+    app: &(impl Objects + Credentials),
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::CreateUpload, req, async |operation, owner, req| match operation {
+        Operation::CompanionParams => companion::params(app, owner, req).await,
+        Operation::CompanionCreateMultipart => companion::create_multipart(app, owner, req).await,
+        _ => create_upload::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `POST /v1/uploads/{videoId}/part-urls`, `GET /s3/multipart/{uploadId}/{partNumber}` and `/batch`.
+pub async fn sign_parts(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::SignParts, req, async |operation, owner, req| match operation {
+        Operation::CompanionSignParts => companion::sign_parts(app, owner, req).await,
+        _ => sign_parts::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `GET /v1/uploads/{videoId}/parts`, `GET /s3/multipart/{uploadId}`.
+pub async fn list_parts(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::ListParts, req, async |operation, owner, req| match operation {
+        Operation::CompanionListParts => companion::list_parts(app, owner, req).await,
+        _ => list_parts::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `POST /v1/uploads/{videoId}/complete`, `POST /s3/multipart/{uploadId}/complete`.
+pub async fn complete_upload(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::CompleteUpload, req, async |operation, owner, req| match operation {
+        Operation::CompanionComplete => companion::complete(app, owner, req).await,
+        _ => complete_upload::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `DELETE /v1/uploads/{videoId}`, `DELETE /s3/multipart/{uploadId}`.
+pub async fn abort_upload(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::AbortUpload, req, async |operation, owner, req| match operation {
+        Operation::CompanionAbort => companion::abort(app, owner, req).await,
+        _ => abort_upload::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `GET /v1/videos`.
+pub async fn list_videos(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::ListVideos, req, async |_, owner, req| list_videos::handle(app, owner, req).await)
+        .await
+}
+
+/// `GET /v1/videos/{videoId}`.
+pub async fn get_video(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::GetVideo, req, async |_, owner, req| get_video::handle(app, owner, req).await).await
+}
+
+/// `GET|HEAD /v1/videos/{videoId}/stream`: no authorizer, the URL carries a playback token.
+pub async fn stream_video(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve_public(HttpFunction::StreamVideo, req, async |req| stream_video::handle(app, req).await).await
+}
+
+/// `POST /v1/videos/{videoId}/playback`.
+pub async fn create_playback(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::CreatePlayback, req, async |_, owner, req| {
+        create_playback::handle(app, owner, req).await
+    })
+    .await
+}
+
+/// `POST /v1/uploads/{videoId}/credentials`, `GET /s3/sts`, `GET /uppy/credentials`.
+pub async fn issue_credentials(
+    app: &(impl Objects + Credentials),
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::IssueCredentials, req, async |operation, owner, req| match operation {
+        Operation::CompanionSts => companion::sts(app, owner).await,
+        Operation::UppyCredentials => uppy::credentials(app, owner).await,
+        _ => issue_credentials::handle(app, owner, req).await,
+    })
+    .await
+}
+
+/// `POST /uppy/sign`.
+pub async fn sign_request(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::SignRequest, req, async |_, owner, req| uppy::sign_request(app, owner, req).await)
+        .await
+}
+
+/// Serves a JWT route: a request without the authorizer's claims is 401 before anything runs.
+async fn serve(
+    function: HttpFunction,
+    req: Request,
+    run: impl AsyncFnOnce(Operation, &Owner, &Request) -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, Infallible> {
+    respond(function, req, async |operation, owner, req| match owner {
+        Some(owner) => run(operation, owner, req).await,
+        None => Err(ApiError::Unauthorized),
+    })
+    .await
+}
+
+/// Serves a route without an authorizer ([`Auth::PlaybackToken`]: the handler checks the token).
+async fn serve_public(
+    function: HttpFunction,
+    req: Request,
+    run: impl AsyncFnOnce(&Request) -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, Infallible> {
+    debug_assert!(
+        crate::http::ROUTES.iter().any(|r| r.function() == function && r.auth() == Auth::PlaybackToken)
+    );
+    respond(function, req, async |_, _, req| run(req).await).await
+}
+
+/// Runs `run` with the operation of the matched route and the caller, maps errors to JSON and
 /// logs one line (request id, route, owner, status, latency; never a token or URL).
-pub async fn handle(app: &App, function: Function, req: Request) -> Result<Response<Body>, Infallible> {
+async fn respond(
+    function: HttpFunction,
+    req: Request,
+    run: impl AsyncFnOnce(Operation, Option<&Owner>, &Request) -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     let request_id = request_id(&req);
-    let owner = auth::owner(&req);
-    let result = match (function, &owner) {
-        // The stream route has no authorizer: its URL carries a playback token instead.
-        (Function::StreamVideo, _) => stream_video::handle(app, &req).await,
-        (_, Ok(owner)) => match api_of(&req) {
-            Api::Companion => companion::handle(app, function, owner, &req).await,
-            Api::Uppy => uppy::handle(app, function, owner, &req).await,
-            Api::V1 => dispatch(app, function, owner, &req).await,
-        },
-        (_, Err(_)) => Err(ApiError::Unauthorized),
-    };
-    let response = result.unwrap_or_else(|e| e.into_response(&request_id));
+    let operation = operation_for(function, &route_key(&req));
+    let owner = auth::owner(&req).ok();
+    let response =
+        run(operation, owner.as_ref(), &req).await.unwrap_or_else(|e| e.into_response(&request_id));
     tracing::info!(
         request_id,
         function = function.name(),
@@ -58,86 +192,11 @@ pub async fn handle(app: &App, function: Function, req: Request) -> Result<Respo
     Ok(response)
 }
 
-/// Which protocol the route API Gateway matched speaks (`/v1` when it is not in the table).
-fn api_of(req: &Request) -> Api {
-    route_for_key(&route_key(req)).map_or(Api::V1, |route| route.api)
-}
-
-async fn dispatch(
-    app: &App,
-    function: Function,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    match function {
-        Function::CreateUpload => create_upload::handle(app, owner, req).await,
-        Function::SignParts => sign_parts::handle(app, owner, req).await,
-        Function::ListParts => list_parts::handle(app, owner, req).await,
-        Function::CompleteUpload => complete_upload::handle(app, owner, req).await,
-        Function::AbortUpload => abort_upload::handle(app, owner, req).await,
-        Function::ListVideos => list_videos::handle(app, owner, req).await,
-        Function::GetVideo => get_video::handle(app, owner, req).await,
-        Function::CreatePlayback => create_playback::handle(app, owner, req).await,
-        Function::IssueCredentials => issue_credentials::handle(app, owner, req).await,
-        Function::SignRequest => uppy::sign_request(app, owner, req).await,
-        Function::OnObjectCreated | Function::ExpireUploads => {
-            Err(ApiError::Internal(format!("{} is not an HTTP function", function.name())))
-        }
-        Function::StreamVideo => stream_video::handle(app, req).await,
-    }
-}
-
-/// The caller's own video. Someone else's is as unknown as a missing one.
-async fn load_owned(app: &App, owner: &Owner, id: &VideoId) -> Result<Video, ApiError> {
-    match app.videos.get(id).await? {
-        Some(video) if &video.owner == owner => Ok(video),
-        _ => Err(ApiError::NotFound),
-    }
-}
-
-/// The playback token key. `Config::from_env_for` already refused to start the playback
-/// functions without it, so this only fails when a function is wired wrongly.
-fn playback_secret(app: &App) -> Result<&str, ApiError> {
-    app.config
+/// The playback secret. `Config::from_env_for` already refused to start the playback functions
+/// without it, so this only fails when a function is wired wrongly.
+fn playback_secret(app: &impl Records) -> Result<&str, ApiError> {
+    app.config()
         .playback_secret
         .as_deref()
         .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))
-}
-
-/// The 409 for an operation that needs an upload in progress.
-fn not_uploading(status: Status) -> ApiError {
-    let (code, message) = match status {
-        Status::Uploaded => ("upload_completed", "the upload was already completed"),
-        Status::Aborted => ("upload_aborted", "the upload was aborted"),
-        Status::Expired => ("upload_expired", "the upload expired before it was completed"),
-        Status::Rejected => ("upload_rejected", "the uploaded bytes are not a video"),
-        Status::Uploading => ("upload_in_progress", "the upload is still in progress"),
-    };
-    ApiError::conflict(code, message)
-}
-
-/// The server's multipart upload id; credentials-mode uploads have none (their client's SDK runs
-/// its own multipart upload).
-fn presigned_upload(video: &Video) -> Result<&str, ApiError> {
-    video.upload_id.as_deref().ok_or_else(|| match video.method {
-        UploadMethod::Put => ApiError::conflict(
-            "single_put_upload",
-            "this upload is one PUT to its presigned URL and has no parts",
-        ),
-        UploadMethod::Signed => ApiError::conflict(
-            "signed_upload",
-            "this upload's client runs S3's multipart API itself: sign its requests with POST /uppy/sign",
-        ),
-        _ => ApiError::conflict(
-            "credentials_upload",
-            "this upload uses temporary credentials: upload with an AWS SDK, then complete",
-        ),
-    })
-}
-
-fn require_uploading(video: &Video) -> Result<(), ApiError> {
-    match video.status {
-        Status::Uploading => Ok(()),
-        other => Err(not_uploading(other)),
-    }
 }

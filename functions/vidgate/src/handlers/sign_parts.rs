@@ -1,20 +1,15 @@
 //! `POST /v1/uploads/{videoId}/part-urls`: presigned `PUT` URLs for parts.
 
-use std::collections::HashSet;
-
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{load_owned, presigned_upload, require_uploading};
-use crate::App;
+use crate::app::Objects;
+use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body, video_id};
-
-/// The most URLs one call signs: bounds the reply (~1,000 × 600 bytes) and the work of one call.
-pub const MAX_URLS_PER_CALL: usize = 1000;
+use crate::uploads::{self, SignedParts, owned};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -38,49 +33,18 @@ struct Signed {
     expires_at: Timestamp,
 }
 
-pub(super) async fn handle(app: &App, owner: &Owner, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(
+    app: &impl Objects,
+    owner: &Owner,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
-    let video = load_owned(app, owner, &id).await?;
-    let (signed, expires_at) = sign(app, &video, request.part_numbers).await?;
+    let video = owned(app, owner, &id).await?;
+    let SignedParts { urls, expires_at } = uploads::sign_parts(app, &video, request.part_numbers).await?;
     let urls =
-        signed.into_iter().map(|(part_number, url)| PartUrl { part_number, url, method: "PUT" }).collect();
+        urls.into_iter().map(|(part_number, url)| PartUrl { part_number, url, method: "PUT" }).collect();
     Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
-}
-
-/// Presigned `PUT` URLs for `numbers` of the caller's upload `video`, and when they expire.
-pub(super) async fn sign(
-    app: &App,
-    video: &Video,
-    numbers: Vec<u32>,
-) -> Result<(Vec<(u32, String)>, Timestamp), ApiError> {
-    require_uploading(video)?;
-    let upload_id = presigned_upload(video)?;
-    if numbers.is_empty() || numbers.len() > MAX_URLS_PER_CALL {
-        return Err(ApiError::invalid(
-            "invalid_part_numbers",
-            format!("partNumbers must list 1 to {MAX_URLS_PER_CALL} part numbers"),
-        ));
-    }
-    let max = video.max_part_number();
-    if let Some(bad) = numbers.iter().find(|n| !(1..=max).contains(*n)) {
-        return Err(ApiError::invalid(
-            "part_number_out_of_range",
-            format!("part number {bad} is outside 1..={max} for this upload"),
-        ));
-    }
-    let mut seen = HashSet::with_capacity(numbers.len());
-    if let Some(dup) = numbers.iter().find(|n| !seen.insert(**n)) {
-        return Err(ApiError::invalid("duplicate_part_number", format!("part number {dup} is listed twice")));
-    }
-
-    let ttl = app.config.part_url_ttl;
-    let expires_at = time::now() + ttl;
-    let mut urls = Vec::with_capacity(numbers.len());
-    for part_number in numbers {
-        urls.push((part_number, app.objects.presign_part(&video.key, upload_id, part_number, ttl).await?));
-    }
-    Ok((urls, expires_at))
 }
 
 #[cfg(test)]
@@ -89,7 +53,7 @@ mod tests {
 
     use crate::domain::parts::MIB;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     #[tokio::test]
     async fn given_an_upload_when_signing_then_one_put_url_per_part_in_order() {
@@ -98,7 +62,7 @@ mod tests {
         let id = created["videoId"].as_str().unwrap();
         let (status, body) = call(
             &h.app,
-            Function::SignParts,
+            HttpFunction::SignParts,
             h.post(&format!("/v1/uploads/{id}/part-urls"), json!({"partNumbers": [3, 1, 5]})),
         )
         .await;
@@ -126,7 +90,7 @@ mod tests {
             (json!({"partNumbers": "1"}), "invalid_body"),
             (json!({}), "invalid_body"),
         ] {
-            let (status, reply) = call(&h.app, Function::SignParts, h.post(&path, body.clone())).await;
+            let (status, reply) = call(&h.app, HttpFunction::SignParts, h.post(&path, body.clone())).await;
             assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)), "{body} → {reply}");
         }
     }
@@ -137,10 +101,10 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
         let (status, _) =
-            call(&h.app, Function::SignParts, h.post(&path, json!({"partNumbers": [10_000]}))).await;
+            call(&h.app, HttpFunction::SignParts, h.post(&path, json!({"partNumbers": [10_000]}))).await;
         assert_eq!(status, 200);
         let (status, _) =
-            call(&h.app, Function::SignParts, h.post(&path, json!({"partNumbers": [10_001]}))).await;
+            call(&h.app, HttpFunction::SignParts, h.post(&path, json!({"partNumbers": [10_001]}))).await;
         assert_eq!(status, 400);
     }
 
@@ -150,11 +114,11 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
         let req = h.request("POST", &path, r#"{"partNumbers":[1]}"#, Some("bob"));
-        let (status, body) = call(&h.app, Function::SignParts, req).await;
+        let (status, body) = call(&h.app, HttpFunction::SignParts, req).await;
         assert_eq!((status, body["error"]["code"].as_str()), (404, Some("video_not_found")));
         let (status, _) = call(
             &h.app,
-            Function::SignParts,
+            HttpFunction::SignParts,
             h.post("/v1/uploads/nope/part-urls", json!({"partNumbers": [1]})),
         )
         .await;

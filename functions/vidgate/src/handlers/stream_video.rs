@@ -16,7 +16,7 @@ use http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::playback_secret;
-use crate::App;
+use crate::app::Objects;
 use crate::domain::range::{self, Selection};
 use crate::domain::{Status, Video, playback, time};
 use crate::http::ApiError;
@@ -27,23 +27,23 @@ const REDIRECT_TTL: Duration = Duration::from_secs(300);
 /// Browsers may keep bytes of an uploaded video: its key never gets other bytes.
 const CACHE: &str = "private, max-age=3600";
 
-pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response<Body>, ApiError> {
     let secret = playback_secret(app)?;
     let id = video_id(req)?;
     let token =
         query(req, "token").ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
     playback::verify(secret.as_bytes(), &token, &id, time::now())
         .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    let video = match app.uploaded.get(&id) {
+    let video = match app.uploaded().get(&id) {
         Some(video) => video,
         None => {
             let video = app
-                .videos
+                .videos()
                 .get(&id)
                 .await?
                 .filter(|v| v.status == Status::Uploaded)
                 .ok_or(ApiError::NotFound)?;
-            app.uploaded.remember(&video);
+            app.uploaded().remember(&video);
             video
         }
     };
@@ -54,13 +54,13 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
         return Ok(meta.response(StatusCode::NOT_MODIFIED).body(Body::Empty).expect("valid headers"));
     }
     let range_header = header(headers, RANGE).filter(|_| meta.if_range_holds(headers));
-    let cap = app.config.range_cap;
+    let cap = app.config().range_cap;
     let head = req.method() == Method::HEAD;
 
     match range::select(range_header, meta.size).capped(cap) {
         Selection::Unsatisfiable => Err(ApiError::RangeNotSatisfiable { size: meta.size }),
         Selection::Full if query(req, "redirect").as_deref() == Some("1") || meta.size > cap => {
-            let url = app.objects.presign_get(&video.key, REDIRECT_TTL).await?;
+            let url = app.objects().presign_get(&video.key, REDIRECT_TTL).await?;
             Ok(Response::builder()
                 .status(StatusCode::TEMPORARY_REDIRECT)
                 .header(LOCATION, url)
@@ -72,7 +72,7 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
         Selection::Full => {
             let body = match (head, meta.size) {
                 (true, _) | (_, 0) => Vec::new(),
-                (false, size) => app.objects.get_range(&video.key, 0, size - 1).await?,
+                (false, size) => app.objects().get_range(&video.key, 0, size - 1).await?,
             };
             Ok(meta
                 .response(StatusCode::OK)
@@ -81,7 +81,8 @@ pub(super) async fn handle(app: &App, req: &Request) -> Result<Response<Body>, A
                 .expect("valid headers"))
         }
         Selection::Partial { start, end } => {
-            let body = if head { Vec::new() } else { app.objects.get_range(&video.key, start, end).await? };
+            let body =
+                if head { Vec::new() } else { app.objects().get_range(&video.key, start, end).await? };
             if !head && body.len() as u64 != end - start + 1 {
                 return Err(ApiError::Internal(format!(
                     "S3 returned {} bytes for range {start}-{end} of {}",
@@ -165,7 +166,7 @@ mod tests {
 
     use crate::domain::{Status, Video, playback, time};
     use crate::handlers::testing::Harness;
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     /// An uploaded video of `bytes` with a stream URL path (and token) for it.
     async fn uploaded(h: &Harness, bytes: Vec<u8>) -> (Video, String) {
@@ -203,7 +204,7 @@ mod tests {
                 http::HeaderValue::from_str(value).unwrap(),
             );
         }
-        crate::handlers::handle(&h.app, Function::StreamVideo, req).await.unwrap()
+        crate::handlers::handle(&h.app, HttpFunction::StreamVideo, req).await.unwrap()
     }
 
     fn hdr<'a>(r: &'a lambda_http::Response<lambda_http::Body>, name: &str) -> &'a str {
@@ -324,7 +325,7 @@ mod tests {
             for (n, v) in headers {
                 head.headers_mut().insert(*n, v.parse().unwrap());
             }
-            let r = crate::handlers::handle(&h.app, Function::StreamVideo, head).await.unwrap();
+            let r = crate::handlers::handle(&h.app, HttpFunction::StreamVideo, head).await.unwrap();
             assert_eq!(r.status(), g.status());
             assert_eq!(r.headers(), g.headers());
             assert!(r.body().as_ref().is_empty());
@@ -419,7 +420,7 @@ mod tests {
                 if let Ok(v) = http::HeaderValue::from_str(&if_range) {
                     req.headers_mut().insert("if-range", v);
                 }
-                let r = crate::handlers::handle(&h.app, Function::StreamVideo, req).await.unwrap();
+                let r = crate::handlers::handle(&h.app, HttpFunction::StreamVideo, req).await.unwrap();
                 assert!(r.status().as_u16() < 500, "{range:?} {if_range:?}: {}", r.status());
             });
         }

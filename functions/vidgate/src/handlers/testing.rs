@@ -6,7 +6,7 @@ use lambda_http::Request;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{Video, VideoId};
-use crate::http::Function;
+use crate::http::HttpFunction;
 use crate::http::event::Event;
 use crate::http::routes::Router;
 use crate::objects::memory::MemoryObjectStore;
@@ -80,14 +80,15 @@ impl Harness {
 
     /// Creates an upload for alice; returns the create reply.
     pub async fn create(&self, body: Value) -> Value {
-        let (status, reply) = call(&self.app, Function::CreateUpload, self.post("/v1/uploads", body)).await;
+        let (status, reply) =
+            call(&self.app, HttpFunction::CreateUpload, self.post("/v1/uploads", body)).await;
         assert_eq!(status, 201, "{reply}");
         reply
     }
 }
 
 /// Runs `function` on `req`; returns the status and the JSON body (`null` when empty).
-pub async fn call(app: &App, function: Function, req: Request) -> (u16, Value) {
+pub async fn call(app: &App, function: HttpFunction, req: Request) -> (u16, Value) {
     let response = super::handle(app, function, req).await.unwrap();
     let status = response.status().as_u16();
     let body: &[u8] = response.body().as_ref();

@@ -20,30 +20,13 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::abort_upload::abort;
-use super::create_upload::{Started, start};
-use super::issue_credentials::{CredentialsGrant, grant_prefix};
-use super::{load_owned, require_uploading};
-use crate::App;
-use crate::domain::keys::{owner_prefix, video_id_of};
-use crate::domain::parts::MAX_PARTS;
-use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
+use crate::app::{Credentials, Objects};
+use crate::domain::keys::owner_prefix;
+use crate::domain::{NewUpload, Owner, UploadRequest};
+use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
-use crate::http::{ApiError, Function};
-use crate::objects::ClientRequest;
-
-pub(super) async fn handle(
-    app: &App,
-    function: Function,
-    owner: &Owner,
-    req: &Request,
-) -> Result<Response<Body>, ApiError> {
-    match function {
-        Function::SignRequest => sign_request(app, owner, req).await,
-        Function::IssueCredentials => credentials(app, owner).await,
-        other => Err(ApiError::Internal(format!("{} serves no /uppy route", other.name()))),
-    }
-}
+use crate::http::view::GrantView;
+use crate::uploads::{self, ClientCall, Presigned};
 
 /// Uppy's `PresignableRequest`. Unknown fields are ignored: this is another project's shape.
 #[derive(Deserialize)]
@@ -85,7 +68,7 @@ const MAX_PRESIGN_SECS: u64 = 604_800;
 
 /// Uppy's `PresignedResponse`.
 #[derive(Serialize)]
-struct Presigned<'a> {
+struct PresignedReply<'a> {
     url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<&'a str>,
@@ -95,63 +78,23 @@ struct Presigned<'a> {
 
 /// `POST /uppy/sign`.
 pub(super) async fn sign_request(
-    app: &App,
+    app: &impl Objects,
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: SignBody = required_json_body(req)?;
     body.check()?;
-    // The plugin asks for its own lifetime; vidgate's part-URL lifetime is the most it gets.
-    let ttl = body
-        .expires_in
-        .map_or(app.config.part_url_ttl, |s| Duration::from_secs(s.min(app.config.part_url_ttl.as_secs())));
-    let method = body.method.as_str();
-    let (url, video, headers) = match (method, body.upload_id.as_deref(), body.part_number) {
+    let key = body.key.as_str();
+    let call = match (body.method.as_str(), body.upload_id.as_deref(), body.part_number) {
         // PutObject, and CreateMultipartUpload (which the client later completes itself): the
-        // upload is recorded here. The content type is the one vidgate resolved; Uppy >= 6.2
-        // sends it from `headers`, older 6.x the file's own (neither is signed).
-        ("PUT" | "POST", None, None) => {
-            let (method, request) = match method {
-                "PUT" => (UploadMethod::Put, ClientRequest::PutObject),
-                _ => (UploadMethod::Signed, ClientRequest::CreateMultipart),
-            };
-            let Started { video, .. } = begin(app, owner, &body, method).await?;
-            let url = app.objects.presign_request(&video.key, request, ttl).await?;
-            let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
-            (url, video, headers)
-        }
-        ("PUT", Some(upload_id), Some(part_number)) => {
-            if !(1..=MAX_PARTS).contains(&part_number) {
-                return Err(ApiError::invalid(
-                    "invalid_part_numbers",
-                    format!("partNumber must be 1 to {MAX_PARTS}"),
-                ));
-            }
-            let video = signed_upload(app, owner, &body.key).await?;
-            let url = app.objects.presign_part(&video.key, upload_id, part_number, ttl).await?;
-            return Ok(reply(url, None, BTreeMap::new()));
-        }
-        ("GET", Some(upload_id), None) => {
-            let video = signed_upload(app, owner, &body.key).await?;
-            let url =
-                app.objects.presign_request(&video.key, ClientRequest::ListParts { upload_id }, ttl).await?;
-            return Ok(reply(url, None, BTreeMap::new()));
-        }
-        ("POST", Some(upload_id), None) => {
-            let video = signed_upload(app, owner, &body.key).await?;
-            let url =
-                app.objects.presign_request(&video.key, ClientRequest::Complete { upload_id }, ttl).await?;
-            return Ok(reply(url, None, BTreeMap::new()));
-        }
-        // The client gives up: vidgate aborts what is open on the key and records it now; the
-        // URL lets the plugin send the abort it always sends (S3 then answers NoSuchUpload).
-        ("DELETE", Some(upload_id), None) => {
-            let video = signed_upload(app, owner, &body.key).await?;
-            let key = video.key.clone();
-            abort(app, video).await?;
-            let url = app.objects.presign_request(&key, ClientRequest::Abort { upload_id }, ttl).await?;
-            return Ok(reply(url, None, BTreeMap::new()));
-        }
+        // upload is recorded. The content type is the one vidgate resolved; Uppy >= 6.2 sends it
+        // from `headers`, older 6.x the file's own (neither is signed).
+        ("PUT", None, None) => ClientCall::PutObject(new_upload(app, &body)?),
+        ("POST", None, None) => ClientCall::CreateMultipart(new_upload(app, &body)?),
+        ("PUT", Some(upload_id), Some(part_number)) => ClientCall::UploadPart { key, upload_id, part_number },
+        ("GET", Some(upload_id), None) => ClientCall::ListParts { key, upload_id },
+        ("POST", Some(upload_id), None) => ClientCall::Complete { key, upload_id },
+        ("DELETE", Some(upload_id), None) => ClientCall::Abort { key, upload_id },
         ("DELETE", None, None) => {
             return Err(ApiError::invalid(
                 "unsupported_request",
@@ -166,23 +109,29 @@ pub(super) async fn sign_request(
             ));
         }
     };
-    Ok(reply(url, Some(&video.key), headers))
+    // The plugin asks for its own lifetime; vidgate's part-URL lifetime is the most it gets.
+    let expires_in = body.expires_in.map(Duration::from_secs);
+    let Presigned { url, started } = uploads::sign_client_request(app, owner, call, expires_in).await?;
+    // A started upload answers the key vidgate chose (the plugin stores the object there) and the
+    // content type to send.
+    let (key, headers) = match &started {
+        Some(video) => {
+            (Some(video.key.as_str()), BTreeMap::from([("content-type", video.content_type.clone())]))
+        }
+        None => (None, BTreeMap::new()),
+    };
+    Ok(json_response(StatusCode::OK, &PresignedReply { url, key, headers }))
 }
 
-fn reply(url: String, key: Option<&str>, headers: BTreeMap<&'static str, String>) -> Response<Body> {
-    json_response(StatusCode::OK, &Presigned { url, key, headers })
-}
-
-/// Records a new upload for the request that starts one. The key the client proposed only
-/// names the file: vidgate makes the key, as everywhere.
-async fn begin(app: &App, owner: &Owner, body: &SignBody, method: UploadMethod) -> Result<Started, ApiError> {
+/// The upload the request that starts one describes. The key the client proposed only names the
+/// file: vidgate makes the key, as everywhere.
+fn new_upload(app: &impl Objects, body: &SignBody) -> Result<NewUpload, ApiError> {
     let request = UploadRequest {
         filename: Some(filename_of(&body.key).to_owned()),
         content_type: body.content_type.clone(),
-        method: Some(method),
         ..UploadRequest::default()
     };
-    start(app, owner, request.validate(app.config.default_part_size)?).await
+    Ok(request.validate(app.config().default_part_size)?)
 }
 
 /// The file name in a key Uppy proposed: its last segment, less the `<uuid>-` that Uppy's default
@@ -199,21 +148,10 @@ fn filename_of(key: &str) -> &str {
     }
 }
 
-/// The caller's signed upload at `key`, still in progress.
-async fn signed_upload(app: &App, owner: &Owner, key: &str) -> Result<Video, ApiError> {
-    let id = video_id_of(key).ok_or(ApiError::NotFound)?;
-    let video = load_owned(app, owner, &id).await?;
-    if video.key != key || video.method != UploadMethod::Signed {
-        return Err(ApiError::NotFound);
-    }
-    require_uploading(&video)?;
-    Ok(video)
-}
-
 #[derive(Serialize)]
-struct CredentialsReply {
+struct CredentialsReply<'a> {
     #[serde(flatten)]
-    grant: CredentialsGrant,
+    grant: GrantView<'a>,
     /// The plugin's `s3Endpoint`: object URLs are this plus `/<key>`.
     endpoint: String,
     /// Keys must start with it (`generateObjectKey`); the credentials write nothing else.
@@ -221,9 +159,16 @@ struct CredentialsReply {
 }
 
 /// `GET /uppy/credentials`.
-async fn credentials(app: &App, owner: &Owner) -> Result<Response<Body>, ApiError> {
-    let grant = grant_prefix(app, owner).await?;
-    let reply = CredentialsReply { grant, endpoint: app.objects.bucket_url(), prefix: owner_prefix(owner) };
+pub(super) async fn credentials(
+    app: &(impl Objects + Credentials),
+    owner: &Owner,
+) -> Result<Response<Body>, ApiError> {
+    let grant = uploads::grant_prefix(app, owner).await?;
+    let reply = CredentialsReply {
+        grant: GrantView::from(&grant),
+        endpoint: app.objects().bucket_url(),
+        prefix: owner_prefix(owner),
+    };
     Ok(json_response(StatusCode::OK, &reply))
 }
 
@@ -236,10 +181,10 @@ mod tests {
     use super::filename_of;
     use crate::credentials::fixed::Recording;
     use crate::handlers::testing::{Harness, call};
-    use crate::http::Function;
+    use crate::http::HttpFunction;
 
     async fn sign(h: &Harness, body: Value) -> (u16, Value) {
-        call(&h.app, Function::SignRequest, h.post("/uppy/sign", body)).await
+        call(&h.app, HttpFunction::SignRequest, h.post("/uppy/sign", body)).await
     }
 
     #[test]
@@ -290,7 +235,7 @@ mod tests {
             &json!({"method": "GET", "key": key, "uploadId": "u-1"}).to_string(),
             Some("bob"),
         );
-        assert_eq!(call(&h.app, Function::SignRequest, bob).await.0, 404);
+        assert_eq!(call(&h.app, HttpFunction::SignRequest, bob).await.0, 404);
         let (status, _) =
             sign(&h, json!({"method": "GET", "key": "videos/x/y.mp4", "uploadId": "u-1"})).await;
         assert_eq!(status, 404);
@@ -343,7 +288,7 @@ mod tests {
         let mut h = Harness::new();
         let recording = Arc::new(Recording::default());
         h.app = h.app.clone().with_credentials(recording.clone());
-        let (status, reply) = call(&h.app, Function::IssueCredentials, h.get("/uppy/credentials")).await;
+        let (status, reply) = call(&h.app, HttpFunction::IssueCredentials, h.get("/uppy/credentials")).await;
         assert_eq!(status, 200, "{reply}");
         for field in ["accessKeyId", "secretAccessKey", "sessionToken", "expiration"] {
             assert!(reply["credentials"][field].is_string(), "{field}: {reply}");

@@ -1,4 +1,5 @@
-//! The one error type of every handler and its one mapping to status + JSON.
+//! The one error type of every handler and its one mapping to status + JSON. Use cases answer
+//! [`UploadError`]; it comes in through one `From`.
 //!
 //! Callers get `{"error":{"code","message"}}`. Internal details are logged with the request id and
 //! never echoed: a 500 or 503 says only what the caller can act on.
@@ -7,9 +8,11 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+use crate::credentials::CredentialError;
 use crate::domain::Invalid;
 use crate::objects::ObjectError;
 use crate::store::StoreError;
+use crate::uploads::UploadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -131,12 +134,29 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     crate::http::request::json_response(status, &json!({"error": {"code": code, "message": message}}))
 }
 
-/// For the event functions: the invocation fails (and S3 or the scheduler retries it) with the
-/// error's code and public message; the cause is logged.
-impl From<ApiError> for lambda_http::lambda_runtime::Diagnostic {
-    fn from(err: ApiError) -> Self {
-        tracing::error!(error = %err, "invocation failed");
-        Self { error_type: err.code().to_owned(), error_message: err.public_message() }
+/// The one mapping of a use case's answer to the HTTP contract.
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::Invalid(invalid) => ApiError::Invalid(invalid),
+            UploadError::NotFound | UploadError::Vanished(_) => ApiError::NotFound,
+            UploadError::Conflict { code, message } => ApiError::Conflict { code, message },
+            UploadError::NotAVideo => {
+                ApiError::Unprocessable { code: "not_a_video", message: UploadError::NotAVideo.to_string() }
+            }
+            UploadError::Store(e) => e.into(),
+            UploadError::Objects(e) => e.into(),
+            UploadError::Credentials(CredentialError::Disabled) => ApiError::invalid(
+                "credentials_not_enabled",
+                "this deployment has no uploader role; use \"method\": \"presigned\"",
+            ),
+            UploadError::Credentials(CredentialError::Unavailable(why)) => {
+                ApiError::Unavailable(format!("sts: {why}"))
+            }
+            UploadError::Credentials(CredentialError::Other(why)) => {
+                ApiError::Internal(format!("sts: {why}"))
+            }
+        }
     }
 }
 
@@ -195,5 +215,24 @@ mod tests {
             .into_response("r1");
         assert_eq!(r.status(), 500);
         assert_eq!(body(&r), json!({"error": {"code": "internal_error", "message": "internal error"}}));
+    }
+
+    #[test]
+    fn each_use_case_answer_has_its_status_and_code() {
+        use crate::domain::VideoId;
+        for (err, status, code) in [
+            (UploadError::invalid("invalid_size", "no"), 400, "invalid_size"),
+            (UploadError::NotFound, 404, "video_not_found"),
+            (UploadError::Vanished(VideoId::new()), 404, "video_not_found"),
+            (UploadError::conflict("upload_aborted", "no"), 409, "upload_aborted"),
+            (UploadError::NotAVideo, 422, "not_a_video"),
+            (UploadError::Credentials(CredentialError::Disabled), 400, "credentials_not_enabled"),
+            (UploadError::Credentials(CredentialError::Unavailable("x".into())), 503, "service_unavailable"),
+            (UploadError::Store(StoreError::Unavailable("x".into())), 503, "service_unavailable"),
+            (UploadError::Objects(ObjectError::Other("x".into())), 500, "internal_error"),
+        ] {
+            let r = ApiError::from(err).into_response("r1");
+            assert_eq!((r.status().as_u16(), body(&r)["error"]["code"].as_str()), (status, Some(code)));
+        }
     }
 }

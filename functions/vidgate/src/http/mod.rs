@@ -7,6 +7,8 @@ pub mod error;
 pub mod event;
 pub mod request;
 pub mod routes;
+pub mod view;
 
 pub use error::ApiError;
-pub use routes::{Function, NoRoute, ROUTES, Route, Router};
+pub use routes::{HttpFunction, NoRoute, Operation, ROUTES, Route, Router};
+pub use view::VideoView;

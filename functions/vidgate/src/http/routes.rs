@@ -3,9 +3,11 @@
 //! The local gateway serves exactly this table; tests check `template.yaml` and `openapi.yaml`
 //! against it, so there is no second hand-kept list to drift.
 
-/// One Lambda function. Its name is its binary's, crate's and (in CamelCase) its SAM resource's.
+/// A function API Gateway invokes. Its name is its binary's, crate's and (in CamelCase) its SAM
+/// resource's; the event functions are [`crate::function::EventFunction`], a different type, so
+/// HTTP dispatch never meets one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Function {
+pub enum HttpFunction {
     CreateUpload,
     SignParts,
     ListParts,
@@ -18,51 +20,44 @@ pub enum Function {
     IssueCredentials,
     /// Presigns one S3 request of an upload the client runs itself (Uppy 6's `signRequest`).
     SignRequest,
-    /// S3 `ObjectCreated` notifications (no route).
-    OnObjectCreated,
-    /// The scheduled sweeper of abandoned uploads (no route).
-    ExpireUploads,
 }
 
-impl Function {
-    pub const ALL: [Function; 13] = [
-        Function::CreateUpload,
-        Function::SignParts,
-        Function::ListParts,
-        Function::CompleteUpload,
-        Function::AbortUpload,
-        Function::ListVideos,
-        Function::GetVideo,
-        Function::StreamVideo,
-        Function::CreatePlayback,
-        Function::IssueCredentials,
-        Function::SignRequest,
-        Function::OnObjectCreated,
-        Function::ExpireUploads,
+impl HttpFunction {
+    pub const ALL: [HttpFunction; 11] = [
+        HttpFunction::CreateUpload,
+        HttpFunction::SignParts,
+        HttpFunction::ListParts,
+        HttpFunction::CompleteUpload,
+        HttpFunction::AbortUpload,
+        HttpFunction::ListVideos,
+        HttpFunction::GetVideo,
+        HttpFunction::StreamVideo,
+        HttpFunction::CreatePlayback,
+        HttpFunction::IssueCredentials,
+        HttpFunction::SignRequest,
     ];
 
     /// The kebab-case name: `create-upload`.
     pub fn name(self) -> &'static str {
         match self {
-            Function::CreateUpload => "create-upload",
-            Function::SignParts => "sign-parts",
-            Function::ListParts => "list-parts",
-            Function::CompleteUpload => "complete-upload",
-            Function::AbortUpload => "abort-upload",
-            Function::ListVideos => "list-videos",
-            Function::GetVideo => "get-video",
-            Function::StreamVideo => "stream-video",
-            Function::CreatePlayback => "create-playback",
-            Function::IssueCredentials => "issue-credentials",
-            Function::SignRequest => "sign-request",
-            Function::OnObjectCreated => "on-object-created",
-            Function::ExpireUploads => "expire-uploads",
+            HttpFunction::CreateUpload => "create-upload",
+            HttpFunction::SignParts => "sign-parts",
+            HttpFunction::ListParts => "list-parts",
+            HttpFunction::CompleteUpload => "complete-upload",
+            HttpFunction::AbortUpload => "abort-upload",
+            HttpFunction::ListVideos => "list-videos",
+            HttpFunction::GetVideo => "get-video",
+            HttpFunction::StreamVideo => "stream-video",
+            HttpFunction::CreatePlayback => "create-playback",
+            HttpFunction::IssueCredentials => "issue-credentials",
+            HttpFunction::SignRequest => "sign-request",
         }
     }
 
-    /// Whether API Gateway invokes it (the others take S3 or schedule events).
-    pub fn is_http(self) -> bool {
-        !matches!(self, Function::OnObjectCreated | Function::ExpireUploads)
+    /// The operation it serves when the route key names none of its routes (a test event, or a
+    /// gateway route wired to the wrong function): its first route in the table.
+    pub fn primary(self) -> Operation {
+        ROUTES.iter().find(|r| r.function() == self).map(|r| r.operation).expect("every function has a route")
     }
 }
 
@@ -76,7 +71,7 @@ pub enum Auth {
     PlaybackToken,
 }
 
-/// Which protocol a route speaks: the same functions serve both.
+/// Which protocol a route speaks: the same functions serve all three.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
     /// vidgate's own `/v1` API.
@@ -89,14 +84,86 @@ pub enum Api {
     Uppy,
 }
 
+/// What one route does: one variant per route (the two stream methods and Companion's two
+/// part-signing shapes share one), so dispatch is one exhaustive `match` with no arm for a
+/// combination that can't occur.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    CreateUpload,
+    SignParts,
+    ListParts,
+    CompleteUpload,
+    AbortUpload,
+    ListVideos,
+    GetVideo,
+    StreamVideo,
+    CreatePlayback,
+    IssueCredentials,
+    /// `GET /s3/params`: one presigned `PUT`.
+    CompanionParams,
+    /// `POST /s3/multipart`.
+    CompanionCreateMultipart,
+    /// `GET /s3/multipart/{uploadId}/{partNumber}` and `.../batch`.
+    CompanionSignParts,
+    CompanionListParts,
+    CompanionComplete,
+    CompanionAbort,
+    /// `GET /s3/sts`.
+    CompanionSts,
+    /// `POST /uppy/sign`.
+    UppySign,
+    /// `GET /uppy/credentials`.
+    UppyCredentials,
+}
+
+impl Operation {
+    /// The function that serves it.
+    pub fn function(self) -> HttpFunction {
+        use Operation as O;
+        match self {
+            O::CreateUpload | O::CompanionParams | O::CompanionCreateMultipart => HttpFunction::CreateUpload,
+            O::SignParts | O::CompanionSignParts => HttpFunction::SignParts,
+            O::ListParts | O::CompanionListParts => HttpFunction::ListParts,
+            O::CompleteUpload | O::CompanionComplete => HttpFunction::CompleteUpload,
+            O::AbortUpload | O::CompanionAbort => HttpFunction::AbortUpload,
+            O::ListVideos => HttpFunction::ListVideos,
+            O::GetVideo => HttpFunction::GetVideo,
+            O::StreamVideo => HttpFunction::StreamVideo,
+            O::CreatePlayback => HttpFunction::CreatePlayback,
+            O::IssueCredentials | O::CompanionSts | O::UppyCredentials => HttpFunction::IssueCredentials,
+            O::UppySign => HttpFunction::SignRequest,
+        }
+    }
+
+    pub fn api(self) -> Api {
+        use Operation as O;
+        match self {
+            O::CompanionParams
+            | O::CompanionCreateMultipart
+            | O::CompanionSignParts
+            | O::CompanionListParts
+            | O::CompanionComplete
+            | O::CompanionAbort
+            | O::CompanionSts => Api::Companion,
+            O::UppySign | O::UppyCredentials => Api::Uppy,
+            _ => Api::V1,
+        }
+    }
+
+    pub fn auth(self) -> Auth {
+        match self {
+            Operation::StreamVideo => Auth::PlaybackToken,
+            _ => Auth::Jwt,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     /// API Gateway path syntax (`{videoId}`), which axum 0.8 shares.
     pub path: &'static str,
-    pub function: Function,
-    pub auth: Auth,
-    pub api: Api,
+    pub operation: Operation,
 }
 
 impl Route {
@@ -104,52 +171,60 @@ impl Route {
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+
+    pub fn function(&self) -> HttpFunction {
+        self.operation.function()
+    }
+
+    pub fn auth(&self) -> Auth {
+        self.operation.auth()
+    }
+
+    pub fn api(&self) -> Api {
+        self.operation.api()
+    }
 }
 
-const fn jwt(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::Jwt, api: Api::V1 }
-}
-
-const fn playback(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::PlaybackToken, api: Api::V1 }
-}
-
-const fn companion(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::Jwt, api: Api::Companion }
-}
-
-const fn uppy(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route { method, path, function, auth: Auth::Jwt, api: Api::Uppy }
+const fn route(method: &'static str, path: &'static str, operation: Operation) -> Route {
+    Route { method, path, operation }
 }
 
 pub const ROUTES: &[Route] = &[
-    jwt("POST", "/v1/uploads", Function::CreateUpload),
-    jwt("POST", "/v1/uploads/{videoId}/part-urls", Function::SignParts),
-    jwt("GET", "/v1/uploads/{videoId}/parts", Function::ListParts),
-    jwt("POST", "/v1/uploads/{videoId}/complete", Function::CompleteUpload),
-    jwt("DELETE", "/v1/uploads/{videoId}", Function::AbortUpload),
-    jwt("GET", "/v1/videos", Function::ListVideos),
-    jwt("GET", "/v1/videos/{videoId}", Function::GetVideo),
-    jwt("POST", "/v1/uploads/{videoId}/credentials", Function::IssueCredentials),
-    jwt("POST", "/v1/videos/{videoId}/playback", Function::CreatePlayback),
-    playback("GET", "/v1/videos/{videoId}/stream", Function::StreamVideo),
-    playback("HEAD", "/v1/videos/{videoId}/stream", Function::StreamVideo),
-    companion("POST", "/s3/multipart", Function::CreateUpload),
-    companion("GET", "/s3/params", Function::CreateUpload),
-    companion("GET", "/s3/multipart/{uploadId}/{partNumber}", Function::SignParts),
-    companion("GET", "/s3/multipart/{uploadId}/batch", Function::SignParts),
-    companion("GET", "/s3/multipart/{uploadId}", Function::ListParts),
-    companion("POST", "/s3/multipart/{uploadId}/complete", Function::CompleteUpload),
-    companion("DELETE", "/s3/multipart/{uploadId}", Function::AbortUpload),
-    companion("GET", "/s3/sts", Function::IssueCredentials),
-    uppy("POST", "/uppy/sign", Function::SignRequest),
-    uppy("GET", "/uppy/credentials", Function::IssueCredentials),
+    route("POST", "/v1/uploads", Operation::CreateUpload),
+    route("POST", "/v1/uploads/{videoId}/part-urls", Operation::SignParts),
+    route("GET", "/v1/uploads/{videoId}/parts", Operation::ListParts),
+    route("POST", "/v1/uploads/{videoId}/complete", Operation::CompleteUpload),
+    route("DELETE", "/v1/uploads/{videoId}", Operation::AbortUpload),
+    route("GET", "/v1/videos", Operation::ListVideos),
+    route("GET", "/v1/videos/{videoId}", Operation::GetVideo),
+    route("POST", "/v1/uploads/{videoId}/credentials", Operation::IssueCredentials),
+    route("POST", "/v1/videos/{videoId}/playback", Operation::CreatePlayback),
+    route("GET", "/v1/videos/{videoId}/stream", Operation::StreamVideo),
+    route("HEAD", "/v1/videos/{videoId}/stream", Operation::StreamVideo),
+    route("POST", "/s3/multipart", Operation::CompanionCreateMultipart),
+    route("GET", "/s3/params", Operation::CompanionParams),
+    route("GET", "/s3/multipart/{uploadId}/{partNumber}", Operation::CompanionSignParts),
+    route("GET", "/s3/multipart/{uploadId}/batch", Operation::CompanionSignParts),
+    route("GET", "/s3/multipart/{uploadId}", Operation::CompanionListParts),
+    route("POST", "/s3/multipart/{uploadId}/complete", Operation::CompanionComplete),
+    route("DELETE", "/s3/multipart/{uploadId}", Operation::CompanionAbort),
+    route("GET", "/s3/sts", Operation::CompanionSts),
+    route("POST", "/uppy/sign", Operation::UppySign),
+    route("GET", "/uppy/credentials", Operation::UppyCredentials),
 ];
 
 /// The route API Gateway matched, from its route key (`GET /s3/sts`).
 pub fn route_for_key(key: &str) -> Option<&'static Route> {
     let (method, path) = key.split_once(' ')?;
     ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// The operation `function` runs for a request with route key `key`.
+pub fn operation_for(function: HttpFunction, key: &str) -> Operation {
+    match route_for_key(key) {
+        Some(route) if route.function() == function => route.operation,
+        _ => function.primary(),
+    }
 }
 
 /// Why no route matched a request.
@@ -226,7 +301,7 @@ mod tests {
     fn router_finds_routes_and_their_parameters() {
         let router = Router::default();
         let (route, params) = router.find("POST", "/v1/uploads/abc/part-urls").unwrap();
-        assert_eq!(route.function, Function::SignParts);
+        assert_eq!(route.function(), HttpFunction::SignParts);
         assert_eq!(params, vec![("videoId".to_string(), "abc".to_string())]);
         assert_eq!(router.find("GET", "/v1/uploads").unwrap_err(), NoRoute::MethodNotAllowed(vec!["POST"]));
         assert_eq!(
@@ -242,7 +317,7 @@ mod tests {
             NoRoute::MethodNotAllowed(vec!["GET", "DELETE"])
         );
         assert_eq!(router.find("GET", "/v2/nothing").unwrap_err(), NoRoute::NotFound);
-        assert_eq!(router.find("GET", "/v1/videos").unwrap().0.function, Function::ListVideos);
+        assert_eq!(router.find("GET", "/v1/videos").unwrap().0.function(), HttpFunction::ListVideos);
         // Literal segments win over parameters, as in API Gateway.
         let (batch, params) = router.find("GET", "/s3/multipart/u1/batch").unwrap();
         assert_eq!((batch.path, params.len()), ("/s3/multipart/{uploadId}/batch", 1));
@@ -250,8 +325,8 @@ mod tests {
         assert_eq!(one.path, "/s3/multipart/{uploadId}/{partNumber}");
         assert_eq!(params[1], ("partNumber".to_string(), "7".to_string()));
         assert_eq!(
-            router.find("POST", "/s3/multipart/u1/complete").unwrap().0.function,
-            Function::CompleteUpload
+            router.find("POST", "/s3/multipart/u1/complete").unwrap().0.function(),
+            HttpFunction::CompleteUpload
         );
         for route in ROUTES {
             assert_eq!(route_for_key(&route.key()), Some(route));
@@ -263,16 +338,20 @@ mod tests {
     fn every_function_has_a_route_and_route_keys_are_unique() {
         let keys: HashSet<String> = ROUTES.iter().map(Route::key).collect();
         assert_eq!(keys.len(), ROUTES.len());
-        for f in Function::ALL {
-            let routed = ROUTES.iter().any(|r| r.function == f);
-            assert_eq!(routed, f.is_http(), "{}", f.name());
+        for f in HttpFunction::ALL {
+            assert!(ROUTES.iter().any(|r| r.function() == f), "{}", f.name());
+            assert_eq!(f.primary().function(), f);
         }
+        assert_eq!(operation_for(HttpFunction::CreateUpload, "GET /s3/params"), Operation::CompanionParams);
+        // A route of another function (or no route key) runs the function's own first route.
+        assert_eq!(operation_for(HttpFunction::CreateUpload, "GET /s3/sts"), Operation::CreateUpload);
+        assert_eq!(operation_for(HttpFunction::SignRequest, ""), Operation::UppySign);
     }
 
     #[test]
     fn every_function_has_a_crate_of_its_name() {
         let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        for f in Function::ALL {
+        for f in crate::function::Function::ALL {
             let manifest = format!("{functions}/{}/Cargo.toml", f.name());
             let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
             assert!(text.contains(&format!("name = \"{}\"", f.name())), "{manifest}");

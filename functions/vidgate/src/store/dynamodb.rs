@@ -6,8 +6,8 @@
 //! conditioned on `status = uploading`.
 //!
 //! A third, sparse GSI `byExpiry` finds abandoned uploads without a scan: only `uploading` items
-//! carry `expiryShard` (one of [`EXPIRY_SHARDS`] values, spread by video id so no partition is
-//! hot), sorted by `expiresAt`; every state change removes it.
+//! carry `expiryShard` (one of [`crate::domain::video::EXPIRY_SHARDS`] values, spread by video
+//! id so no partition is hot), sorted by `expiresAt`; every state change removes it.
 //!
 //! Prefix items (`id = "prefix#videos/<hash>/"`, `prefixOwner`) say whose a key prefix is; they
 //! carry none of the index attributes, so no index or listing ever sees them.

@@ -2,7 +2,8 @@
 //!
 //! For each request it does what API Gateway does before a Lambda runs: match a route of the
 //! table, run the JWT authorizer (401 without a valid token), and build the payload 2.0 event.
-//! Then it runs `vidgate::handlers::handle`, the code every function binary runs.
+//! Then it runs `vidgate::handlers::handle`, which runs the entry of the route's function: the
+//! code that function's binary runs.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -147,7 +148,7 @@ async fn route(
         }
     };
 
-    let claims = match route.auth {
+    let claims = match route.auth() {
         Auth::Jwt => {
             let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             match gateway.jwt.verify(authorization) {
@@ -205,7 +206,7 @@ async fn route(
             ));
         }
     };
-    let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function, lambda_request).await;
+    let Ok(response) = vidgate::handlers::handle(&gateway.app, route.function(), lambda_request).await;
     reply(response)
 }
 

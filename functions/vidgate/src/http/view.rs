@@ -1,4 +1,5 @@
-//! The `Video` JSON shown to its owner.
+//! Reply shapes more than one protocol shares: the `Video` JSON shown to its owner, and
+//! temporary credentials.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,7 @@ use serde::Serialize;
 
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Status, UploadMethod, Video, VideoId};
+use crate::uploads::Grant;
 
 /// Every field is always present (`null` when unknown), so clients need no existence checks.
 #[derive(Debug, Serialize)]
@@ -54,6 +56,41 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             updated_at: v.updated_at,
             completed_at: v.completed_at,
             expires_at: v.expires_at,
+        }
+    }
+}
+
+/// Temporary credentials as `/v1` and `/uppy/credentials` answer them (the SDKs' field names).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantView<'a> {
+    pub credentials: CredentialsView<'a>,
+    pub bucket: &'a str,
+    pub region: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsView<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub session_token: &'a str,
+    #[serde(with = "time")]
+    pub expiration: Timestamp,
+}
+
+impl<'a> From<&'a Grant> for GrantView<'a> {
+    fn from(g: &'a Grant) -> Self {
+        let c = &g.credentials;
+        Self {
+            credentials: CredentialsView {
+                access_key_id: &c.access_key_id,
+                secret_access_key: &c.secret_access_key,
+                session_token: &c.session_token,
+                expiration: c.expiration,
+            },
+            bucket: &g.bucket,
+            region: &g.region,
         }
     }
 }

@@ -8,20 +8,20 @@
 //! everywhere, so a crash between an S3 call and the DynamoDB write is repaired by the next call
 //! of any route, the S3 event, or the sweeper.
 
-use crate::App;
+use super::UploadError;
+use crate::app::{Objects, Records};
 use crate::domain::sniff::{SNIFF_BYTES, rejection};
 use crate::domain::{Change, Video, time};
-use crate::http::ApiError;
 use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
 
 /// Aborts whatever S3 holds open for an upload: the server's multipart upload (presigned mode)
 /// or every multipart upload a client's SDK left on the key (credentials mode). Returns how many
 /// were aborted; one already gone (an earlier abort, or a complete that won) counts as none.
-pub async fn abort_open_uploads(app: &App, video: &Video) -> Result<usize, ApiError> {
+pub(super) async fn abort_open_uploads(app: &impl Objects, video: &Video) -> Result<usize, UploadError> {
     let aborted = match &video.upload_id {
-        Some(upload_id) => app.objects.abort_multipart(&video.key, upload_id).await.map(|()| 1),
-        None => app.objects.abort_all_multipart(&video.key).await,
+        Some(upload_id) => app.objects().abort_multipart(&video.key, upload_id).await.map(|()| 1),
+        None => app.objects().abort_all_multipart(&video.key).await,
     };
     match aborted {
         Ok(n) => Ok(n),
@@ -32,17 +32,21 @@ pub async fn abort_open_uploads(app: &App, video: &Video) -> Result<usize, ApiEr
 
 /// Brings a record in line with S3 once no upload is open for it: the object exists → it
 /// arrived; it does not → `absent` (abort or expire).
-pub async fn settle(app: &App, video: &Video, absent: Change) -> Result<Video, ApiError> {
+pub(super) async fn settle(app: &impl Objects, video: &Video, absent: Change) -> Result<Video, UploadError> {
     settle_counted(app, video, absent).await.map(|(video, _)| video)
 }
 
 /// [`settle`], also telling whether this call made the change (not a concurrent one).
-pub async fn settle_counted(app: &App, video: &Video, absent: Change) -> Result<(Video, bool), ApiError> {
-    let current = app.videos.get(&video.id).await?.ok_or(ApiError::NotFound)?;
+pub(super) async fn settle_counted(
+    app: &impl Objects,
+    video: &Video,
+    absent: Change,
+) -> Result<(Video, bool), UploadError> {
+    let current = app.videos().get(&video.id).await?.ok_or(UploadError::Vanished(video.id))?;
     if current.status.is_final() {
         return Ok((current, false));
     }
-    match app.objects.head(&current.key).await? {
+    match app.objects().head(&current.key).await? {
         Some(object) => Ok((arrived(app, &current, object).await?, true)),
         None => record_counted(app, &current, &absent).await,
     }
@@ -50,11 +54,15 @@ pub async fn settle_counted(app: &App, video: &Video, absent: Change) -> Result<
 
 /// Records an object that now exists: `uploaded` if its first bytes are a video container,
 /// `rejected` with the reason if not.
-pub async fn arrived(app: &App, video: &Video, object: ObjectInfo) -> Result<Video, ApiError> {
+pub(super) async fn arrived(
+    app: &impl Objects,
+    video: &Video,
+    object: ObjectInfo,
+) -> Result<Video, UploadError> {
     let head = if object.size == 0 {
         Vec::new()
     } else {
-        app.objects.get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
+        app.objects().get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
     };
     let change = match rejection(&head) {
         None => Change::Complete { size: object.size, etag: object.etag },
@@ -64,15 +72,19 @@ pub async fn arrived(app: &App, video: &Video, object: ObjectInfo) -> Result<Vid
 }
 
 /// Applies `change`; if another call changed the record first, returns what that call wrote.
-pub async fn record(app: &App, video: &Video, change: &Change) -> Result<Video, ApiError> {
+pub(super) async fn record(app: &impl Records, video: &Video, change: &Change) -> Result<Video, UploadError> {
     record_counted(app, video, change).await.map(|(video, _)| video)
 }
 
-async fn record_counted(app: &App, video: &Video, change: &Change) -> Result<(Video, bool), ApiError> {
-    match app.videos.transition(video, change, time::now()).await {
+async fn record_counted(
+    app: &impl Records,
+    video: &Video,
+    change: &Change,
+) -> Result<(Video, bool), UploadError> {
+    match app.videos().transition(video, change, time::now()).await {
         Ok(updated) => Ok((updated, true)),
         Err(StoreError::ConditionFailed) => {
-            Ok((app.videos.get(&video.id).await?.ok_or(ApiError::NotFound)?, false))
+            Ok((app.videos().get(&video.id).await?.ok_or(UploadError::Vanished(video.id))?, false))
         }
         Err(e) => Err(e.into()),
     }

@@ -1,0 +1,149 @@
+//! What a function holds from Init on: its configuration and clients for exactly the ports its
+//! use cases reach, each built once and shared by reference.
+//!
+//! [`App`] carries the object store and the credential issuer as type parameters. A function that
+//! doesn't use one holds [`NotWired`] there, which implements no port, so code that would reach
+//! S3 from get-video doesn't compile — and the S3 SDK isn't linked into its binary. Use cases ask
+//! for capabilities ([`Records`], [`Objects`], [`Credentials`]), as the aws-lambda-rust-runtime
+//! examples' handlers are generic over exactly the clients they use.
+
+use std::sync::Arc;
+
+use crate::Config;
+use crate::credentials::{self, CredentialIssuer};
+use crate::objects::{self, ObjectStore};
+use crate::store::uploaded::UploadedMemo;
+use crate::store::{self, VideoStore};
+
+/// A port this function does not use.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NotWired;
+
+/// Configuration and ports. `App` alone (the defaults) has every port: the local gateway, tests,
+/// and the functions that need all three.
+#[derive(Clone)]
+pub struct App<O = Arc<dyn ObjectStore>, C = Arc<dyn CredentialIssuer>> {
+    pub config: Arc<Config>,
+    pub videos: Arc<dyn VideoStore>,
+    pub objects: O,
+    pub credentials: C,
+    /// Uploaded records the stream route has read, kept for the function's lifetime.
+    pub uploaded: Arc<UploadedMemo>,
+}
+
+/// Upload records (DynamoDB) and the settings.
+pub trait Records: Send + Sync {
+    fn config(&self) -> &Config;
+    fn videos(&self) -> &dyn VideoStore;
+}
+
+/// Records and the objects themselves (S3).
+pub trait Objects: Records {
+    fn objects(&self) -> &dyn ObjectStore;
+    fn uploaded(&self) -> &UploadedMemo;
+}
+
+/// Records and temporary credentials (STS).
+pub trait Credentials: Records {
+    fn credentials(&self) -> &dyn CredentialIssuer;
+}
+
+impl<O: Send + Sync, C: Send + Sync> Records for App<O, C> {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn videos(&self) -> &dyn VideoStore {
+        self.videos.as_ref()
+    }
+}
+
+impl<C: Send + Sync> Objects for App<Arc<dyn ObjectStore>, C> {
+    fn objects(&self) -> &dyn ObjectStore {
+        self.objects.as_ref()
+    }
+
+    fn uploaded(&self) -> &UploadedMemo {
+        &self.uploaded
+    }
+}
+
+impl<O: Send + Sync> Credentials for App<O, Arc<dyn CredentialIssuer>> {
+    fn credentials(&self) -> &dyn CredentialIssuer {
+        self.credentials.as_ref()
+    }
+}
+
+impl App<NotWired, NotWired> {
+    /// Records only: get-video, list-videos, create-playback.
+    pub fn records(config: Config, videos: Arc<dyn VideoStore>) -> Self {
+        Self {
+            config: Arc::new(config),
+            videos,
+            objects: NotWired,
+            credentials: NotWired,
+            uploaded: Arc::default(),
+        }
+    }
+
+    /// [`App::records`] over DynamoDB.
+    pub fn dynamodb(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        let videos = store::dynamodb::DynamoVideoStore::new(sdk, &config.table)
+            .purging_after_days(config.purge_after_days);
+        Self::records(config, Arc::new(videos))
+    }
+}
+
+impl<O, C> App<O, C> {
+    pub fn with_objects(self, objects: Arc<dyn ObjectStore>) -> App<Arc<dyn ObjectStore>, C> {
+        App {
+            config: self.config,
+            videos: self.videos,
+            objects,
+            credentials: self.credentials,
+            uploaded: self.uploaded,
+        }
+    }
+
+    /// Adds the S3 adapter for the configured bucket.
+    pub fn s3(self, sdk: &aws_config::SdkConfig) -> App<Arc<dyn ObjectStore>, C> {
+        let c = &self.config;
+        let objects =
+            objects::s3::S3ObjectStore::with_acceleration(sdk, &c.bucket, c.s3_path_style, c.s3_accelerate);
+        self.with_objects(Arc::new(objects))
+    }
+
+    pub fn with_credentials(self, issuer: Arc<dyn CredentialIssuer>) -> App<O, Arc<dyn CredentialIssuer>> {
+        App {
+            config: self.config,
+            videos: self.videos,
+            objects: self.objects,
+            credentials: issuer,
+            uploaded: self.uploaded,
+        }
+    }
+
+    /// Adds STS `AssumeRole` of the uploader role, or the disabled issuer (credentials mode
+    /// answers `credentials_not_enabled`) when none is configured.
+    pub fn sts(self, sdk: &aws_config::SdkConfig) -> App<O, Arc<dyn CredentialIssuer>> {
+        let issuer: Arc<dyn CredentialIssuer> = match self.config.uploader_role_arn.as_deref() {
+            Some(role) => Arc::new(credentials::sts::StsIssuer::new(sdk, role)),
+            None => Arc::new(credentials::fixed::Disabled),
+        };
+        self.with_credentials(issuer)
+    }
+}
+
+impl App {
+    /// Every port, credentials disabled until [`App::with_credentials`].
+    pub fn new(config: Config, videos: Arc<dyn VideoStore>, objects: Arc<dyn ObjectStore>) -> Self {
+        App::records(config, videos)
+            .with_objects(objects)
+            .with_credentials(Arc::new(credentials::fixed::Disabled))
+    }
+
+    /// Every port over AWS: what the local gateway serves every route with.
+    pub fn from_sdk(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        App::dynamodb(config, sdk).s3(sdk).sts(sdk)
+    }
+}

@@ -1,0 +1,61 @@
+//! What a use case can answer besides success.
+
+use crate::credentials::CredentialError;
+use crate::domain::{Invalid, VideoId};
+use crate::objects::ObjectError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The caller's input breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// Unknown, malformed or someone else's video: indistinguishable on purpose.
+    #[error("video not found")]
+    NotFound,
+    /// The upload is in a state (or of a method) that does not allow this.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The bytes that arrived are not a video; the record says `rejected`.
+    #[error("the uploaded bytes are not a known video container; the upload is rejected")]
+    NotAVideo,
+    /// A record read a moment ago is gone (nothing deletes records, so only a manual edit).
+    #[error("the record of video {0} disappeared")]
+    Vanished(VideoId),
+    #[error("dynamodb: {0}")]
+    Store(#[from] StoreError),
+    #[error("s3: {0}")]
+    Objects(#[from] ObjectError),
+    #[error("sts: {0}")]
+    Credentials(#[from] CredentialError),
+}
+
+impl UploadError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(Invalid::new(code, message))
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+
+    /// Whether retrying later may succeed (a dependency was unreachable).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            UploadError::Store(StoreError::Unavailable(_))
+                | UploadError::Objects(ObjectError::Unavailable(_))
+                | UploadError::Credentials(CredentialError::Unavailable(_))
+        )
+    }
+}
+
+/// For the event functions: the invocation fails (and S3 or the scheduler retries it) with a
+/// short type and the error's text; the cause is logged.
+impl From<UploadError> for lambda_http::lambda_runtime::Diagnostic {
+    fn from(err: UploadError) -> Self {
+        tracing::error!(error = %err, "invocation failed");
+        let error_type = if err.is_unavailable() { "DependencyUnavailable" } else { "UploadError" };
+        Self { error_type: error_type.to_owned(), error_message: err.to_string() }
+    }
+}

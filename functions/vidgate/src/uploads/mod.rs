@@ -1,0 +1,177 @@
+//! The use cases of an upload, each a function over the ports it needs (see [`crate::app`]):
+//! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`grant`] /
+//! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
+//! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper).
+//!
+//! The HTTP handlers (`/v1`, Companion, Uppy) and the event functions only translate their
+//! requests into these calls and the results into replies. Every use case returns
+//! [`UploadError`]; the HTTP edge maps it to a status once (`http::error`), the event functions
+//! to a failed invocation.
+
+mod abort;
+mod arrival;
+mod client;
+mod error;
+mod expire;
+mod finish;
+mod grant;
+mod parts;
+mod settle;
+mod start;
+
+pub use abort::abort;
+pub use arrival::{Arrival, record_arrival};
+pub use client::{ClientCall, Presigned, sign_client_request};
+pub use error::UploadError;
+pub use expire::{SweepReport, expire};
+pub use finish::{NamedPart, finish};
+pub use grant::{Grant, grant, grant_prefix};
+pub use parts::{MAX_URLS_PER_CALL, SignedParts, list_parts, sign_parts};
+pub use start::{PutTarget, Started, put_target, start};
+
+use crate::app::Records;
+use crate::domain::{Owner, Status, UploadMethod, Video, VideoId};
+
+/// The caller's own video. Someone else's is as unknown as a missing one.
+pub async fn owned(app: &impl Records, owner: &Owner, id: &VideoId) -> Result<Video, UploadError> {
+    match app.videos().get(id).await? {
+        Some(video) if &video.owner == owner => Ok(video),
+        _ => Err(UploadError::NotFound),
+    }
+}
+
+/// The refusal of an operation that needs an upload in progress.
+pub fn not_uploading(status: Status) -> UploadError {
+    let (code, message) = match status {
+        Status::Uploaded => ("upload_completed", "the upload was already completed"),
+        Status::Aborted => ("upload_aborted", "the upload was aborted"),
+        Status::Expired => ("upload_expired", "the upload expired before it was completed"),
+        Status::Rejected => ("upload_rejected", "the uploaded bytes are not a video"),
+        Status::Uploading => ("upload_in_progress", "the upload is still in progress"),
+    };
+    UploadError::conflict(code, message)
+}
+
+pub fn require_uploading(video: &Video) -> Result<(), UploadError> {
+    match video.status {
+        Status::Uploading => Ok(()),
+        other => Err(not_uploading(other)),
+    }
+}
+
+/// The server's multipart upload id; uploads of the other methods have none (their client sends
+/// one PUT, or runs its own multipart upload).
+fn presigned_upload(video: &Video) -> Result<&str, UploadError> {
+    video.upload_id.as_deref().ok_or_else(|| match video.method {
+        UploadMethod::Put => UploadError::conflict(
+            "single_put_upload",
+            "this upload is one PUT to its presigned URL and has no parts",
+        ),
+        UploadMethod::Signed => UploadError::conflict(
+            "signed_upload",
+            "this upload's client runs S3's multipart API itself: sign its requests with POST /uppy/sign",
+        ),
+        _ => UploadError::conflict(
+            "credentials_upload",
+            "this upload uses temporary credentials: upload with an AWS SDK, then complete",
+        ),
+    })
+}
+
+/// The use cases on the in-memory ports, no HTTP in sight: what each answers, as a type.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::parts::MIB;
+    use crate::domain::{NewUpload, UploadRequest};
+    use crate::objects::memory::{MemoryObjectStore, video_like};
+    use crate::store::memory::MemoryVideoStore;
+    use crate::{App, Config};
+
+    fn ports() -> (App, Arc<MemoryObjectStore>) {
+        let objects = Arc::new(MemoryObjectStore::new());
+        let app = App::new(
+            Config::for_local("bucket", "table"),
+            Arc::new(MemoryVideoStore::new()),
+            objects.clone(),
+        );
+        (app, objects)
+    }
+
+    fn upload(body: serde_json::Value) -> NewUpload {
+        serde_json::from_value::<UploadRequest>(body).unwrap().validate(8 * MIB).unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_a_started_upload_when_its_parts_arrive_and_it_finishes_then_it_is_uploaded_once() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        let Started { video, credentials } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "a.mp4", "size": 6 * MIB})))
+                .await
+                .unwrap();
+        assert!(credentials.is_none());
+        assert_eq!((video.status, video.plan().max_parts()), (Status::Uploading, 1));
+        let signed = sign_parts(&app, &video, vec![1]).await.unwrap();
+        assert_eq!(signed.urls.len(), 1);
+        assert!(
+            matches!(sign_parts(&app, &video, vec![2]).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
+        );
+
+        objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, video_like(6 * MIB, 1)).unwrap();
+        let done = finish(&app, video.clone(), None).await.unwrap();
+        assert_eq!((done.status, done.size), (Status::Uploaded, Some(6 * MIB)));
+        // Finished: other use cases say why they can't run, as a conflict with a code.
+        assert!(matches!(
+            abort(&app, done.clone()).await,
+            Err(UploadError::Conflict { code: "upload_completed", .. })
+        ));
+        assert!(matches!(
+            list_parts(&app, &done).await,
+            Err(UploadError::Conflict { code: "upload_completed", .. })
+        ));
+        assert_eq!(finish(&app, done.clone(), None).await.unwrap(), done);
+    }
+
+    #[tokio::test]
+    async fn bytes_that_are_no_video_finish_as_not_a_video_and_the_record_says_rejected() {
+        let (app, objects) = ports();
+        let Started { video, .. } =
+            start(&app, &Owner::new("alice"), upload(serde_json::json!({"filename": "a.mp4"})))
+                .await
+                .unwrap();
+        objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
+        assert!(matches!(finish(&app, video.clone(), None).await, Err(UploadError::NotAVideo)));
+        assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Rejected);
+    }
+
+    #[tokio::test]
+    async fn someone_elses_video_is_not_found_and_a_records_only_app_can_read_records() {
+        let (app, _) = ports();
+        let Started { video, .. } =
+            start(&app, &Owner::new("alice"), upload(serde_json::json!({"filename": "a.mp4"})))
+                .await
+                .unwrap();
+        // What get-video holds: DynamoDB and nothing else.
+        let records = App::records(Config::for_local("bucket", "table"), app.videos.clone());
+        assert_eq!(owned(&records, &Owner::new("alice"), &video.id).await.unwrap(), video);
+        assert!(matches!(owned(&records, &Owner::new("bob"), &video.id).await, Err(UploadError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_an_unavailable_error_and_fails_an_event_invocation_as_such() {
+        let videos = Arc::new(MemoryVideoStore::new());
+        let app = App::new(
+            Config::for_local("bucket", "table"),
+            videos.clone(),
+            Arc::new(MemoryObjectStore::new()),
+        );
+        videos.set_unavailable(true);
+        let err = expire(&app).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        let diagnostic = lambda_http::lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "DependencyUnavailable");
+    }
+}
