@@ -11,7 +11,9 @@ invocation (including its DynamoDB call to moto on loopback).
 
 Binaries: target/release/FUNCTION as built by `cargo build --release -p FUNCTION` with the
 workspace's release profile, and — for comparison, when present — the same built with the
-`release-plain` profile (no LTO, 16 codegen units, no strip, unwinding panics).
+`release-plain` profile (no LTO, 16 codegen units, no strip, unwinding panics). More binaries to
+compare in the same run (an older build, say): VIDGATE_BENCH_COMPARE="label=path,label=path".
+The binaries take turns, run by run, so a noisy moment costs each of them alike.
 """
 import http.server
 import json
@@ -119,17 +121,28 @@ def main():
             "VIDGATE_PLAYBACK_SECRET": "bench-playback-secret-0123456789abcdef",
             "VIDGATE_UPLOADER_ROLE_ARN": "arn:aws:iam::123456789012:role/vidgate-uploader",
         }
-        print(f"cold start of {function}: exec → first response, {runs} runs each")
+        print(f"cold start of {function}: exec → first response, {runs} runs each, taking turns")
+        binaries = []
         for profile in ["release", "release-plain"]:
             binary = os.path.join(TARGET, profile, function)
-            if not os.path.exists(binary):
+            if os.path.exists(binary):
+                binaries.append((profile, binary))
+            else:
                 print(f"  {profile:<14} (not built: cargo build --profile {profile} -p {function})")
-                continue
-            times, status = measure(binary, env, runs)
-            times.sort()
+        for pair in filter(None, os.environ.get("VIDGATE_BENCH_COMPARE", "").split(",")):
+            label, binary = pair.split("=", 1)
+            binaries.append((label, binary))
+        times = {label: [] for label, _ in binaries}
+        statuses = {}
+        for _ in range(runs):
+            for label, binary in binaries:
+                [elapsed], statuses[label] = measure(binary, env, 1)
+                times[label].append(elapsed)
+        for label, binary in binaries:
+            t = sorted(times[label])
             size = os.path.getsize(binary) / 1e6
-            print(f"  {profile:<14} median {statistics.median(times):6.1f} ms   p90 {times[int(len(times) * 0.9) - 1]:6.1f} ms"
-                  f"   min {times[0]:6.1f} ms   binary {size:5.1f} MB   (reply: HTTP {status})")
+            print(f"  {label:<14} median {statistics.median(t):6.1f} ms   p90 {t[max(int(len(t) * 0.9) - 1, 0)]:6.1f} ms"
+                  f"   min {t[0]:6.1f} ms   binary {size:5.1f} MB   (reply: HTTP {statuses[label]})")
     finally:
         stack.terminate()
         stack.wait()

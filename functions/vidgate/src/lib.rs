@@ -65,10 +65,11 @@ mod layers {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
     }
 
-    /// The code of a file without its tests.
+    /// The code of a file without its tests and comments.
     fn code(path: &Path) -> String {
         let text = std::fs::read_to_string(path).unwrap();
-        text.split("#[cfg(test)]").next().unwrap().to_owned()
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
