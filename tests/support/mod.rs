@@ -14,10 +14,10 @@ use tokio::task::JoinHandle;
 use vidgate::objects::s3::S3ObjectStore;
 use vidgate::store::dynamodb::DynamoVideoStore;
 use vidgate::{App, Config};
+use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::DevJwt;
-use vidgate_local::moto::MotoServer;
 
 pub mod s3_edge;
 use s3_edge::S3Edge;
@@ -48,7 +48,7 @@ pub struct Stack {
     sdk: aws_config::SdkConfig,
     /// Set by [`Stack::start_behind_edge`]: what presigned URLs point at.
     pub edge: Option<S3Edge>,
-    _moto: MotoServer,
+    _aws: AwsEndpoint,
 }
 
 fn moto_program() -> PathBuf {
@@ -99,13 +99,14 @@ impl Stack {
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .try_init();
-        let moto = MotoServer::start(&moto_program(), 0, false)
+        let aws = AwsEndpoint::start(&moto_program(), 0, false)
+            .await
             .unwrap_or_else(|e| panic!("{e}\n(infra/test installs moto with infra/local/setup)"));
-        let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
+        let sdk = bootstrap::sdk_config(&aws.endpoint()).await;
         bootstrap::ensure_resources(&sdk, BUCKET, TABLE).await.unwrap();
 
         let edge = match edge_latency {
-            Some(latency) => Some(S3Edge::start(&moto.endpoint(), latency).await),
+            Some(latency) => Some(S3Edge::start(&aws.endpoint(), latency).await),
             None => None,
         };
         let s3_sdk = match &edge {
@@ -136,14 +137,14 @@ impl Stack {
             s3: bootstrap::s3_client(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             jwt,
-            s3_endpoint: moto.endpoint(),
+            s3_endpoint: aws.endpoint(),
             app,
             shutdown: Some(tx),
             server: Some(server),
             pump: None,
             sdk,
             edge,
-            _moto: moto,
+            _aws: aws,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The local AWS stand-in: SDK configuration pointing at moto, and the bucket and table vidgate
-//! expects to exist.
+//! The local AWS stand-in: SDK configuration pointing at the local endpoint, and the bucket and
+//! table vidgate expects to exist.
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
@@ -7,18 +7,24 @@ use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
 pub const REGION: &str = "us-east-1";
 
-/// SDK configuration for a local endpoint: fixed region and dummy credentials (moto checks
-/// neither), the same timeouts and retries as in Lambda.
+/// SDK configuration for a local endpoint: fixed region and the local keys (which the local S3
+/// checks signatures against), the same timeouts and retries as in Lambda.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
     vidgate::aws::loader()
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "vidgate-local"))
+        .credentials_provider(Credentials::new(
+            crate::aws::ACCESS_KEY,
+            crate::aws::SECRET_KEY,
+            None,
+            None,
+            "vidgate-local",
+        ))
         .load()
         .await
 }
 
-/// An S3 client for the local endpoint (path-style: moto serves no per-bucket host names).
+/// An S3 client for the local endpoint (path-style: the local S3 serves no per-bucket host names).
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }

@@ -1,10 +1,15 @@
 //! vidgate-local: the whole API on 127.0.0.1 with no AWS account and no Docker.
 //!
 //! # Module map
-//! - [`moto`]: runs moto's server (local S3, DynamoDB and STS) as a child process that dies with us.
+//! - [`aws`]: the one local AWS endpoint: requests signed for S3 (or unsigned) go to [`s3`], the
+//!   rest to moto; it learns the temporary credentials moto's STS issues as they pass.
+//! - [`s3`]: a local S3 that refuses what S3 refuses (SigV4 and expiry by `s3s`, checksums,
+//!   multipart rules, atomic complete/abort, CORS), sending `ObjectCreated` to SQS.
+//! - [`policy`]: the part of IAM policy evaluation session policies need (Allow/Deny, wildcards).
+//! - [`moto`]: runs moto's server (DynamoDB, STS, SQS) as a child process that dies with us.
 //! - [`bootstrap`]: the `SdkConfig` for the local endpoint; creates the bucket (CORS exposing
 //!   `ETag`) and the table.
-//! - [`notifications`]: the bucket's `ObjectCreated` events, through an SQS queue in moto, to the
+//! - [`notifications`]: the bucket's `ObjectCreated` events, through an SQS queue (moto's), to the
 //!   `on-object-created` function (what S3 does in AWS).
 //! - [`jwt`]: development tokens, and the check API Gateway's JWT authorizer would make.
 //! - [`gateway`]: an HTTP server that plays API Gateway: matches vidgate's route table, runs the
@@ -14,8 +19,11 @@
 //! `main.rs` wires these into `vidgate-local up` and `vidgate-local token`; the integration tests
 //! in `tests/` use the same pieces on free ports.
 
+pub mod aws;
 pub mod bootstrap;
 pub mod gateway;
 pub mod jwt;
 pub mod moto;
 pub mod notifications;
+pub mod policy;
+pub mod s3;

@@ -4,17 +4,17 @@ use std::path::PathBuf;
 
 use tokio::net::TcpListener;
 use vidgate::{App, Config, telemetry};
+use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
-use vidgate_local::moto::MotoServer;
 use vidgate_local::notifications;
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS]
 
 Environment (all optional):
   VIDGATE_PORT            API port (3000)
-  VIDGATE_AWS_PORT        moto's port for S3, DynamoDB and STS (4566)
+  VIDGATE_AWS_PORT        the AWS endpoint's port: the strict local S3, and moto's DynamoDB, STS and SQS (4566)
   VIDGATE_MOTO_SERVER     path of moto_server (.venv/bin/moto_server)
   VIDGATE_MOTO_LOG        1 to show moto's request log
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
@@ -74,8 +74,8 @@ async fn up() -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", api_port))
         .await
         .map_err(|e| format!("can't listen on 127.0.0.1:{api_port}: {e} (set VIDGATE_PORT)"))?;
-    let moto = MotoServer::start(&moto_program, aws_port, env("VIDGATE_MOTO_LOG").is_some())?;
-    let sdk = bootstrap::sdk_config(&moto.endpoint()).await;
+    let aws = AwsEndpoint::start(&moto_program, aws_port, env("VIDGATE_MOTO_LOG").is_some()).await?;
+    let sdk = bootstrap::sdk_config(&aws.endpoint()).await;
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
 
     let queue = notifications::ensure_notifications(&sdk, &config.bucket).await?;
@@ -97,7 +97,7 @@ async fn up() -> Result<(), String> {
     }
     let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
     println!("vidgate local API: {api}");
-    println!("vidgate local AWS endpoint: {}", moto.endpoint());
+    println!("vidgate local AWS endpoint: {}", aws.endpoint());
     println!("(Ctrl-C stops both; a token: infra/local/token alice)");
 
     let web = env("VIDGATE_WEB_DIR").map_or_else(|| PathBuf::from("web"), PathBuf::from);
@@ -105,7 +105,7 @@ async fn up() -> Result<(), String> {
     gateway::serve(listener, Gateway::with_web(app, dev_jwt(), web), shutdown_signal())
         .await
         .map_err(|e| format!("API server failed: {e}"))?;
-    drop(moto);
+    drop(aws);
     println!("vidgate local stack stopped");
     Ok(())
 }

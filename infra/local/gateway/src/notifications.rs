@@ -1,4 +1,4 @@
-//! S3 event notifications, locally: the bucket notifies an SQS queue in moto of every
+//! S3 event notifications, locally: the local S3 notifies an SQS queue (in moto) of every
 //! `ObjectCreated`, and a pump hands each notification to the `on-object-created` function, as S3
 //! invokes it in AWS. Without it, uploads that never call complete (a single presigned `PUT`, or an
 //! SDK upload with `/s3/sts` credentials) would stay `uploading` locally.
@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use vidgate::App;
 
-/// The queue moto sends the bucket's `ObjectCreated` events to.
+/// The queue the local S3 sends the bucket's `ObjectCreated` events to.
 pub const QUEUE: &str = "vidgate-local-object-created";
 
 /// Creates the queue and points the bucket's `ObjectCreated:*` notifications at it; returns the
@@ -54,34 +54,6 @@ pub async fn ensure_notifications(sdk: &SdkConfig, bucket: &str) -> Result<Strin
     Ok(url)
 }
 
-/// The notification as S3 sends it. moto's differs in ways real S3's never does: `eventTime` has
-/// no zone (`2026-11-22T02:57:29.036521`; it is UTC, so it gets its `Z`), and `userIdentity`,
-/// `requestParameters` and `responseElements` are missing (filled with neutral values).
-fn parse_event(body: &str) -> Result<S3Event, serde_json::Error> {
-    let mut event: serde_json::Value = serde_json::from_str(body)?;
-    if let Some(records) = event.get_mut("Records").and_then(|r| r.as_array_mut()) {
-        for record in records {
-            if let Some(fields) = record.as_object_mut() {
-                let defaults = [
-                    ("userIdentity", serde_json::json!({"principalId": "moto"})),
-                    ("requestParameters", serde_json::json!({"sourceIPAddress": "127.0.0.1"})),
-                    ("responseElements", serde_json::json!({})),
-                ];
-                for (name, value) in defaults {
-                    fields.entry(name).or_insert(value);
-                }
-            }
-            if let Some(serde_json::Value::String(at)) = record.get_mut("eventTime")
-                && !at.ends_with('Z')
-                && !at.contains('+')
-            {
-                at.push('Z');
-            }
-        }
-    }
-    serde_json::from_value(event)
-}
-
 /// Hands every notification on `queue_url` to `on-object-created`, forever. A notification is
 /// deleted once handled; one that failed (store or S3 unavailable) comes back after the queue's
 /// visibility timeout, as Lambda retries a failed S3 invocation.
@@ -104,7 +76,7 @@ pub async fn pump(app: App, sdk: SdkConfig, queue_url: String) {
             }
         };
         for message in messages {
-            let handled = match parse_event(message.body().unwrap_or_default()) {
+            let handled = match serde_json::from_str::<S3Event>(message.body().unwrap_or_default()) {
                 // S3's `s3:TestEvent` (sent when notifications are configured) is no S3Event.
                 Err(e) => {
                     tracing::debug!(error = %e, body = message.body().unwrap_or_default(), "not an S3 event");
@@ -137,11 +109,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn motos_zoneless_event_time_is_read_as_utc_and_test_events_are_not_s3_events() {
-        let body = r#"{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-22T02:57:29.036521", "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "c", "bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "videos%2Fa%2Fb.mp4", "size": 7, "eTag": "e"}}}]}"#;
-        let event = parse_event(body).unwrap();
-        assert_eq!(event.records[0].event_time.to_rfc3339(), "2026-11-22T02:57:29.036521+00:00");
-        assert_eq!(event.records[0].s3.object.key.as_deref(), Some("videos%2Fa%2Fb.mp4"));
-        assert!(parse_event(r#"{"Service": "Amazon S3", "Event": "s3:TestEvent"}"#).is_err());
+    fn test_events_are_not_s3_events() {
+        assert!(
+            serde_json::from_str::<S3Event>(r#"{"Service": "Amazon S3", "Event": "s3:TestEvent"}"#).is_err()
+        );
     }
 }
