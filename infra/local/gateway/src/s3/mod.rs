@@ -134,7 +134,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         // Objects' blobs go with the state; then the directory itself.
-        self.state.get_mut().map(|s| std::mem::take(s)).ok();
+        self.state.get_mut().map(std::mem::take).ok();
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -370,10 +370,7 @@ impl S3 for LocalS3 {
             req.input.bucket.clone(),
             Bucket { created: Some(SystemTime::now()), ..Bucket::default() },
         );
-        Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{}", req.input.bucket)),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", req.input.bucket)) }))
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
