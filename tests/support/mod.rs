@@ -1,6 +1,6 @@
 //! The real local stack for integration tests, started per test on free ports and stopped when
-//! the test's `Stack` is dropped: moto's server (S3, DynamoDB, STS) as a child process and the
-//! local API gateway in-process, both on 127.0.0.1.
+//! the test's `Stack` is dropped: the local AWS endpoint (the strict local S3, and moto's server
+//! for DynamoDB, STS and SQS as a child process) and the local API gateway, all on 127.0.0.1.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -149,7 +149,7 @@ impl Stack {
     }
 
     /// From now on, S3 `ObjectCreated` events reach `on-object-created` as in `vidgate-local up`
-    /// (moto → SQS → the pump); stopped with the stack.
+    /// (local S3 → SQS → the pump); stopped with the stack.
     pub async fn deliver_s3_events(&mut self) {
         let queue = vidgate_local::notifications::ensure_notifications(&self.sdk, BUCKET).await.unwrap();
         self.pump =
@@ -186,7 +186,7 @@ impl Stack {
         &self.app
     }
 
-    /// moto's endpoint (S3, DynamoDB, STS).
+    /// The local AWS endpoint (S3, and DynamoDB, STS, SQS through to moto).
     pub fn s3_endpoint(&self) -> &str {
         &self.s3_endpoint
     }
@@ -221,24 +221,6 @@ impl Stack {
                 .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {bytes:?}"))
         };
         (status, value)
-    }
-
-    /// `call`, retried while the answer is 503 (as a client honouring `Retry-After` would, sooner).
-    pub async fn call_retrying(
-        &self,
-        method: &str,
-        path: &str,
-        sub: Option<&str>,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        for _ in 0..5 {
-            let answer = self.call(method, path, sub, body).await;
-            if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
-                return answer;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        self.call(method, path, sub, body).await
     }
 
     /// `PUT`s bytes to a presigned URL as a browser would (no extra headers); returns the ETag.
