@@ -1,10 +1,10 @@
 //! Upload throughput: `vidgate upload` vs raw parallel presigned PUTs of the same parts (the
 //! limit: no API calls, no process start, just the bytes) vs `aws s3 cp`, same run, same local S3
-//! (moto), same concurrency and part size. Prints a table.
+//! (the strict local S3), same concurrency and part size. Prints a table.
 //!
 //! `infra/bench/upload [SIZE_MIB] [CONCURRENCY] [PART_MIB] [RUNS]` (1024 8 16 3) runs it in
 //! release with awscli from its own venv. Each figure is the median of RUNS; the object is deleted
-//! between runs so moto's memory stays flat.
+//! between runs so the local S3's disk use stays flat.
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -195,7 +195,7 @@ async fn main() {
     let mbps = |seconds: f64| size as f64 / 1e6 / seconds;
     let (ours, ours_puts, limit, flow) = (median(ours), median(ours_puts), median(limit), median(flow));
     println!(
-        "upload of {size_mib} MiB to moto, {concurrency} parts in flight, {part_mib} MiB parts, median of {runs} runs"
+        "upload of {size_mib} MiB to the local S3, {concurrency} parts in flight, {part_mib} MiB parts, median of {runs} runs"
     );
     println!("| what is timed | client | seconds | MB/s | ratio |");
     println!("|---|---|---|---|---|");

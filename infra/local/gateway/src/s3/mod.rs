@@ -692,6 +692,35 @@ impl S3 for LocalS3 {
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
+    /// Version 1 of the listing (a plain `GET /bucket`): the same walk, `marker` for `start-after`.
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let marker = req.input.marker.clone();
+        let v2 = req.map_input(|v1| ListObjectsV2Input {
+            bucket: v1.bucket,
+            delimiter: v1.delimiter,
+            max_keys: v1.max_keys,
+            prefix: v1.prefix,
+            start_after: v1.marker,
+            ..Default::default()
+        });
+        let out = self.list_objects_v2(v2).await?.output;
+        Ok(S3Response::new(ListObjectsOutput {
+            name: out.name,
+            prefix: out.prefix,
+            marker,
+            max_keys: out.max_keys,
+            is_truncated: out.is_truncated,
+            next_marker: out.next_continuation_token,
+            contents: out.contents,
+            common_prefixes: out.common_prefixes,
+            delimiter: out.delimiter,
+            ..Default::default()
+        }))
+    }
+
     async fn list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
