@@ -170,7 +170,7 @@ async fn the_sweeper_expires_a_back_dated_upload_and_aborts_its_multipart_upload
             "POST",
             &format!("/v1/uploads/{old_id}/part-urls"),
             Some("alice"),
-            Some(&json!({"partNumbers": [1]})),
+            Some(&json!({"partNumbers": [1], "partSizes": [MIB]})),
         )
         .await;
     stack.put_part(signed["urls"][0]["url"].as_str().unwrap(), bytes(MIB, 14)).await;

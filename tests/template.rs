@@ -102,6 +102,59 @@ fn the_http_api_routes_are_exactly_the_route_table() {
 }
 
 #[test]
+fn each_route_is_throttled_by_its_class_with_the_defaults_the_local_gateway_applies() {
+    use vidgate::http::routes::Throttle;
+    let t = template();
+    let api = &t["Resources"]["HttpApi"]["Properties"];
+    let reference = |v: &Value| match v {
+        Value::Tagged(t) if t.tag == "Ref" => str_of(&t.value).unwrap().to_owned(),
+        other => panic!("{other:?} is no !Ref"),
+    };
+    let class_of = |settings: &Value| {
+        let rate = reference(&settings["ThrottlingRateLimit"]);
+        let burst = reference(&settings["ThrottlingBurstLimit"]);
+        let class = Throttle::ALL
+            .into_iter()
+            .find(|c| rate == format!("{}RateLimit", c.name()))
+            .unwrap_or_else(|| panic!("{rate} is no class's parameter"));
+        assert_eq!(burst, format!("{}BurstLimit", class.name()));
+        class
+    };
+    assert_eq!(class_of(&api["DefaultRouteSettings"]), Throttle::Read);
+    let listed = api["RouteSettings"].as_mapping().unwrap();
+    for route in ROUTES {
+        let class = match listed.get(route.key()) {
+            Some(settings) => class_of(settings),
+            None => Throttle::Read,
+        };
+        assert_eq!(class, route.throttle(), "{}", route.key());
+    }
+    for key in listed.keys() {
+        let key = key.as_str().unwrap();
+        assert!(ROUTES.iter().any(|r| r.key() == key), "{key} is no route");
+    }
+    for class in Throttle::ALL {
+        let limit = class.default_limit();
+        let default =
+            |what: &str| t["Parameters"][format!("{}{what}Limit", class.name())]["Default"].as_u64();
+        assert_eq!(
+            (default("Rate"), default("Burst")),
+            (Some(u64::from(limit.rate)), Some(u64::from(limit.burst)))
+        );
+    }
+}
+
+#[test]
+fn the_size_and_quota_parameters_default_to_the_codes_defaults() {
+    let t = template();
+    let config = vidgate::Config::for_local("b", "t");
+    let default = |name: &str| t["Parameters"][name]["Default"].as_u64();
+    assert_eq!(default("MaxVideoSizeBytes"), Some(config.max_video_size));
+    assert_eq!(default("MaxOpenUploadsPerOwner"), Some(u64::from(config.quota.uploads)));
+    assert_eq!(default("MaxBytesInFlightPerOwner"), Some(config.quota.bytes));
+}
+
+#[test]
 fn every_setting_the_code_reads_is_set_for_the_functions() {
     let t = template();
     let mut set: BTreeSet<String> = t["Globals"]["Function"]["Environment"]["Variables"]

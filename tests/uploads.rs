@@ -16,9 +16,18 @@ async fn create(stack: &Stack, body: Value) -> Value {
 }
 
 async fn sign(stack: &Stack, id: &str, numbers: &[u32]) -> Vec<(u32, String)> {
-    let (status, reply) = stack
-        .call("POST", &format!("/v1/uploads/{id}/part-urls"), ALICE, Some(&json!({"partNumbers": numbers})))
-        .await;
+    sign_with(stack, id, json!({"partNumbers": numbers})).await
+}
+
+/// Part URLs of an upload of unknown size: each part's length is stated, and signed.
+async fn sign_unsized(stack: &Stack, id: &str, parts: &[(u32, usize)]) -> Vec<(u32, String)> {
+    let (numbers, sizes): (Vec<u32>, Vec<usize>) = parts.iter().copied().unzip();
+    sign_with(stack, id, json!({"partNumbers": numbers, "partSizes": sizes})).await
+}
+
+async fn sign_with(stack: &Stack, id: &str, body: Value) -> Vec<(u32, String)> {
+    let (status, reply) =
+        stack.call("POST", &format!("/v1/uploads/{id}/part-urls"), ALICE, Some(&body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     reply["urls"]
         .as_array()
@@ -94,15 +103,16 @@ async fn an_unknown_size_upload_signs_parts_on_demand_and_completes_with_what_s3
     let stack = Stack::start().await;
     let created = create(&stack, json!({"filename": "live.webm"})).await;
     assert_eq!(created["partCount"], Value::Null);
-    assert_eq!(created["maxParts"], 10_000);
+    // 32 GiB, the maximum video size, in 8 MiB parts.
+    assert_eq!(created["maxParts"], 4096);
     let id = id_of(&created);
     let part_size = created["partSize"].as_u64().unwrap() as usize;
 
     let first = bytes(part_size, 1);
     let last = bytes(MIB + 17, 2);
-    let url = &sign(&stack, &id, &[1]).await[0].1;
+    let url = &sign_unsized(&stack, &id, &[(1, first.len())]).await[0].1;
     stack.put_part(url, first.clone()).await;
-    let url = &sign(&stack, &id, &[2]).await[0].1;
+    let url = &sign_unsized(&stack, &id, &[(2, last.len())]).await[0].1;
     stack.put_part(url, last.clone()).await;
 
     let (status, done) = stack.call("POST", &format!("/v1/uploads/{id}/complete"), ALICE, None).await;
@@ -119,7 +129,7 @@ async fn abort_forgets_the_upload_in_s3_and_marks_the_record_aborted() {
     let created = create(&stack, json!({"filename": "a.mov"})).await;
     let id = id_of(&created);
     let key = created["key"].as_str().unwrap();
-    let url = &sign(&stack, &id, &[1]).await[0].1;
+    let url = &sign_unsized(&stack, &id, &[(1, MIB)]).await[0].1;
     stack.put_part(url, bytes(MIB, 3)).await;
     assert_eq!(stack.open_uploads(key).await, 1);
 
@@ -170,7 +180,7 @@ async fn complete_racing_abort_has_exactly_one_winner_and_records_agree_with_s3(
         let created = create(&stack, json!({"filename": "race.mp4"})).await;
         let id = id_of(&created);
         let key = created["key"].as_str().unwrap();
-        let url = &sign(&stack, &id, &[1]).await[0].1;
+        let url = &sign_unsized(&stack, &id, &[(1, 4096)]).await[0].1;
         stack.put_part(url, bytes(4096, round)).await;
 
         let complete_path = format!("/v1/uploads/{id}/complete");
@@ -406,9 +416,9 @@ async fn listing_parts_follows_s3_pagination_past_1000() {
     let stack = Stack::start().await;
     let created = create(&stack, json!({"filename": "many.mp4"})).await;
     let id = id_of(&created);
-    let numbers: Vec<u32> = (1..=1003).collect();
-    let mut urls = sign(&stack, &id, &numbers[..1000]).await;
-    urls.extend(sign(&stack, &id, &numbers[1000..]).await);
+    let parts: Vec<(u32, usize)> = (1..=1003).map(|n| (n, 1)).collect();
+    let mut urls = sign_unsized(&stack, &id, &parts[..1000]).await;
+    urls.extend(sign_unsized(&stack, &id, &parts[1000..]).await);
     assert_eq!(urls.len(), 1003);
     // One byte per part: S3 enforces part sizes only when completing.
     for chunk in urls.chunks(32) {

@@ -18,6 +18,7 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::DevJwt;
+pub use vidgate_local::throttle::Throttles;
 
 pub mod s3_edge;
 use s3_edge::S3Edge;
@@ -77,7 +78,12 @@ impl Stack {
 
     /// A stack whose functions run with `configure`d settings (the local defaults otherwise).
     pub async fn start_configured(outage: Outage, configure: impl FnOnce(&mut Config)) -> Self {
-        Self::start_inner(outage, None, configure).await
+        Self::start_inner(outage, None, Throttles::default(), configure).await
+    }
+
+    /// A stack whose gateway throttles routes with `throttles` (the template's defaults otherwise).
+    pub async fn start_throttled(throttles: Throttles) -> Self {
+        Self::start_inner(Outage::None, None, throttles, |_| {}).await
     }
 
     /// A stack whose S3 traffic (and so every presigned URL) goes through an [`S3Edge`] that
@@ -86,12 +92,13 @@ impl Stack {
         latency: std::time::Duration,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
-        Self::start_inner(Outage::None, Some(latency), configure).await
+        Self::start_inner(Outage::None, Some(latency), Throttles::default(), configure).await
     }
 
     async fn start_inner(
         outage: Outage,
         edge_latency: Option<std::time::Duration>,
+        throttles: Throttles,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
         // Handler logs (warnings and errors by default) show up beside a failing test's output.
@@ -127,9 +134,13 @@ impl Stack {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(gateway::serve(listener, Gateway::new(app.clone(), jwt.clone()), async {
-            let _ = rx.await;
-        }));
+        let server = tokio::spawn(gateway::serve(
+            listener,
+            Gateway::with_web(app.clone(), jwt.clone(), None, throttles),
+            async {
+                let _ = rx.await;
+            },
+        ));
 
         Self {
             api,

@@ -2,7 +2,8 @@
 //! network) behind the real handler, with the record in the in-memory store.
 //!
 //! `cargo bench -p vidgate --bench sign_parts` — time per call for 1 and 1000 parts; criterion's
-//! throughput line gives URLs per second (µs per URL = 1e6 / that).
+//! throughput line gives URLs per second (µs per URL = 1e6 / that). Then one part URL presigned
+//! with and without its `Content-Length` signed.
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ fn bench(c: &mut Criterion) {
         updated_at: now,
         completed_at: None,
         expires_at: now,
+        quota_bytes: None,
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 
@@ -67,7 +69,12 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("sign_parts");
     for parts in [1u32, 1000] {
-        let body = json!({"partNumbers": (1..=parts).collect::<Vec<_>>()}).to_string();
+        // An upload of unknown size states each part's length, and each URL signs it.
+        let body = json!({
+            "partNumbers": (1..=parts).collect::<Vec<_>>(),
+            "partSizes": vec![8 * 1024 * 1024; parts as usize],
+        })
+        .to_string();
         let event = Event {
             route: &route,
             path: &path,
@@ -88,6 +95,22 @@ fn bench(c: &mut Criterion) {
                     .unwrap();
                 assert_eq!(response.status(), 200);
                 response
+            })
+        });
+    }
+    group.finish();
+
+    // One URL with its length signed (the hand presigner) or without (the SDK's presigner, what
+    // Companion's unsized part URLs use), interleaved in one run.
+    let s3 = S3ObjectStore::new(&sdk, "vidgate-bench", false);
+    let upload_id = video.upload_id.clone().unwrap();
+    let ttl = std::time::Duration::from_secs(3600);
+    let mut group = c.benchmark_group("presign_part");
+    for (name, length) in [("unsigned_length", None), ("signed_length", Some(8 * 1024 * 1024))] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                use vidgate::objects::ObjectStore as _;
+                runtime.block_on(s3.presign_part(&video.key, &upload_id, 7, length, ttl)).unwrap()
             })
         });
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::domain::parts::{MAX_PART_SIZE, MIN_PART_SIZE};
+use crate::domain::parts::{GIB, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, SizeRules};
 use crate::function::Function;
 use crate::http::HttpFunction;
 
@@ -73,7 +73,26 @@ pub struct Config {
     /// `VIDGATE_PUBLIC_URL` (optional): the API's public base URL for playback links, when it is not
     /// the host the request came to (a custom domain behind a CDN, say).
     pub public_url: Option<String>,
+    /// `VIDGATE_MAX_VIDEO_SIZE` (bytes, default [`DEFAULT_MAX_VIDEO_SIZE`], at most S3's largest
+    /// object): the largest video an upload may declare or store.
+    pub max_video_size: u64,
+    /// `VIDGATE_MAX_OPEN_UPLOADS` (default [`DEFAULT_MAX_OPEN_UPLOADS`]) and
+    /// `VIDGATE_MAX_BYTES_IN_FLIGHT` (default that many maximum-size videos): what one owner may
+    /// have `uploading` at once.
+    pub quota: Quota,
 }
+
+/// The bounds on one owner's uploads in progress. An upload holds its declared size of the bytes
+/// bound, or the maximum video size when it declared none (that is what it may still store).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub uploads: u32,
+    pub bytes: u64,
+}
+
+/// 32 GiB: an hour of a phone's 4K HDR video, with room; S3 itself stores up to 48.8 TiB.
+pub const DEFAULT_MAX_VIDEO_SIZE: u64 = 32 * GIB;
+pub const DEFAULT_MAX_OPEN_UPLOADS: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -101,6 +120,9 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_CREDENTIALS_TTL_SECS",
     "VIDGATE_EXPIRE_BATCH",
     "VIDGATE_PUBLIC_URL",
+    "VIDGATE_MAX_VIDEO_SIZE",
+    "VIDGATE_MAX_OPEN_UPLOADS",
+    "VIDGATE_MAX_BYTES_IN_FLIGHT",
 ];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
@@ -160,6 +182,16 @@ impl Config {
             }
         };
 
+        let max_video_size =
+            number("VIDGATE_MAX_VIDEO_SIZE", DEFAULT_MAX_VIDEO_SIZE, MIN_PART_SIZE, MAX_OBJECT_SIZE)?;
+        let uploads = number("VIDGATE_MAX_OPEN_UPLOADS", DEFAULT_MAX_OPEN_UPLOADS, 1, 100_000)?;
+        // At least one maximum-size video, or an upload of unknown size could never start.
+        let bytes = number(
+            "VIDGATE_MAX_BYTES_IN_FLIGHT",
+            uploads.saturating_mul(max_video_size),
+            max_video_size,
+            u64::MAX / 2,
+        )?;
         Ok(Self {
             bucket: required("VIDGATE_BUCKET")?,
             table: required("VIDGATE_TABLE")?,
@@ -204,7 +236,13 @@ impl Config {
             public_url: get("VIDGATE_PUBLIC_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
+            max_video_size,
+            quota: Quota { uploads: uploads as u32, bytes },
         })
+    }
+
+    pub fn size_rules(&self) -> SizeRules {
+        SizeRules { default_part_size: self.default_part_size, max_video_size: self.max_video_size }
     }
 
     /// The local stack's configuration: each setting from `get` (the environment), else its
@@ -284,6 +322,33 @@ mod tests {
         assert_eq!(tests.playback_secret, config.playback_secret);
         let set = Config::local(lookup(&[("VIDGATE_UPLOADER_ROLE_ARN", "arn:aws:iam::1:role/x")])).unwrap();
         assert_eq!(set.uploader_role_arn.as_deref(), Some("arn:aws:iam::1:role/x"));
+    }
+
+    #[test]
+    fn limits_default_to_ten_maximum_size_uploads_and_bytes_cover_one_video() {
+        let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
+        let c = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(c.max_video_size, DEFAULT_MAX_VIDEO_SIZE);
+        assert_eq!(c.quota, Quota { uploads: 10, bytes: 10 * DEFAULT_MAX_VIDEO_SIZE });
+        let small = Config::from_lookup(lookup(&[
+            base[0],
+            base[1],
+            ("VIDGATE_MAX_VIDEO_SIZE", "10485760"),
+            ("VIDGATE_MAX_OPEN_UPLOADS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(small.quota, Quota { uploads: 3, bytes: 3 * 10_485_760 });
+        let err = Config::from_lookup(lookup(&[
+            base[0],
+            base[1],
+            ("VIDGATE_MAX_VIDEO_SIZE", "10485760"),
+            ("VIDGATE_MAX_BYTES_IN_FLIGHT", "1000"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_MAX_BYTES_IN_FLIGHT"), "{err}");
+        let too_big =
+            Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_MAX_VIDEO_SIZE", "53687091200001")]));
+        assert!(too_big.unwrap_err().to_string().contains("VIDGATE_MAX_VIDEO_SIZE"));
     }
 
     #[test]

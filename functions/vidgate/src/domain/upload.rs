@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Invalid;
-use super::parts::{self, PartPlan};
+use super::parts::{self, PartPlan, SizeRules};
 use super::video::UploadMethod;
 
 /// The body of `POST /v1/uploads`, as the client sent it.
@@ -60,11 +60,11 @@ const VIDEO_TYPES: &[(&str, &[&str], &str)] = &[
 ];
 
 impl UploadRequest {
-    pub fn validate(self, default_part_size: u64) -> Result<NewUpload, Invalid> {
+    pub fn validate(self, rules: &SizeRules) -> Result<NewUpload, Invalid> {
         let filename = validate_filename(self.filename)?;
         let (content_type, extension) = resolve_content_type(&filename, self.content_type.as_deref())?;
         let metadata = validate_metadata(self.metadata.unwrap_or_default())?;
-        let plan = parts::plan(self.size, self.part_size, default_part_size)?;
+        let plan = parts::plan(self.size, self.part_size, rules)?;
         Ok(NewUpload {
             filename,
             content_type,
@@ -184,7 +184,9 @@ fn validate_metadata(metadata: BTreeMap<String, String>) -> Result<BTreeMap<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::parts::MIB;
+    use crate::domain::parts::{MAX_OBJECT_SIZE, MIB};
+
+    const RULES: &SizeRules = &SizeRules { default_part_size: 8 * MIB, max_video_size: MAX_OBJECT_SIZE };
 
     fn request(filename: &str, content_type: Option<&str>) -> UploadRequest {
         UploadRequest {
@@ -195,26 +197,26 @@ mod tests {
     }
 
     fn code(r: UploadRequest) -> &'static str {
-        r.validate(8 * MIB).unwrap_err().code
+        r.validate(RULES).unwrap_err().code
     }
 
     #[test]
     fn video_type_is_accepted_with_its_extension() {
-        let u = request("holiday.MOV", Some("video/quicktime")).validate(8 * MIB).unwrap();
+        let u = request("holiday.MOV", Some("video/quicktime")).validate(RULES).unwrap();
         assert_eq!(u.content_type, "video/quicktime");
         assert_eq!(u.extension, ".mov");
     }
 
     #[test]
     fn codecs_parameter_is_kept() {
-        let u = request("a.webm", Some("video/webm; codecs=\"vp9,opus\"")).validate(8 * MIB).unwrap();
+        let u = request("a.webm", Some("video/webm; codecs=\"vp9,opus\"")).validate(RULES).unwrap();
         assert!(u.content_type.starts_with("video/webm"));
         assert!(u.content_type.contains("vp9"));
     }
 
     #[test]
     fn octet_stream_is_accepted_only_with_a_video_extension() {
-        let u = request("clip.mp4", Some("application/octet-stream")).validate(8 * MIB).unwrap();
+        let u = request("clip.mp4", Some("application/octet-stream")).validate(RULES).unwrap();
         assert_eq!((u.content_type.as_str(), u.extension), ("video/mp4", ".mp4"));
         assert_eq!(code(request("notes.txt", Some("application/octet-stream"))), "unsupported_content_type");
         assert_eq!(code(request("mp4", Some("application/octet-stream"))), "unsupported_content_type");
@@ -222,7 +224,7 @@ mod tests {
 
     #[test]
     fn missing_type_is_inferred_from_the_extension() {
-        let u = request("x.webm", None).validate(8 * MIB).unwrap();
+        let u = request("x.webm", None).validate(RULES).unwrap();
         assert_eq!(u.content_type, "video/webm");
         assert_eq!(code(request("x.bin", None)), "unsupported_content_type");
     }
@@ -240,14 +242,14 @@ mod tests {
         assert_eq!(code(request("  ", Some("video/mp4"))), "invalid_filename");
         assert_eq!(code(request(&"a".repeat(256), Some("video/mp4"))), "invalid_filename");
         assert_eq!(code(request("a\nb.mp4", Some("video/mp4"))), "invalid_filename");
-        assert!(request("ünïcödé 🎬.mp4", None).validate(8 * MIB).is_ok());
+        assert!(request("ünïcödé 🎬.mp4", None).validate(RULES).is_ok());
     }
 
     #[test]
     fn metadata_is_bounded() {
         let mut r = request("a.mp4", None);
         r.metadata = Some([("title".to_string(), "Holiday".to_string())].into());
-        assert!(r.clone().validate(8 * MIB).is_ok());
+        assert!(r.clone().validate(RULES).is_ok());
         r.metadata = Some([("bad key".to_string(), "x".to_string())].into());
         assert_eq!(code(r.clone()), "invalid_metadata");
         r.metadata = Some((0..33).map(|i| (format!("k{i}"), "v".to_string())).collect());

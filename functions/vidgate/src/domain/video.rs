@@ -216,6 +216,10 @@ pub struct Video {
     /// The deadline after which an unfinished upload is abandoned.
     #[serde(with = "time")]
     pub expires_at: Timestamp,
+    /// The bytes of its owner's quota this upload holds while `uploading` (its declared size, or
+    /// the maximum video size); `None` for records counted against no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
 }
 
 /// Why a change can't be applied: the record already reached a final state.
@@ -278,10 +282,11 @@ impl Video {
             updated_at: now,
             completed_at: None,
             expires_at,
+            quota_bytes: None,
         }
     }
 
-    /// How the upload is cut into parts (its highest part number is `plan().max_parts()`).
+    /// How the upload is cut into parts (its highest part number is `plan().max_parts(..)`).
     pub fn plan(&self) -> PartPlan {
         PartPlan { part_size: self.part_size, part_count: self.part_count }
     }
@@ -312,6 +317,7 @@ pub(crate) mod tests {
             updated_at: now,
             completed_at: None,
             expires_at: now,
+            quota_bytes: None,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
 use crate::http::request::{json_response, query, required_json_body};
 use crate::http::{ApiError, VideoView};
-use crate::uploads::{self, NamedPart, SignedParts, Started, owned};
+use crate::uploads::{self, NamedPart, PartLengths, SignedParts, Started, owned};
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -80,7 +80,7 @@ pub(super) async fn create_multipart(
         ..UploadRequest::default()
     };
     let Started { video, .. } =
-        uploads::start(app, owner, request.validate(app.config().default_part_size)?).await?;
+        uploads::start(app, owner, request.validate(&app.config().size_rules())?).await?;
     let created = Created {
         key: &video.key,
         upload_id: video.upload_id.as_deref(),
@@ -91,17 +91,20 @@ pub(super) async fn create_multipart(
 }
 
 #[derive(Serialize)]
-struct PutParams<'a> {
+struct PostParams<'a> {
     method: &'static str,
     url: &'a str,
-    /// Empty: a `PUT` sends no form fields (Companion's shape has the key).
+    /// The form fields to send, in this order, before the file (Companion's shape, as its own
+    /// `createPresignedPost` answers).
     fields: serde_json::Map<String, serde_json::Value>,
-    headers: &'a BTreeMap<&'static str, String>,
+    /// None: a form POST sets its own `Content-Type`.
+    headers: BTreeMap<&'static str, String>,
     key: &'a str,
     video: VideoView<'a>,
 }
 
-/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned `PUT` for a small file. The
+/// `GET /s3/params?filename=&type=&metadata[k]=v`: one presigned POST form for a small file,
+/// whose policy S3 holds the file to (its key, type, and 1 byte to the maximum video size). The
 /// record becomes `uploaded` through the S3 event, or an explicit complete.
 pub(super) async fn params(
     app: &(impl Objects + Credentials),
@@ -125,13 +128,13 @@ pub(super) async fn params(
         ..UploadRequest::default()
     };
     let Started { video, .. } =
-        uploads::start(app, owner, request.validate(app.config().default_part_size)?).await?;
-    let put = uploads::put_target(app, &video).await?;
-    let reply = PutParams {
-        method: "PUT",
-        url: &put.url,
-        fields: serde_json::Map::new(),
-        headers: &put.headers,
+        uploads::start(app, owner, request.validate(&app.config().size_rules())?).await?;
+    let form = uploads::post_target(app, &video).await?;
+    let reply = PostParams {
+        method: "POST",
+        url: &form.url,
+        fields: form.fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect(),
+        headers: BTreeMap::new(),
         key: &video.key,
         video: VideoView::from(&video),
     };
@@ -193,7 +196,8 @@ pub(super) async fn sign_parts(
         }
     };
     let video = named_upload(app, owner, req).await?;
-    let SignedParts { urls: signed, expires_at } = uploads::sign_parts(app, &video, numbers).await?;
+    let SignedParts { urls: signed, expires_at } =
+        uploads::sign_parts(app, &video, numbers, PartLengths::Unsayable).await?;
     if single.is_some() {
         let (_, url) = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
         return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
@@ -457,16 +461,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn params_presigns_one_put_and_the_record_completes_when_the_object_is_there() {
+    async fn params_presigns_one_post_form_and_the_record_completes_when_the_object_is_there() {
         let h = Harness::new();
         let path = "/s3/params?filename=small.webm&type=video%2Fwebm&metadata%5Bcaption%5D=hi";
         let (status, reply) = call(&h.app, HttpFunction::CreateUpload, h.get(path)).await;
         assert_eq!(status, 200, "{reply}");
-        assert_eq!(reply["method"], "PUT");
-        assert_eq!(reply["headers"], json!({"content-type": "video/webm"}));
-        assert_eq!(reply["fields"], json!({}));
+        assert_eq!(reply["method"], "POST");
+        assert_eq!(reply["headers"], json!({}));
         let key = reply["key"].as_str().unwrap();
-        assert!(reply["url"].as_str().unwrap().contains(key), "{reply}");
+        assert_eq!(reply["fields"]["key"], key);
+        assert_eq!(reply["fields"]["Content-Type"], "video/webm");
+        // The file is held to 1 byte .. the maximum video size.
+        assert_eq!(reply["fields"]["content-length-range"], format!("1,{}", 32u64 << 30));
+        assert!(reply["url"].as_str().unwrap().ends_with('/'), "{reply}");
         let id = reply["video"]["id"].as_str().unwrap();
         let stored = h.stored(id).await.unwrap();
         assert_eq!((stored.method, stored.upload_id.clone()), (crate::domain::UploadMethod::Put, None));

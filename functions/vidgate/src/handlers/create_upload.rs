@@ -52,12 +52,16 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let upload = required_json_body::<UploadRequest>(req)?.validate(app.config().default_part_size)?;
+    let upload = required_json_body::<UploadRequest>(req)?.validate(&app.config().size_rules())?;
     if upload.method == UploadMethod::Signed {
         return Err(ApiError::invalid(
             "unsupported_method",
             "\"signed\" uploads start with POST /uppy/sign (Uppy's signRequest); use presigned, put or credentials",
         ));
+    }
+    if upload.method == UploadMethod::Put && upload.size.is_none() {
+        // The one PUT URL signs the length, so S3 holds the object to it.
+        return Err(ApiError::invalid("size_required", "a \"put\" upload must declare its size"));
     }
     let Started { video, credentials } = uploads::start(app, owner, upload).await?;
     let put = match video.method {
@@ -72,7 +76,7 @@ pub(super) async fn handle(
             key: &video.key,
             part_size: video.part_size,
             part_count: video.part_count,
-            max_parts: video.plan().max_parts(),
+            max_parts: video.plan().max_parts(&app.config().size_rules()),
             expires_at: video.expires_at,
             credentials: credentials.as_ref().map(GrantView::from),
             put: put.as_ref().map(|p| Put { method: "PUT", url: &p.url, headers: &p.headers }),
@@ -115,15 +119,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn given_no_size_when_created_then_part_count_is_null_and_every_part_number_allowed() {
+    async fn given_no_size_when_created_then_part_count_is_null_and_the_maximum_video_size_bounds_the_parts()
+    {
         let h = Harness::new();
         let (status, body) =
             call(&h.app, HttpFunction::CreateUpload, h.post("/v1/uploads", json!({"filename": "live.webm"})))
                 .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["partCount"], serde_json::Value::Null);
-        assert_eq!(body["maxParts"], 10_000);
+        // 32 GiB in 8 MiB parts.
+        assert_eq!(body["maxParts"], 4096);
         assert_eq!(body["video"]["size"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn a_video_over_the_maximum_size_or_a_put_of_unknown_size_is_refused_before_anything_is_recorded() {
+        let h = Harness::new();
+        for (body, code) in [
+            (json!({"filename": "a.mp4", "size": 32 * 1024 * MIB + 1}), "video_too_large"),
+            (json!({"filename": "a.mp4", "method": "put"}), "size_required"),
+        ] {
+            let (status, reply) = call(&h.app, HttpFunction::CreateUpload, h.post("/v1/uploads", body)).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)), "{reply}");
+        }
+        let (status, reply) = call(
+            &h.app,
+            HttpFunction::CreateUpload,
+            h.post("/v1/uploads", json!({"filename": "a.mp4", "method": "put", "size": 3000})),
+        )
+        .await;
+        assert_eq!(status, 201, "{reply}");
+        assert!(reply["put"]["url"].as_str().unwrap().contains("content-length=3000"), "{reply}");
+    }
+
+    #[tokio::test]
+    async fn the_owner_past_their_quota_gets_429_until_an_upload_ends() {
+        let h = Harness::new();
+        let create = |body| call(&h.app, HttpFunction::CreateUpload, h.post("/v1/uploads", body));
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let (status, body) = create(json!({"filename": "a.mp4", "size": 1000})).await;
+            assert_eq!(status, 201, "{body}");
+            ids.push(body["videoId"].as_str().unwrap().to_owned());
+        }
+        let (status, body) = create(json!({"filename": "a.mp4", "size": 1000})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("quota_exceeded")), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("10 uploads in progress"), "{body}");
+        // Someone else is not held back by alice.
+        let bob = h.request("POST", "/v1/uploads", r#"{"filename":"b.mp4"}"#, Some("bob"));
+        assert_eq!(call(&h.app, HttpFunction::CreateUpload, bob).await.0, 201);
+
+        let (status, _) =
+            call(&h.app, HttpFunction::AbortUpload, h.raw("DELETE", &format!("/v1/uploads/{}", ids[0]), ""))
+                .await;
+        assert_eq!(status, 204);
+        let (status, body) = create(json!({"filename": "a.mp4", "size": 1000})).await;
+        assert_eq!(status, 201, "{body}");
     }
 
     #[tokio::test]

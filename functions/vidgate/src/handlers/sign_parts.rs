@@ -9,12 +9,15 @@ use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body, video_id};
-use crate::uploads::{self, SignedParts, owned};
+use crate::uploads::{self, PartLengths, SignedParts, owned};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SignRequest {
     part_numbers: Vec<u32>,
+    /// Each part's length, in the order of `part_numbers`: required when the upload declared
+    /// no size, checked against the plan when it did.
+    part_sizes: Option<Vec<u64>>,
 }
 
 #[derive(Serialize)]
@@ -41,7 +44,13 @@ pub(super) async fn handle(
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
     let video = owned(app, owner, &id).await?;
-    let SignedParts { urls, expires_at } = uploads::sign_parts(app, &video, request.part_numbers).await?;
+    let SignedParts { urls, expires_at } = uploads::sign_parts(
+        app,
+        &video,
+        request.part_numbers,
+        request.part_sizes.map_or(PartLengths::Unstated, PartLengths::Stated),
+    )
+    .await?;
     let urls =
         urls.into_iter().map(|(part_number, url)| PartUrl { part_number, url, method: "PUT" }).collect();
     Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
@@ -96,16 +105,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_size_allows_part_numbers_up_to_ten_thousand() {
+    async fn unknown_size_states_each_parts_size_and_stays_within_the_maximum_video_size() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let path = format!("/v1/uploads/{}/part-urls", created["videoId"].as_str().unwrap());
-        let (status, _) =
-            call(&h.app, HttpFunction::SignParts, h.post(&path, json!({"partNumbers": [10_000]}))).await;
-        assert_eq!(status, 200);
-        let (status, _) =
-            call(&h.app, HttpFunction::SignParts, h.post(&path, json!({"partNumbers": [10_001]}))).await;
-        assert_eq!(status, 400);
+        // 32 GiB at 8 MiB a part: 4,096 part numbers.
+        let max = created["maxParts"].as_u64().unwrap();
+        assert_eq!(max, 4096);
+        let sign = |body| call(&h.app, HttpFunction::SignParts, h.post(&path, body));
+        let (status, body) = sign(json!({"partNumbers": [4096], "partSizes": [8 * MIB]})).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["urls"][0]["url"].as_str().unwrap().contains(&format!("content-length={}", 8 * MIB)));
+        for (request, code) in [
+            (json!({"partNumbers": [4097], "partSizes": [1]}), "part_number_out_of_range"),
+            (json!({"partNumbers": [1]}), "part_sizes_required"),
+            (json!({"partNumbers": [1, 2], "partSizes": [1]}), "invalid_part_sizes"),
+            (json!({"partNumbers": [1], "partSizes": [8 * MIB + 1]}), "invalid_part_size"),
+        ] {
+            let (status, reply) = sign(request.clone()).await;
+            assert_eq!((status, reply["error"]["code"].as_str()), (400, Some(code)), "{request} → {reply}");
+        }
     }
 
     #[tokio::test]

@@ -131,7 +131,7 @@ fn new_upload(app: &impl Objects, body: &SignBody) -> Result<NewUpload, ApiError
         content_type: body.content_type.clone(),
         ..UploadRequest::default()
     };
-    Ok(request.validate(app.config().default_part_size)?)
+    Ok(request.validate(&app.config().size_rules())?)
 }
 
 /// The file name in a key Uppy proposed: its last segment, less the `<uuid>-` that Uppy's default

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The request was understood but its content can't be accepted (422), e.g. not a video.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// The caller's quota is used up for now (429 + Retry-After).
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String },
     /// S3 or DynamoDB can't be reached right now (503 + Retry-After).
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
@@ -51,6 +54,10 @@ pub enum ApiError {
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// Seconds a client should wait before starting again after `quota_exceeded`: long enough for
+/// an upload in progress to finish a part or two.
+pub const QUOTA_RETRY_AFTER_SECS: u32 = 30;
 
 impl ApiError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
@@ -71,6 +78,7 @@ impl ApiError {
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,7 +92,9 @@ impl ApiError {
             ApiError::NotFound => "video_not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
-            ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::TooManyRequests { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -113,6 +123,9 @@ impl ApiError {
             ApiError::Unavailable(_) => {
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
+            ApiError::TooManyRequests { .. } => {
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from(QUOTA_RETRY_AFTER_SECS));
+            }
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(http::header::ALLOW, HeaderValue::from_static(allow));
             }
@@ -140,6 +153,9 @@ impl From<UploadError> for ApiError {
         match err {
             UploadError::Invalid(invalid) => ApiError::Invalid(invalid),
             UploadError::NotFound | UploadError::Vanished(_) => ApiError::NotFound,
+            UploadError::QuotaExceeded(message) => {
+                ApiError::TooManyRequests { code: "quota_exceeded", message }
+            }
             UploadError::Conflict { code, message } => ApiError::Conflict { code, message },
             UploadError::NotAVideo => {
                 ApiError::Unprocessable { code: "not_a_video", message: UploadError::NotAVideo.to_string() }
@@ -226,6 +242,7 @@ mod tests {
             (UploadError::Vanished(VideoId::new()), 404, "video_not_found"),
             (UploadError::conflict("upload_aborted", "no"), 409, "upload_aborted"),
             (UploadError::NotAVideo, 422, "not_a_video"),
+            (UploadError::QuotaExceeded("no".into()), 429, "quota_exceeded"),
             (UploadError::Credentials(CredentialError::Disabled), 400, "credentials_not_enabled"),
             (UploadError::Credentials(CredentialError::Unavailable("x".into())), 503, "service_unavailable"),
             (UploadError::Store(StoreError::Unavailable("x".into())), 503, "service_unavailable"),

@@ -156,6 +156,74 @@ impl Operation {
             _ => Auth::Jwt,
         }
     }
+
+    /// Its throttling class: what starts an upload or mints credentials is the dearest to abuse.
+    /// Uppy's `/uppy/sign` starts uploads too, but signs every part as well: a write.
+    pub fn throttle(self) -> Throttle {
+        use Operation as O;
+        match self {
+            O::CreateUpload
+            | O::CompanionParams
+            | O::CompanionCreateMultipart
+            | O::IssueCredentials
+            | O::CompanionSts
+            | O::UppyCredentials => Throttle::Start,
+            O::SignParts
+            | O::CompanionSignParts
+            | O::CompleteUpload
+            | O::CompanionComplete
+            | O::AbortUpload
+            | O::CompanionAbort
+            | O::CreatePlayback
+            | O::UppySign => Throttle::Write,
+            O::ListParts | O::CompanionListParts | O::ListVideos | O::GetVideo | O::StreamVideo => {
+                Throttle::Read
+            }
+        }
+    }
+}
+
+/// How API Gateway throttles a route: a token bucket per route, shared by every caller (the
+/// stage's route settings). It protects the functions and the bill from floods; what one owner
+/// may hold is bounded by the quotas (`Config::quota`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Throttle {
+    /// Reads: listings, records, part lists, and the stream route (a player sends a range
+    /// request every few seconds).
+    Read,
+    /// Signing parts, completing, aborting, playback URLs.
+    Write,
+    /// Starting uploads and minting credentials.
+    Start,
+}
+
+/// Requests per second, and the bucket size a burst may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub rate: u32,
+    pub burst: u32,
+}
+
+impl Throttle {
+    pub const ALL: [Throttle; 3] = [Throttle::Read, Throttle::Write, Throttle::Start];
+
+    /// The template's parameter names (`StartRateLimit`, `StartBurstLimit`) less their suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Throttle::Read => "Read",
+            Throttle::Write => "Write",
+            Throttle::Start => "Start",
+        }
+    }
+
+    /// The template's defaults, which the local gateway applies too.
+    pub fn default_limit(self) -> RateLimit {
+        match self {
+            Throttle::Read => RateLimit { rate: 1000, burst: 2000 },
+            Throttle::Write => RateLimit { rate: 500, burst: 1000 },
+            Throttle::Start => RateLimit { rate: 50, burst: 100 },
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +250,10 @@ impl Route {
 
     pub fn api(&self) -> Api {
         self.operation.api()
+    }
+
+    pub fn throttle(&self) -> Throttle {
+        self.operation.throttle()
     }
 }
 

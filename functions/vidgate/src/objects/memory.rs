@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, UploadedPart, same_etag};
+use super::{
+    ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart, same_etag,
+};
 use crate::domain::parts::MIN_PART_SIZE;
 
 #[derive(Default)]
@@ -113,10 +115,12 @@ impl ObjectStore for MemoryObjectStore {
         &self,
         key: &str,
         _content_type: &str,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
         self.check()?;
-        Ok(format!("memory://bucket/{key}?X-Amz-Expires={}", expires_in.as_secs()))
+        let length = content_length.map(|n| format!("content-length={n}&")).unwrap_or_default();
+        Ok(format!("memory://bucket/{key}?{length}X-Amz-Expires={}", expires_in.as_secs()))
     }
 
     async fn presign_request(
@@ -145,13 +149,41 @@ impl ObjectStore for MemoryObjectStore {
         key: &str,
         upload_id: &str,
         part_number: u32,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
         self.check()?;
+        let length = content_length.map(|n| format!("&content-length={n}")).unwrap_or_default();
         Ok(format!(
-            "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}&X-Amz-Expires={}",
+            "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}{length}&X-Amz-Expires={}",
             expires_in.as_secs()
         ))
+    }
+
+    async fn presign_post(
+        &self,
+        key: &str,
+        content_type: &str,
+        lengths: std::ops::RangeInclusive<u64>,
+        expires_in: Duration,
+    ) -> Result<PostForm, ObjectError> {
+        self.check()?;
+        let fields = [
+            ("key", key.to_owned()),
+            ("Content-Type", content_type.to_owned()),
+            ("content-length-range", format!("{},{}", lengths.start(), lengths.end())),
+            ("expires-in", expires_in.as_secs().to_string()),
+        ];
+        Ok(PostForm {
+            url: "memory://bucket/".into(),
+            fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ObjectError> {
+        self.check()?;
+        self.lock().objects.remove(key);
+        Ok(())
     }
 
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError> {

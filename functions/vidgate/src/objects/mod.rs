@@ -40,6 +40,14 @@ pub struct PartRef {
     pub etag: String,
 }
 
+/// A presigned POST: where to send the form, and its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostForm {
+    /// The bucket's URL, ending in `/` (Uppy appends the key to it for the object's location).
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+}
+
 /// What S3 says of a stored object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -69,21 +77,40 @@ pub trait ObjectStore: Send + Sync {
     /// Starts a multipart upload; returns its upload id.
     async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ObjectError>;
 
-    /// A URL a client can `PUT` one part's bytes to, with no extra headers.
+    /// A URL a client can `PUT` one part's bytes to, with no extra headers. With
+    /// `content_length` the length is signed too, so S3 refuses a body of any other length
+    /// before storing a byte (every HTTP client sends `Content-Length` from the body).
     async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError>;
 
+    /// A browser-style POST upload of a whole object (S3's POST policy): the form `fields` to
+    /// send, in order, before the file, to `url`. The policy pins the key and `Content-Type` and
+    /// bounds the file to `lengths`, and S3 enforces all three.
+    async fn presign_post(
+        &self,
+        key: &str,
+        content_type: &str,
+        lengths: std::ops::RangeInclusive<u64>,
+        expires_in: Duration,
+    ) -> Result<PostForm, ObjectError>;
+
+    /// Deletes the object at `key` (nothing there is no error).
+    async fn delete(&self, key: &str) -> Result<(), ObjectError>;
+
     /// A URL a client can `PUT` a whole object to in one request, sending exactly
-    /// `Content-Type: content_type` (it is signed, so the stored object keeps the type).
+    /// `Content-Type: content_type` (it is signed, so the stored object keeps the type) and,
+    /// when given, exactly `content_length` bytes.
     async fn presign_put(
         &self,
         key: &str,
         content_type: &str,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError>;
 

@@ -8,7 +8,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use super::{ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, UploadedPart};
+use super::{ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart};
 use crate::aws::{Failure, classify};
 
 pub struct S3ObjectStore {
@@ -59,17 +59,29 @@ fn upload_query(upload_id: &str) -> String {
 
 impl S3ObjectStore {
     /// A SigV4 query-string presigned URL for `method` on `key` with `query`, as S3 checks it:
-    /// no double encoding, no path normalisation, `UNSIGNED-PAYLOAD`, and `content_type` as a
-    /// signed header when given.
+    /// no double encoding, no path normalisation, `UNSIGNED-PAYLOAD`, and `headers` signed (the
+    /// client must send exactly these values).
     async fn presign_raw(
         &self,
         method: &str,
         key: &str,
         query: &str,
-        content_type: Option<&str>,
+        headers: &[(&str, &str)],
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
-        self.presign_raw_at(method, key, query, content_type, expires_in, std::time::SystemTime::now()).await
+        self.presign_raw_at(method, key, query, headers, expires_in, std::time::SystemTime::now()).await
+    }
+
+    async fn signing_credentials(&self) -> Result<aws_credential_types::Credentials, ObjectError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or_else(|| ObjectError::Other("no credentials to presign with".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| ObjectError::Unavailable(format!("credentials: {e}")))
     }
 
     async fn presign_raw_at(
@@ -77,24 +89,15 @@ impl S3ObjectStore {
         method: &str,
         key: &str,
         query: &str,
-        content_type: Option<&str>,
+        headers: &[(&str, &str)],
         expires_in: Duration,
         at: std::time::SystemTime,
     ) -> Result<String, ObjectError> {
-        use aws_credential_types::provider::ProvideCredentials;
         use aws_sigv4::http_request::{
             PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
             UriPathNormalizationMode, sign,
         };
-        let provider = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| ObjectError::Other("no credentials to presign with".into()))?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| ObjectError::Unavailable(format!("credentials: {e}")))?;
-        let identity = credentials.into();
+        let identity = self.signing_credentials().await?.into();
         let path: Vec<String> = key
             .split('/')
             .map(|s| percent_encoding::utf8_percent_encode(s, S3_ESCAPED).to_string())
@@ -118,10 +121,13 @@ impl S3ObjectStore {
             .build()
             .map_err(|e| ObjectError::Other(format!("signing parameters: {e}")))?
             .into();
-        let headers: Vec<(&str, &str)> = content_type.map(|ct| ("content-type", ct)).into_iter().collect();
-        let signable =
-            SignableRequest::new(method, url.as_str(), headers.into_iter(), SignableBody::UnsignedPayload)
-                .map_err(|e| ObjectError::Other(format!("presigning {method}: {e}")))?;
+        let signable = SignableRequest::new(
+            method,
+            url.as_str(),
+            headers.iter().copied(),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(|e| ObjectError::Other(format!("presigning {method}: {e}")))?;
         let (instructions, _) = sign(signable, &params)
             .map_err(|e| ObjectError::Other(format!("presigning {method}: {e}")))?
             .into_parts();
@@ -133,6 +139,59 @@ impl S3ObjectStore {
             signed.push_str(&percent_encoding::utf8_percent_encode(value, S3_ESCAPED).to_string());
         }
         Ok(signed)
+    }
+
+    /// A SigV4 POST policy (S3 user guide, "Browser-based uploads using POST"): the policy lists
+    /// a condition for every field sent, and its base64 text is what is signed.
+    async fn presign_post_at(
+        &self,
+        key: &str,
+        content_type: &str,
+        lengths: std::ops::RangeInclusive<u64>,
+        expires_in: Duration,
+        at: std::time::SystemTime,
+    ) -> Result<PostForm, ObjectError> {
+        use base64::Engine as _;
+        let credentials = self.signing_credentials().await?;
+        let now = chrono::DateTime::<chrono::Utc>::from(at);
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let credential = format!(
+            "{}/{}/{}/s3/aws4_request",
+            credentials.access_key_id(),
+            now.format("%Y%m%d"),
+            self.region
+        );
+        let expiration = (now + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::hours(1)))
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let mut fields = vec![
+            ("key".to_owned(), key.to_owned()),
+            ("Content-Type".to_owned(), content_type.to_owned()),
+            ("x-amz-algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
+            ("x-amz-credential".to_owned(), credential),
+            ("x-amz-date".to_owned(), amz_date),
+        ];
+        if let Some(token) = credentials.session_token() {
+            fields.push(("x-amz-security-token".to_owned(), token.to_owned()));
+        }
+        let mut conditions = vec![
+            serde_json::json!({"bucket": self.bucket}),
+            serde_json::json!(["content-length-range", lengths.start(), lengths.end()]),
+        ];
+        conditions
+            .extend(fields.iter().map(|(name, value)| serde_json::json!(["eq", format!("${name}"), value])));
+        let policy = serde_json::json!({"expiration": expiration, "conditions": conditions});
+        let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        let signing_key = aws_sigv4::sign::v4::generate_signing_key(
+            credentials.secret_access_key(),
+            at,
+            &self.region,
+            "s3",
+        );
+        let signature = aws_sigv4::sign::v4::calculate_signature(signing_key, policy.as_bytes());
+        fields.push(("policy".to_owned(), policy));
+        fields.push(("x-amz-signature".to_owned(), signature));
+        Ok(PostForm { url: format!("{}/", self.bucket_url), fields })
     }
 }
 
@@ -203,8 +262,16 @@ impl ObjectStore for S3ObjectStore {
         key: &str,
         upload_id: &str,
         part_number: u32,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
+        if let Some(length) = content_length {
+            // Signed by the hand presigner, which signs exactly the headers it is given (and
+            // otherwise signs as the SDK does: see the test below).
+            let query = format!("x-id=UploadPart&partNumber={part_number}&{}", upload_query(upload_id));
+            let length = length.to_string();
+            return self.presign_raw("PUT", key, &query, &[("content-length", &length)], expires_in).await;
+        }
         let presigning = presigning(expires_in)?;
         // No checksum algorithm: a browser would then have to send matching checksum headers.
         let request = self
@@ -233,7 +300,22 @@ impl ObjectStore for S3ObjectStore {
             ClientRequest::Complete { upload_id } => ("POST", upload_query(upload_id)),
             ClientRequest::Abort { upload_id } => ("DELETE", upload_query(upload_id)),
         };
-        self.presign_raw(method, key, &query, None, expires_in).await
+        self.presign_raw(method, key, &query, &[], expires_in).await
+    }
+
+    async fn presign_post(
+        &self,
+        key: &str,
+        content_type: &str,
+        lengths: std::ops::RangeInclusive<u64>,
+        expires_in: Duration,
+    ) -> Result<PostForm, ObjectError> {
+        self.presign_post_at(key, content_type, lengths, expires_in, std::time::SystemTime::now()).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), ObjectError> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(object_error)?;
+        Ok(())
     }
 
     fn bucket_url(&self) -> String {
@@ -244,8 +326,14 @@ impl ObjectStore for S3ObjectStore {
         &self,
         key: &str,
         content_type: &str,
+        content_length: Option<u64>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
+        if let Some(length) = content_length {
+            let length = length.to_string();
+            let headers = [("content-length", length.as_str()), ("content-type", content_type)];
+            return self.presign_raw("PUT", key, "x-id=PutObject", &headers, expires_in).await;
+        }
         let presigning = presigning(expires_in)?;
         let request = self
             .presigner
@@ -460,7 +548,7 @@ mod tests {
                 "PUT",
                 key,
                 "x-id=UploadPart&partNumber=3&uploadId=up%2F1%2Bx",
-                None,
+                &[],
                 Duration::from_secs(900),
                 at,
             )

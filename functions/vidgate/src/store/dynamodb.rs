@@ -11,19 +11,26 @@
 //!
 //! Prefix items (`id = "prefix#videos/<hash>/"`, `prefixOwner`) say whose a key prefix is; they
 //! carry none of the index attributes, so no index or listing ever sees them.
+//!
+//! Quota items (`id = "quota#<owner>"`, `openUploads`, `bytesInFlight`) count an owner's uploads
+//! in progress. A start adds to them and a change out of `uploading` subtracts, each in one
+//! `TransactWriteItems` with the record's own conditional write, so the counts are exact and a
+//! start that would pass a bound fails its condition however many run at once.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
 };
 
-use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
+use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
 use crate::aws::{Failure, classify};
+use crate::config::Quota;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Change, Owner, Status, Video, VideoId};
 
@@ -33,6 +40,13 @@ pub const INDEX_BY_EXPIRY: &str = "byExpiry";
 const OWNER_STATUS: &str = "ownerStatus";
 const EXPIRY_SHARD: &str = "expiryShard";
 const PREFIX_OWNER: &str = "prefixOwner";
+const QUOTA_UPLOADS: &str = "openUploads";
+const QUOTA_BYTES: &str = "bytesInFlight";
+
+/// The id of an owner's quota item: never a video id, and distinct from prefix items.
+fn quota_item_id(owner: &Owner) -> String {
+    format!("quota#{owner}")
+}
 
 /// The id of a prefix item; never a video id (those are bare UUIDs).
 fn prefix_item_id(prefix: &str) -> String {
@@ -100,43 +114,20 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-#[async_trait]
-impl VideoStore for DynamoVideoStore {
-    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(video)?))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn get(&self, id: &VideoId) -> Result<Option<Video>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        out.item.map(from_item).transpose()
-    }
-
-    async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
-        let id = &current.id;
+impl DynamoVideoStore {
+    /// The conditional update that applies `change` to `current`'s record.
+    fn transition_update(
+        &self,
+        current: &Video,
+        change: &Change,
+        at: Timestamp,
+    ) -> Result<Update, StoreError> {
         let target = change.target();
         let at = time::format(&at);
         let mut update = "SET #status = :to, #ownerStatus = :ownerStatus, #updatedAt = :at".to_string();
-        let mut request = self
-            .client
-            .update_item()
+        let mut request = Update::builder()
             .table_name(&self.table)
-            .key("id", s(id.to_string()))
+            .key("id", s(current.id.to_string()))
             .condition_expression("#status = :uploading")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ownerStatus", OWNER_STATUS)
@@ -145,8 +136,7 @@ impl VideoStore for DynamoVideoStore {
             .expression_attribute_values(":to", s(target.as_str()))
             .expression_attribute_values(":uploading", s(Status::Uploading.as_str()))
             .expression_attribute_values(":ownerStatus", s(owner_status(&current.owner, target)))
-            .expression_attribute_values(":at", s(at))
-            .return_values(ReturnValue::AllNew);
+            .expression_attribute_values(":at", s(at));
         if let Change::Complete { size, etag } | Change::Reject { size, etag, .. } = change {
             update.push_str(", #size = :size, #etag = :etag");
             request = request
@@ -177,11 +167,167 @@ impl VideoStore for DynamoVideoStore {
         }
         // Out of `uploading`, out of the expiry index.
         update.push_str(" REMOVE #expiryShard");
-        let out = request.update_expression(update).send().await.map_err(store_error)?;
-        out.attributes
-            .map(from_item)
-            .transpose()?
-            .ok_or_else(|| StoreError::Other("UpdateItem returned no attributes".into()))
+        request
+            .update_expression(update)
+            .build()
+            .map_err(|e| StoreError::Other(format!("building update: {e}")))
+    }
+}
+
+/// The cancellation reason codes of a cancelled transaction, one per item in order ("None" for
+/// an item that was fine).
+fn cancelled_by<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<String>> {
+    let TransactWriteItemsError::TransactionCanceledException(cancelled) = err.as_service_error()? else {
+        return None;
+    };
+    Some(cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
+}
+
+#[async_trait]
+impl VideoStore for DynamoVideoStore {
+    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(video)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
+        let bytes = video.quota_bytes.unwrap_or(0);
+        let Some(room) = quota.bytes.checked_sub(bytes) else {
+            return Err(StoreError::QuotaExceeded(self.quota_use(&video.owner).await?));
+        };
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(quota_item_id(&video.owner)))
+            .update_expression("ADD #uploads :one, #bytes :bytes")
+            .condition_expression(
+                "(attribute_not_exists(#uploads) OR #uploads < :maxUploads) \
+                 AND (attribute_not_exists(#bytes) OR #bytes <= :room)",
+            )
+            .expression_attribute_names("#uploads", QUOTA_UPLOADS)
+            .expression_attribute_names("#bytes", QUOTA_BYTES)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":bytes", AttributeValue::N(bytes.to_string()))
+            .expression_attribute_values(":maxUploads", AttributeValue::N(quota.uploads.to_string()))
+            .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(video)?))
+            .condition_expression("attribute_not_exists(id)")
+            .build()
+            .map_err(|e| StoreError::Other(format!("building put: {e}")))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        let Err(e) = written else { return Ok(()) };
+        match cancelled_by(&e) {
+            Some(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
+                Err(StoreError::QuotaExceeded(self.quota_use(&video.owner).await?))
+            }
+            Some(reasons) if reasons.get(1).is_some_and(|r| r == "ConditionalCheckFailed") => {
+                Err(StoreError::ConditionFailed)
+            }
+            _ => Err(store_error(e)),
+        }
+    }
+
+    async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(quota_item_id(owner)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let number = |item: &Item, name: &str| match item.get(name) {
+            Some(AttributeValue::N(n)) => n.parse::<i64>().unwrap_or(0).max(0) as u64,
+            _ => 0,
+        };
+        Ok(out.item.map_or_else(QuotaUse::default, |item| QuotaUse {
+            uploads: number(&item, QUOTA_UPLOADS),
+            bytes: number(&item, QUOTA_BYTES),
+        }))
+    }
+
+    async fn get(&self, id: &VideoId) -> Result<Option<Video>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
+        let update = self.transition_update(current, change, at)?;
+        let Some(bytes) = current.quota_bytes else {
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("id", s(current.id.to_string()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await
+                .map_err(store_error)?;
+            return out
+                .attributes
+                .map(from_item)
+                .transpose()?
+                .ok_or_else(|| StoreError::Other("UpdateItem returned no attributes".into()));
+        };
+        // The record leaves `uploading` and its owner's count gives its share back, together.
+        let release = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(quota_item_id(&current.owner)))
+            .update_expression("ADD #uploads :minusOne, #bytes :minusBytes")
+            .expression_attribute_names("#uploads", QUOTA_UPLOADS)
+            .expression_attribute_names("#bytes", QUOTA_BYTES)
+            .expression_attribute_values(":minusOne", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":minusBytes", AttributeValue::N(format!("-{bytes}")))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().update(release).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => {}
+            Err(e) => {
+                return Err(match cancelled_by(&e) {
+                    Some(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
+                        StoreError::ConditionFailed
+                    }
+                    _ => store_error(e),
+                });
+            }
+        }
+        self.get(&current.id).await?.ok_or_else(|| StoreError::Other("record gone after its change".into()))
     }
 
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {

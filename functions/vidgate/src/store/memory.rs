@@ -6,13 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-use super::{ListQuery, Page, PageKey, StoreError, VideoStore};
+use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
+use crate::config::Quota;
 use crate::domain::time::Timestamp;
 use crate::domain::{Change, Owner, Status, Video, VideoId};
 
 #[derive(Default)]
 pub struct MemoryVideoStore {
     videos: Mutex<HashMap<VideoId, Video>>,
+    /// Locked only while `videos` is, so a record and its owner's count change together.
+    quotas: Mutex<HashMap<Owner, QuotaUse>>,
     prefixes: Mutex<HashMap<String, Owner>>,
     unavailable: AtomicBool,
 }
@@ -42,6 +45,10 @@ impl MemoryVideoStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<VideoId, Video>> {
         self.videos.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn quotas(&self) -> std::sync::MutexGuard<'_, HashMap<Owner, QuotaUse>> {
+        self.quotas.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 #[async_trait]
@@ -56,6 +63,29 @@ impl VideoStore for MemoryVideoStore {
         Ok(())
     }
 
+    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        let mut quotas = self.quotas();
+        let held = quotas.get(&video.owner).copied().unwrap_or_default();
+        let bytes = video.quota_bytes.unwrap_or(0);
+        if held.uploads >= u64::from(quota.uploads) || held.bytes.saturating_add(bytes) > quota.bytes {
+            return Err(StoreError::QuotaExceeded(held));
+        }
+        if videos.contains_key(&video.id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        videos.insert(video.id, video.clone());
+        quotas.insert(video.owner.clone(), QuotaUse { uploads: held.uploads + 1, bytes: held.bytes + bytes });
+        Ok(())
+    }
+
+    async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError> {
+        self.check()?;
+        let _videos = self.lock();
+        Ok(self.quotas().get(owner).copied().unwrap_or_default())
+    }
+
     async fn get(&self, id: &VideoId) -> Result<Option<Video>, StoreError> {
         self.check()?;
         Ok(self.lock().get(id).cloned())
@@ -66,6 +96,12 @@ impl VideoStore for MemoryVideoStore {
         let mut videos = self.lock();
         let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
         video.apply(change, at).map_err(|_| StoreError::ConditionFailed)?;
+        if let Some(bytes) = video.quota_bytes
+            && let Some(held) = self.quotas().get_mut(&video.owner)
+        {
+            held.uploads = held.uploads.saturating_sub(1);
+            held.bytes = held.bytes.saturating_sub(bytes);
+        }
         Ok(video.clone())
     }
 

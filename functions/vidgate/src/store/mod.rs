@@ -6,6 +6,7 @@ pub mod uploaded;
 
 use async_trait::async_trait;
 
+use crate::config::Quota;
 use crate::domain::time::Timestamp;
 use crate::domain::{Change, Owner, Status, Video, VideoId};
 
@@ -18,9 +19,19 @@ pub enum StoreError {
     /// The store can't be reached or is throttling; worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Starting the upload would take its owner past a bound of their quota; what they hold now.
+    #[error("quota exceeded: {0:?}")]
+    QuotaExceeded(QuotaUse),
     /// Anything else: a bug or a misconfiguration.
     #[error("store error: {0}")]
     Other(String),
+}
+
+/// What one owner's uploads in progress hold of their [`Quota`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuotaUse {
+    pub uploads: u64,
+    pub bytes: u64,
 }
 
 /// Where a page of a listing starts: the last item of the previous page.
@@ -46,8 +57,18 @@ pub struct Page {
 
 #[async_trait]
 pub trait VideoStore: Send + Sync {
-    /// Stores a new record; fails with `ConditionFailed` if the id is taken.
+    /// Stores a new record, counted against no quota (an object that arrived without one);
+    /// fails with `ConditionFailed` if the id is taken.
     async fn insert(&self, video: &Video) -> Result<(), StoreError>;
+
+    /// Stores a new `uploading` record and, in the same atomic write, counts it and its
+    /// `quota_bytes` against its owner's `quota`: `QuotaExceeded` (nothing written) if either
+    /// bound would be passed, so concurrent starts can never overshoot. Every change out of
+    /// `uploading` ([`VideoStore::transition`]) gives the share back, in the same write.
+    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError>;
+
+    /// What `owner`'s uploads in progress hold now.
+    async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError>;
 
     async fn get(&self, id: &VideoId) -> Result<Option<Video>, StoreError>;
 

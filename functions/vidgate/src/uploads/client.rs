@@ -8,7 +8,7 @@ use super::start::record_start;
 use super::{UploadError, abort, owned, require_uploading};
 use crate::app::Objects;
 use crate::domain::keys::video_id_of;
-use crate::domain::parts::MAX_PARTS;
+use crate::domain::parts::MIN_PART_SIZE;
 use crate::domain::{NewUpload, Owner, UploadMethod, Video};
 use crate::objects::ClientRequest;
 
@@ -60,14 +60,19 @@ pub async fn sign_client_request(
             return start(app, owner, upload, UploadMethod::Signed, ttl).await;
         }
         ClientCall::UploadPart { key, upload_id, part_number } => {
-            if !(1..=MAX_PARTS).contains(&part_number) {
+            // Parts are at least 5 MiB, so numbers past this could only carry bytes beyond the
+            // maximum video size.
+            let max = app.config().size_rules().max_parts_unknown(MIN_PART_SIZE);
+            if !(1..=max).contains(&part_number) {
                 return Err(UploadError::invalid(
                     "invalid_part_numbers",
-                    format!("partNumber must be 1 to {MAX_PARTS}"),
+                    format!("partNumber must be 1 to {max}"),
                 ));
             }
             let video = signed_upload(app, owner, key).await?;
-            let url = app.objects().presign_part(&video.key, upload_id, part_number, ttl).await?;
+            // Uppy's signRequest says nothing of the part's length: S3 can't hold it to one, and
+            // the object is checked when its event arrives.
+            let url = app.objects().presign_part(&video.key, upload_id, part_number, None, ttl).await?;
             return Ok(Presigned { url, started: None });
         }
         ClientCall::ListParts { key, upload_id } => {

@@ -19,6 +19,10 @@ pub enum UploadError {
     /// The bytes that arrived are not a video; the record says `rejected`.
     #[error("the uploaded bytes are not a known video container; the upload is rejected")]
     NotAVideo,
+    /// Starting this upload would take its owner past a bound of their quota; finishing or
+    /// aborting one of their uploads in progress makes room.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A record read a moment ago is gone (nothing deletes records, so only a manual edit).
     #[error("the record of video {0} disappeared")]
     Vanished(VideoId),

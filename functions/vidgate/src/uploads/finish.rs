@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::settle::{arrived, settle};
+use super::settle::{abort_open_uploads, arrived, oversize, record, settle};
 use super::{UploadError, not_uploading};
 use crate::app::Objects;
 use crate::domain::parts::{MAX_PARTS, MIN_PART_SIZE};
@@ -46,6 +46,18 @@ async fn complete(
         Err(e) => return Err(e.into()),
     };
     let chosen = choose_parts(&listed, wanted)?;
+    let total: u64 = chosen.iter().map(|p| p.size).sum();
+    if let Some(reason) = oversize(app.config(), &video, total)
+        && video.size.is_none()
+    {
+        // Parts whose URLs could sign no length (Companion's) went past the maximum: nothing is
+        // assembled, the parts are deleted, and the record says why.
+        abort_open_uploads(app, &video).await?;
+        let reason = reason.replace("the object is", "the parts are");
+        let change = Change::Reject { size: total, etag: String::new(), reason: reason.clone() };
+        record(app, &video, &change).await?;
+        return Err(UploadError::invalid("video_too_large", reason));
+    }
     check_sizes(&video, &chosen)?;
 
     let refs: Vec<PartRef> =

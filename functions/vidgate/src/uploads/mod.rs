@@ -26,8 +26,8 @@ pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
-pub use parts::{MAX_URLS_PER_CALL, SignedParts, list_parts, sign_parts};
-pub use start::{PutTarget, Started, put_target, start};
+pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedParts, list_parts, sign_parts};
+pub use start::{PutTarget, Started, post_target, put_target, start};
 
 use crate::app::Records;
 use crate::domain::{Owner, Status, UploadMethod, Video, VideoId};
@@ -101,7 +101,10 @@ mod tests {
     }
 
     fn upload(body: serde_json::Value) -> NewUpload {
-        serde_json::from_value::<UploadRequest>(body).unwrap().validate(8 * MIB).unwrap()
+        serde_json::from_value::<UploadRequest>(body)
+            .unwrap()
+            .validate(&Config::for_local("b", "t").size_rules())
+            .unwrap()
     }
 
     #[tokio::test]
@@ -113,11 +116,19 @@ mod tests {
                 .await
                 .unwrap();
         assert!(credentials.is_none());
-        assert_eq!((video.status, video.plan().max_parts()), (Status::Uploading, 1));
-        let signed = sign_parts(&app, &video, vec![1]).await.unwrap();
+        assert_eq!(
+            (video.status, video.plan().max_parts(&app.config().size_rules())),
+            (Status::Uploading, 1)
+        );
+        let signed = sign_parts(&app, &video, vec![1], PartLengths::Unstated).await.unwrap();
         assert_eq!(signed.urls.len(), 1);
+        // The URL signs the part's length: the whole 6 MiB.
+        assert!(signed.urls[0].1.contains(&format!("content-length={}", 6 * MIB)), "{}", signed.urls[0].1);
         assert!(
-            matches!(sign_parts(&app, &video, vec![2]).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
+            matches!(sign_parts(&app, &video, vec![2], PartLengths::Unstated).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
+        );
+        assert!(
+            matches!(sign_parts(&app, &video, vec![1], PartLengths::Stated(vec![5 * MIB])).await, Err(UploadError::Invalid(i)) if i.code == "part_size_mismatch")
         );
 
         objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, video_like(6 * MIB, 1)).unwrap();

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use super::settle::settle;
 use super::{UploadError, not_uploading, presigned_upload, require_uploading};
 use crate::app::Objects;
+use crate::domain::parts::SizeRules;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Change, Video};
 use crate::objects::{ObjectError, UploadedPart};
@@ -18,11 +19,26 @@ pub struct SignedParts {
     pub expires_at: Timestamp,
 }
 
-/// Presigned `PUT` URLs for `numbers` of the caller's upload `video`.
+/// What a client says of the lengths of the parts it is about to send.
+pub enum PartLengths {
+    /// One length per part number, in the same order (`partSizes` in `/v1`).
+    Stated(Vec<u64>),
+    /// None: fine when the size was declared (the plan knows every part's length); an upload of
+    /// unknown size must state them.
+    Unstated,
+    /// The client's protocol has no way to state them (Companion's part signing): URLs of an
+    /// unknown-size upload then sign no length, and completion checks the total.
+    Unsayable,
+}
+
+/// Presigned `PUT` URLs for `numbers` of the caller's upload `video`. Each URL signs the part's
+/// `Content-Length` whenever it is known — from the declared size, or as the client states it —
+/// so S3 refuses a part of any other length before storing it.
 pub async fn sign_parts(
     app: &impl Objects,
     video: &Video,
     numbers: Vec<u32>,
+    lengths: PartLengths,
 ) -> Result<SignedParts, UploadError> {
     require_uploading(video)?;
     let upload_id = presigned_upload(video)?;
@@ -32,7 +48,8 @@ pub async fn sign_parts(
             format!("partNumbers must list 1 to {MAX_URLS_PER_CALL} part numbers"),
         ));
     }
-    let max = video.plan().max_parts();
+    let rules = app.config().size_rules();
+    let max = video.plan().max_parts(&rules);
     if let Some(bad) = numbers.iter().find(|n| !(1..=max).contains(*n)) {
         return Err(UploadError::invalid(
             "part_number_out_of_range",
@@ -46,13 +63,65 @@ pub async fn sign_parts(
             format!("part number {dup} is listed twice"),
         ));
     }
+    let lengths = part_lengths(video, &numbers, lengths, &rules)?;
     let ttl = app.config().part_url_ttl;
     let expires_at = time::now() + ttl;
     let mut urls = Vec::with_capacity(numbers.len());
-    for part_number in numbers {
-        urls.push((part_number, app.objects().presign_part(&video.key, upload_id, part_number, ttl).await?));
+    for (part_number, length) in numbers.into_iter().zip(lengths) {
+        urls.push((
+            part_number,
+            app.objects().presign_part(&video.key, upload_id, part_number, length, ttl).await?,
+        ));
     }
     Ok(SignedParts { urls, expires_at })
+}
+
+/// The length each URL signs, in the order of `numbers`.
+fn part_lengths(
+    video: &Video,
+    numbers: &[u32],
+    lengths: PartLengths,
+    rules: &SizeRules,
+) -> Result<Vec<Option<u64>>, UploadError> {
+    let plan = video.plan();
+    if let PartLengths::Stated(stated) = &lengths
+        && stated.len() != numbers.len()
+    {
+        return Err(UploadError::invalid(
+            "invalid_part_sizes",
+            format!(
+                "partSizes must list one size per part number ({} numbers, {} sizes)",
+                numbers.len(),
+                stated.len()
+            ),
+        ));
+    }
+    match (video.size, lengths) {
+        (Some(size), lengths) => {
+            let expected: Vec<u64> = numbers.iter().map(|&n| plan.length_of(n, size)).collect();
+            if let PartLengths::Stated(stated) = lengths
+                && let Some(((n, want), got)) =
+                    numbers.iter().zip(&expected).zip(&stated).find(|((_, want), got)| want != got)
+            {
+                return Err(UploadError::invalid(
+                    "part_size_mismatch",
+                    format!("part {n} of this upload is {want} bytes, not {got}"),
+                ));
+            }
+            Ok(expected.into_iter().map(Some).collect())
+        }
+        (None, PartLengths::Stated(stated)) => {
+            for (&n, &length) in numbers.iter().zip(&stated) {
+                plan.check_stated_length(n, length, rules)?;
+            }
+            Ok(stated.into_iter().map(Some).collect())
+        }
+        (None, PartLengths::Unstated) => Err(UploadError::invalid(
+            "part_sizes_required",
+            "this upload declared no size: give partSizes, one per part number, so each URL can sign its length",
+        )),
+        (None, PartLengths::Unsayable) => Ok(vec![None; numbers.len()]),
+    }
 }
 
 /// The parts S3 holds for the caller's upload `video`, in part-number order. An upload S3 no

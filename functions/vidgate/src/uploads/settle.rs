@@ -9,9 +9,10 @@
 //! of any route, the S3 event, or the sweeper.
 
 use super::UploadError;
+use crate::Config;
 use crate::app::{Objects, Records};
 use crate::domain::sniff::{SNIFF_BYTES, rejection};
-use crate::domain::{Change, Video, time};
+use crate::domain::{Change, Status, Video, time};
 use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
 
@@ -53,12 +54,23 @@ pub(super) async fn settle_counted(
 }
 
 /// Records an object that now exists: `uploaded` if its first bytes are a video container,
-/// `rejected` with the reason if not.
+/// `rejected` with the reason if not. An object larger than its upload may be (the maximum video
+/// size, or the size it declared) is `rejected` and deleted: credentials-mode and
+/// `signRequest` clients write objects S3 could not hold to a length.
 pub(super) async fn arrived(
     app: &impl Objects,
     video: &Video,
     object: ObjectInfo,
 ) -> Result<Video, UploadError> {
+    if let Some(reason) = oversize(app.config(), video, object.size) {
+        let change = Change::Reject { size: object.size, etag: object.etag, reason };
+        let updated = record(app, video, &change).await?;
+        if updated.status == Status::Rejected {
+            app.objects().delete(&video.key).await?;
+            tracing::warn!(video_id = %video.id, size = object.size, "over-size object rejected and deleted");
+        }
+        return Ok(updated);
+    }
     let head = if object.size == 0 {
         Vec::new()
     } else {
@@ -69,6 +81,22 @@ pub(super) async fn arrived(
         Some(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
     };
     record(app, video, &change).await
+}
+
+/// Why an object of `size` bytes is too large for `video`, if it is.
+pub(super) fn oversize(config: &Config, video: &Video, size: u64) -> Option<String> {
+    if size > config.max_video_size {
+        return Some(format!(
+            "the object is {size} bytes, more than the maximum video size of {} bytes; it was deleted",
+            config.max_video_size
+        ));
+    }
+    match video.size {
+        Some(declared) if size > declared => Some(format!(
+            "the object is {size} bytes, more than the {declared} bytes the upload declared; it was deleted"
+        )),
+        _ => None,
+    }
 }
 
 /// Applies `change`; if another call changed the record first, returns what that call wrote.

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use super::settle::record;
 use super::{Grant, UploadError, grant};
 use crate::app::{Credentials, Objects};
+use crate::config::Quota;
 use crate::domain::time;
 use crate::domain::{Change, NewUpload, Owner, UploadMethod, Video, VideoId, keys};
+use crate::objects::PostForm;
+use crate::store::{QuotaUse, StoreError};
 
 /// A recorded upload, and the credentials of a credentials-mode one.
 pub struct Started {
@@ -52,18 +55,45 @@ pub(super) async fn record_start(
         UploadMethod::Credentials | UploadMethod::Put | UploadMethod::Signed => None,
     };
     let now = time::now();
-    let expires_at = now + app.config().upload_ttl;
-    let video = Video::uploading(id, owner.clone(), key, upload, upload_id, now, expires_at);
-    if let Err(err) = app.videos().insert(&video).await {
+    let config = app.config();
+    let expires_at = now + config.upload_ttl;
+    let mut video = Video::uploading(id, owner.clone(), key, upload, upload_id, now, expires_at);
+    // What it may still store: its declared size, or any size up to the maximum.
+    video.quota_bytes = Some(video.size.unwrap_or(config.max_video_size));
+    if let Err(err) = app.videos().start(&video, &config.quota).await {
         // Without a record nobody could ever complete or abort it: don't leave it in S3.
         if let Some(upload_id) = &video.upload_id
             && let Err(abort) = app.objects().abort_multipart(&video.key, upload_id).await
         {
             tracing::error!(key = %video.key, error = %abort, "could not abort an unrecorded multipart upload");
         }
-        return Err(err.into());
+        return Err(match err {
+            StoreError::QuotaExceeded(held) => quota_exceeded(&config.quota, held, &video),
+            other => other.into(),
+        });
     }
     Ok(video)
+}
+
+fn quota_exceeded(quota: &Quota, held: QuotaUse, video: &Video) -> UploadError {
+    let asked = video.quota_bytes.unwrap_or(0);
+    UploadError::QuotaExceeded(if held.uploads >= u64::from(quota.uploads) {
+        format!(
+            "you have {} uploads in progress, the most allowed at once; finish or abort one first",
+            held.uploads
+        )
+    } else {
+        format!(
+            "your uploads in progress hold {} of {} bytes and this one needs {asked}{}; finish or abort one first",
+            held.bytes,
+            quota.bytes,
+            if video.size.is_none() {
+                " (an upload of unknown size holds the maximum video size)"
+            } else {
+                ""
+            },
+        )
+    })
 }
 
 /// Where a put-mode upload sends its bytes: one `PUT` with these headers.
@@ -72,11 +102,22 @@ pub struct PutTarget {
     pub headers: BTreeMap<&'static str, String>,
 }
 
-/// The one presigned `PUT` of a put-mode upload, with its signed `Content-Type`. Presigning is
-/// local signing: the record needs no undo if it failed.
+/// The one presigned `PUT` of a put-mode upload, with its signed `Content-Type` and (the size
+/// being declared) `Content-Length`. Presigning is local signing: the record needs no undo if it
+/// failed.
 pub async fn put_target(app: &impl Objects, video: &Video) -> Result<PutTarget, UploadError> {
     let ttl = app.config().part_url_ttl;
-    let url = app.objects().presign_put(&video.key, &video.content_type, ttl).await?;
+    let url = app.objects().presign_put(&video.key, &video.content_type, video.size, ttl).await?;
     let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
     Ok(PutTarget { url, headers })
+}
+
+/// The presigned POST form of a single-object upload of unknown size (Companion's
+/// `/s3/params`): S3 holds the file to 1 byte .. the maximum video size.
+pub async fn post_target(app: &impl Objects, video: &Video) -> Result<PostForm, UploadError> {
+    let config = app.config();
+    let most = video.size.unwrap_or(config.max_video_size);
+    let form =
+        app.objects().presign_post(&video.key, &video.content_type, 1..=most, config.part_url_ttl).await?;
+    Ok(form)
 }

@@ -214,11 +214,19 @@ struct Front {
     keys: Keys,
     moto: String,
     http: reqwest::Client,
+    /// Held while moto answers a DynamoDB request. moto serves requests on threads and applies a
+    /// conditional write or a transaction without a lock, so two at once could both pass one
+    /// condition; DynamoDB applies each atomically. One at a time makes moto as strict.
+    dynamodb: tokio::sync::Mutex<()>,
 }
 
 async fn route(State(front): State<Arc<Front>>, request: Request) -> Response {
     match signed_service(request.headers(), request.uri()).as_deref() {
         Some("s3") | None if !request.uri().path().starts_with("/moto-api") => to_s3(&front, request).await,
+        Some("dynamodb") => {
+            let _one_at_a_time = front.dynamodb.lock().await;
+            to_moto(&front, request, false).await
+        }
         service => {
             let sts = service == Some("sts");
             to_moto(&front, request, sts).await
@@ -235,8 +243,13 @@ async fn to_s3(front: &Front, request: Request) -> Response {
     }
     let method = request.method().clone();
     let origin = request.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    match front.service.clone().oneshot(request).await {
+    let (parts, body) = request.into_parts();
+    let body = Unread::new(body);
+    match front.service.clone().oneshot(Request::from_parts(parts, body.clone())).await {
         Ok(mut response) => {
+            if response.status().is_client_error() {
+                body.drain().await;
+            }
             cors::decorate(rules.as_deref(), &method, origin.as_deref(), &mut response);
             response.map(Body::new).into_response()
         }
@@ -244,6 +257,66 @@ async fn to_s3(front: &Front, request: Request) -> Response {
             tracing::error!(error = ?e, "local S3");
             (StatusCode::INTERNAL_SERVER_ERROR, "local S3 failed").into_response()
         }
+    }
+}
+
+/// A request body the front can finish reading after s3s refused the request without reading it
+/// (a bad signature is known from the headers). A client still sending would otherwise see the
+/// connection close under it instead of the refusal; reading the rest first lets it read S3's
+/// error, as SDKs and curl do from S3.
+#[derive(Clone)]
+struct Unread(Arc<std::sync::Mutex<Option<Body>>>);
+
+/// The most of a refused body read before giving up on it (the connection then closes).
+const MAX_DRAINED_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Unread {
+    fn new(body: Body) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(body))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Body>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn drain(&self) {
+        let Some(mut body) = self.lock().take() else { return };
+        let mut read = 0u64;
+        let reading = async {
+            while let Some(Ok(frame)) =
+                std::future::poll_fn(|cx| http_body::Body::poll_frame(std::pin::Pin::new(&mut body), cx))
+                    .await
+            {
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if read > MAX_DRAINED_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(30), reading).await;
+    }
+}
+
+impl http_body::Body for Unread {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        match self.lock().as_mut() {
+            Some(body) => std::pin::Pin::new(body).poll_frame(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.lock().as_ref().map_or_else(|| http_body::SizeHint::with_exact(0), http_body::Body::size_hint)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.lock().as_ref().is_none_or(http_body::Body::is_end_stream)
     }
 }
 
@@ -318,6 +391,7 @@ impl AwsEndpoint {
                 .timeout(std::time::Duration::from_secs(60))
                 .build()
                 .map_err(|e| e.to_string())?,
+            dynamodb: tokio::sync::Mutex::new(()),
         });
         let app = axum::Router::new().fallback(route).with_state(front);
         let (tx, rx) = oneshot::channel::<()>();

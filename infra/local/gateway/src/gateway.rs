@@ -25,6 +25,7 @@ use vidgate::http::routes::Auth;
 use vidgate::http::{NoRoute, ROUTES, Router};
 
 use crate::jwt::DevJwt;
+use crate::throttle::Throttles;
 
 /// API Gateway's payload limit.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -41,16 +42,18 @@ pub struct Gateway {
     router: Router,
     jwt: DevJwt,
     web: Option<PathBuf>,
+    throttles: Throttles,
 }
 
 impl Gateway {
+    /// With the template's default throttling.
     pub fn new(app: App, jwt: DevJwt) -> Arc<Self> {
-        Self::with_web(app, jwt, None)
+        Self::with_web(app, jwt, None, Throttles::default())
     }
 
     /// Also serves the static files under `web` (the demo pages) for paths no route matches.
-    pub fn with_web(app: App, jwt: DevJwt, web: Option<PathBuf>) -> Arc<Self> {
-        Arc::new(Self { app, router: Router::default(), jwt, web })
+    pub fn with_web(app: App, jwt: DevJwt, web: Option<PathBuf>, throttles: Throttles) -> Arc<Self> {
+        Arc::new(Self { app, router: Router::default(), jwt, web, throttles })
     }
 }
 
@@ -147,6 +150,17 @@ async fn route(
             return response;
         }
     };
+
+    if !gateway.throttles.admit(&route) {
+        tracing::info!(request_id, route = route.key(), status = 429, "throttled");
+        // API Gateway's own answer, body and all.
+        let mut response = Response::new(AxumBody::from(r#"{"message":"Too Many Requests"}"#));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        return response;
+    }
 
     let claims = match route.auth() {
         Auth::Jwt => {

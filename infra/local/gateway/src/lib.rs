@@ -15,6 +15,7 @@
 //! - [`gateway`]: an HTTP server that plays API Gateway: matches vidgate's route table, runs the
 //!   authorizer, turns each request into an API Gateway v2 event and runs the very handler the
 //!   Lambda binary runs.
+//! - [`throttle`]: API Gateway's per-route token buckets (429 before the authorizer).
 //!
 //! `main.rs` wires these into `vidgate-local up` and `vidgate-local token`; the integration tests
 //! in `tests/` use the same pieces on free ports.
@@ -27,3 +28,4 @@ pub mod moto;
 pub mod notifications;
 pub mod policy;
 pub mod s3;
+pub mod throttle;

@@ -9,6 +9,7 @@ use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::notifications;
+use vidgate_local::throttle::Throttles;
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS]
 
@@ -69,6 +70,7 @@ async fn up() -> Result<(), String> {
     let moto_program =
         env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
     let config = Config::local(env).map_err(|e| e.to_string())?;
+    let throttles = Throttles::from_env(env)?;
 
     // Bind the API port first: if it is taken, fail before starting anything else.
     let listener = TcpListener::bind(("127.0.0.1", api_port))
@@ -102,7 +104,7 @@ async fn up() -> Result<(), String> {
 
     let web = env("VIDGATE_WEB_DIR").map_or_else(|| PathBuf::from("web"), PathBuf::from);
     let web = web.is_dir().then_some(web);
-    gateway::serve(listener, Gateway::with_web(app, dev_jwt(), web), shutdown_signal())
+    gateway::serve(listener, Gateway::with_web(app, dev_jwt(), web, throttles), shutdown_signal())
         .await
         .map_err(|e| format!("API server failed: {e}"))?;
     drop(aws);

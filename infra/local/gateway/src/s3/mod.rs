@@ -524,9 +524,12 @@ impl S3 for LocalS3 {
             }
             bucket.objects.insert(input.key.clone(), object.clone());
         }
-        self.notify(&input.bucket, &input.key, "ObjectCreated:Put", &object);
+        // s3s hands a browser's POST form here too (its default `post_object`); S3 names it.
+        let post = req.method == http::Method::POST;
+        let event = if post { "ObjectCreated:Post" } else { "ObjectCreated:Put" };
+        self.notify(&input.bucket, &input.key, event, &object);
         let sums = stored.as_ref().map(Stored::fields).unwrap_or_default();
-        Ok(S3Response::new(PutObjectOutput {
+        let mut response = S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&md5)),
             checksum_crc32: sums.crc32,
             checksum_crc32c: sums.crc32c,
@@ -536,7 +539,18 @@ impl S3 for LocalS3 {
             checksum_type: stored.as_ref().map(Stored::checksum_type),
             size: Some(size as i64),
             ..Default::default()
-        }))
+        });
+        if post {
+            // S3 answers a POST form 204 with the ETag and Location as headers (browsers read the
+            // ETag); s3s serializes a 204 with neither.
+            let location = format!("/{}/{}", input.bucket, input.key);
+            for (name, value) in [("etag", format!("\"{md5}\"")), ("location", location)] {
+                if let Ok(value) = value.parse() {
+                    response.headers.insert(name, value);
+                }
+            }
+        }
+        Ok(response)
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
