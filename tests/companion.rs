@@ -152,19 +152,9 @@ async fn a_single_post_form_from_params_is_recorded_uploaded_by_the_s3_event() {
     let id = params["video"]["id"].as_str().unwrap();
     let source = bytes(700_000, 62);
     // What Uppy's Companion client sends: the fields in order, then the file; it reads the ETag.
-    let mut form = reqwest::multipart::Form::new();
-    for (name, value) in params["fields"].as_object().unwrap() {
-        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
-    }
-    form = form.part("file", reqwest::multipart::Part::bytes(source.clone()).file_name("short.mp4"));
-    let response = stack
-        .http
-        .post(params["url"].as_str().unwrap())
-        .header("origin", ORIGIN)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let url = params["url"].as_str().unwrap();
+    let response =
+        vidgate_tests::post_form(&stack.http, url, &params["fields"], source.clone(), Some(ORIGIN)).await;
     assert_eq!(response.status(), 204);
     let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
     assert!(exposed.contains("etag") && response.headers().contains_key("etag"), "{:?}", response.headers());

@@ -7,12 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use vidgate::http::routes::{RateLimit, Throttle};
-use vidgate_tests::{BUCKET, MIB, Stack, TABLE, Throttles, bytes};
-
-/// S3's `<Code>` in an error body.
-fn code(xml: &str) -> &str {
-    xml.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next()).unwrap_or("")
-}
+use vidgate_tests::{BUCKET, MIB, Stack, TABLE, Throttles, bytes, s3_error_code as code};
 
 async fn put(stack: &Stack, url: &str, body: Vec<u8>) -> (StatusCode, String) {
     let response = stack.http.put(url).body(body).send().await.unwrap();
@@ -226,14 +221,8 @@ async fn an_over_size_credentials_mode_object_is_rejected_and_deleted() {
     assert_eq!(counted(&stack, "alice").await, (0, 0));
 }
 
-/// A browser's POST form upload: the fields, then the file.
-async fn post_form(url: &str, fields: &Value, file: Vec<u8>) -> (StatusCode, String) {
-    let mut form = reqwest::multipart::Form::new();
-    for (name, value) in fields.as_object().unwrap() {
-        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
-    }
-    form = form.part("file", reqwest::multipart::Part::bytes(file).file_name("clip.mp4"));
-    let response = reqwest::Client::new().post(url).multipart(form).send().await.unwrap();
+async fn post_form(stack: &Stack, url: &str, fields: &Value, file: Vec<u8>) -> (StatusCode, String) {
+    let response = vidgate_tests::post_form(&stack.http, url, fields, file, None).await;
     (response.status(), response.text().await.unwrap())
 }
 
@@ -247,19 +236,19 @@ async fn companion_params_answer_a_post_policy_that_s3_holds_the_file_to() {
     assert_eq!((status, params["method"].as_str()), (StatusCode::OK, Some("POST")), "{params}");
     let url = params["url"].as_str().unwrap();
 
-    let (status, body) = post_form(url, &params["fields"], bytes(MIB + 1, 75)).await;
+    let (status, body) = post_form(&stack, url, &params["fields"], bytes(MIB + 1, 75)).await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "EntityTooLarge"), "{body}");
     let mut other_key = params["fields"].clone();
     other_key["key"] = json!("videos/elsewhere.mp4");
     // S3 answers 403 AccessDenied for a failed condition, the local S3 (s3s) 400
     // InvalidPolicyDocument: refused either way, and nothing is stored.
-    let (status, body) = post_form(url, &other_key, bytes(1000, 75)).await;
+    let (status, body) = post_form(&stack, url, &other_key, bytes(1000, 75)).await;
     assert!(status.is_client_error() && body.contains("Policy"), "{status} {body}");
     let elsewhere = stack.s3.head_object().bucket(BUCKET).key("videos/elsewhere.mp4").send().await;
     assert!(elsewhere.is_err(), "an object was stored at the key the policy does not allow");
 
     let source = bytes(MIB, 76);
-    let (status, body) = post_form(url, &params["fields"], source.clone()).await;
+    let (status, body) = post_form(&stack, url, &params["fields"], source.clone()).await;
     assert!(status.is_success(), "{status} {body}");
     let key = params["key"].as_str().unwrap();
     assert_eq!(stack.object(key).await, source);

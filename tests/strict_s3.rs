@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
 use base64::Engine as _;
 use reqwest::StatusCode;
 use sha2::Digest as _;
-use vidgate_tests::{BUCKET, MIB, Stack, noise};
+use vidgate_tests::{BUCKET, MIB, Stack, noise, s3_error_code as code};
 
 fn sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
@@ -22,11 +22,6 @@ fn sha256(bytes: &[u8]) -> String {
 fn md5_of_nothing_else() -> String {
     // The Content-MD5 of "other bytes" — not of what is sent.
     "0nMC0Z/HbLHqD8+kGM0V7g==".to_owned()
-}
-
-/// S3's `<Code>` in an error body.
-fn code(xml: &str) -> &str {
-    xml.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next()).unwrap_or("")
 }
 
 /// An S3 client with the given long-lived keys (no session token).

@@ -337,6 +337,32 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// S3's `<Code>` in an error body.
+pub fn s3_error_code(xml: &str) -> &str {
+    xml.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next()).unwrap_or("")
+}
+
+/// A browser's POST form upload to `url` (what Companion clients do with `/s3/params`): the
+/// `fields` in order, then the file, with `origin` when given; the response.
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    fields: &Value,
+    file: Vec<u8>,
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields.as_object().expect("fields are an object") {
+        form = form.text(name.clone(), value.as_str().expect("field values are text").to_owned());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(file).file_name("clip.mp4"));
+    let mut request = http.post(url).multipart(form);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
 pub fn s(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(v)) => v.clone(),

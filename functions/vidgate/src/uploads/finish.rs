@@ -47,13 +47,12 @@ async fn complete(
     };
     let chosen = choose_parts(&listed, wanted)?;
     let total: u64 = chosen.iter().map(|p| p.size).sum();
-    if let Some(reason) = oversize(app.config(), &video, total)
+    if let Some(reason) = oversize(app.config(), &video, "the parts are", total)
         && video.size.is_none()
     {
         // Parts whose URLs could sign no length (Companion's) went past the maximum: nothing is
         // assembled, the parts are deleted, and the record says why.
         abort_open_uploads(app, &video).await?;
-        let reason = reason.replace("the object is", "the parts are");
         let change = Change::Reject { size: total, etag: String::new(), reason: reason.clone() };
         record(app, &video, &change).await?;
         return Err(UploadError::invalid("video_too_large", reason));

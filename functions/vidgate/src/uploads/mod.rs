@@ -147,6 +147,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn parts_past_the_maximum_video_size_are_never_assembled_and_the_record_says_why() {
+        let objects = Arc::new(MemoryObjectStore::new());
+        let mut config = Config::for_local("bucket", "table");
+        config.max_video_size = 8 * MIB;
+        let app = App::new(config, Arc::new(MemoryVideoStore::new()), objects.clone());
+        // Companion's part URLs sign no length: 5 MiB + 4 MiB arrive for an 8 MiB maximum.
+        let Started { video, .. } =
+            start(&app, &Owner::new("alice"), upload(serde_json::json!({"filename": "a.mp4"})))
+                .await
+                .unwrap();
+        let upload_id = video.upload_id.clone().unwrap();
+        objects.put_part(&upload_id, 1, 5 * MIB).unwrap();
+        objects.put_part(&upload_id, 2, 4 * MIB).unwrap();
+        let err = finish(&app, video.clone(), None).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Invalid(i) if i.code == "video_too_large"), "{err}");
+        assert!(!objects.has_upload(&upload_id), "the parts are still in S3");
+        let stored = app.videos.get(&video.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, Status::Rejected);
+        assert!(stored.reject_reason.unwrap().contains("the parts are 9437184 bytes"));
+        assert_eq!(app.videos.quota_use(&video.owner).await.unwrap(), crate::store::QuotaUse::default());
+    }
+
+    #[tokio::test]
     async fn bytes_that_are_no_video_finish_as_not_a_video_and_the_record_says_rejected() {
         let (app, objects) = ports();
         let Started { video, .. } =

@@ -62,7 +62,7 @@ pub(super) async fn arrived(
     video: &Video,
     object: ObjectInfo,
 ) -> Result<Video, UploadError> {
-    if let Some(reason) = oversize(app.config(), video, object.size) {
+    if let Some(reason) = oversize(app.config(), video, "the object is", object.size) {
         let change = Change::Reject { size: object.size, etag: object.etag, reason };
         let updated = record(app, video, &change).await?;
         if updated.status == Status::Rejected {
@@ -83,18 +83,18 @@ pub(super) async fn arrived(
     record(app, video, &change).await
 }
 
-/// Why an object of `size` bytes is too large for `video`, if it is.
-pub(super) fn oversize(config: &Config, video: &Video, size: u64) -> Option<String> {
+/// Why `size` bytes (`what`: "the object is") are too many for `video`, if they are.
+pub(super) fn oversize(config: &Config, video: &Video, what: &str, size: u64) -> Option<String> {
     if size > config.max_video_size {
         return Some(format!(
-            "the object is {size} bytes, more than the maximum video size of {} bytes; it was deleted",
+            "{what} {size} bytes, more than the maximum video size of {} bytes; deleted",
             config.max_video_size
         ));
     }
     match video.size {
-        Some(declared) if size > declared => Some(format!(
-            "the object is {size} bytes, more than the {declared} bytes the upload declared; it was deleted"
-        )),
+        Some(declared) if size > declared => {
+            Some(format!("{what} {size} bytes, more than the {declared} bytes the upload declared; deleted"))
+        }
         _ => None,
     }
 }
