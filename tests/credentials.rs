@@ -20,10 +20,10 @@ fn sdk_client(stack: &Stack, grant: &Value) -> aws_sdk_s3::Client {
     stack.s3_client_with(field("accessKeyId"), field("secretAccessKey"), field("sessionToken"), region)
 }
 
-/// The notification S3 sends for an object: events/on-object-created.json with this object's
+/// The notification S3 sends for an object: events/s3-object-created.json with this object's
 /// bucket, URL-encoded key, size and ETag.
 fn s3_event(bucket: &str, key: &str, size: usize, etag: &str) -> S3Event {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/on-object-created.json");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/s3-object-created.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let s3 = &mut event["Records"][0]["s3"];
     s3["bucket"]["name"] = json!(bucket);
@@ -134,10 +134,10 @@ async fn the_object_created_event_of_a_real_upload_marks_it_uploaded_once_and_re
             .await
             .unwrap();
         let event = s3_event(vidgate_tests::BUCKET, key, content.len(), put.e_tag().unwrap());
-        let reports = vidgate::events::on_object_created(stack.app(), event.clone()).await.unwrap();
+        let reports = vidgate::events::on_s3_event(stack.app(), event.clone()).await.unwrap();
         ids.push((created["videoId"].as_str().unwrap().to_owned(), reports));
         // The same event again (S3 delivers at least once) changes nothing.
-        let again = vidgate::events::on_object_created(stack.app(), event).await.unwrap();
+        let again = vidgate::events::on_s3_event(stack.app(), event).await.unwrap();
         assert!(matches!(again[0], vidgate::events::ObjectReport::Ignored { .. }), "{again:?}");
     }
     let video = stack.item(&ids[0].0).await;

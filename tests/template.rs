@@ -144,6 +144,134 @@ fn each_route_is_throttled_by_its_class_with_the_defaults_the_local_gateway_appl
     }
 }
 
+fn reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => str_of(&t.value).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// `!GetAtt X.Arn` → `X`.
+fn arn_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => str_of(&t.value)?.strip_suffix(".Arn").map(str::to_owned),
+        _ => None,
+    }
+}
+
+#[test]
+fn s3_events_reach_their_function_through_an_encrypted_queue_with_a_dead_letter_queue() {
+    let t = template();
+    let r = &t["Resources"];
+    let bucket = &r["VideoBucket"]["Properties"]["NotificationConfiguration"];
+    let configs = bucket["QueueConfigurations"].as_sequence().unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_eq!(str_of(&configs[0]["Event"]), Some("s3:ObjectCreated:*"));
+    assert_eq!(arn_of(&configs[0]["Queue"]).as_deref(), Some("ObjectCreatedQueue"));
+    assert!(bucket["LambdaConfigurations"].is_null(), "S3 must not invoke a function directly");
+    assert_eq!(str_of(&r["VideoBucket"]["DependsOn"]), Some("ObjectCreatedQueuePolicy"));
+
+    let queue = &r["ObjectCreatedQueue"]["Properties"];
+    for name in ["ObjectCreatedQueue", "ObjectCreatedDeadLetterQueue", "ScheduleDeadLetterQueue"] {
+        assert_eq!(r[name]["Type"], "AWS::SQS::Queue");
+        assert_eq!(r[name]["Properties"]["SqsManagedSseEnabled"], true, "{name} is not encrypted");
+    }
+    let redrive = &queue["RedrivePolicy"];
+    assert_eq!(arn_of(&redrive["deadLetterTargetArn"]).as_deref(), Some("ObjectCreatedDeadLetterQueue"));
+    assert_eq!(reference(&redrive["maxReceiveCount"]).as_deref(), Some("EventMaxReceives"));
+    assert_eq!(
+        t["Parameters"]["EventMaxReceives"]["Default"].as_u64(),
+        Some(u64::from(vidgate::events::MAX_RECEIVES))
+    );
+    // Lambda's advice for an SQS source: six times the function's timeout.
+    let timeout = t["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    // Dead letters outlive the messages they came from.
+    assert!(
+        r["ObjectCreatedDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"].as_u64()
+            > queue["MessageRetentionPeriod"].as_u64()
+    );
+
+    let policy = &r["ObjectCreatedQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let statements = policy.as_sequence().unwrap();
+    assert_eq!(statements.len(), 1);
+    let only = &statements[0];
+    assert_eq!((str_of(&only["Effect"]), str_of(&only["Action"])), (Some("Allow"), Some("sqs:SendMessage")));
+    assert_eq!(str_of(&only["Principal"]["Service"]), Some("s3.amazonaws.com"));
+    assert!(!only["Condition"]["ArnEquals"]["aws:SourceArn"].is_null(), "any bucket could send");
+    assert!(!only["Condition"]["StringEquals"]["aws:SourceAccount"].is_null());
+
+    let events = r["OnObjectCreatedFunction"]["Properties"]["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1);
+    let mapping = events.values().next().unwrap();
+    assert_eq!(mapping["Type"], "SQS");
+    assert_eq!(arn_of(&mapping["Properties"]["Queue"]).as_deref(), Some("ObjectCreatedQueue"));
+    assert_eq!(strings(&mapping["Properties"]["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    assert!(mapping["Properties"]["BatchSize"].as_u64().is_some_and(|n| (1..=10).contains(&n)));
+}
+
+#[test]
+fn the_sweep_schedule_retries_and_keeps_what_failed() {
+    let t = template();
+    let events = t["Resources"]["ExpireUploadsFunction"]["Properties"]["Events"].as_mapping().unwrap();
+    let schedule = &events.values().next().unwrap()["Properties"];
+    assert!(schedule["RetryPolicy"]["MaximumRetryAttempts"].as_u64().is_some_and(|n| n > 0));
+    assert!(schedule["RetryPolicy"]["MaximumEventAgeInSeconds"].as_u64().is_some());
+    assert_eq!(arn_of(&schedule["DeadLetterConfig"]["Arn"]).as_deref(), Some("ScheduleDeadLetterQueue"));
+}
+
+#[test]
+fn every_function_queue_and_the_api_has_its_alarm_and_alarms_notify_the_topic() {
+    let t = template();
+    let r = t["Resources"].as_mapping().unwrap();
+    let alarms: Vec<&Value> =
+        r.values().filter(|v| v["Type"] == "AWS::CloudWatch::Alarm").map(|v| &v["Properties"]).collect();
+    let watching = |namespace: &str, metric: &str, dimension: &str| -> Vec<String> {
+        alarms
+            .iter()
+            .filter(|a| a["Namespace"] == namespace && a["MetricName"] == metric)
+            .filter_map(|a| {
+                let d = &a["Dimensions"][0];
+                (d["Name"] == dimension).then(|| match &d["Value"] {
+                    Value::Tagged(t) if t.tag == "GetAtt" => str_of(&t.value).unwrap().to_owned(),
+                    other => reference(other).unwrap(),
+                })
+            })
+            .collect()
+    };
+    for f in Function::ALL {
+        let resource = resource_name(f);
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                watching("AWS/Lambda", metric, "FunctionName").contains(&resource),
+                "no {metric} alarm for {resource}"
+            );
+        }
+    }
+    let visible = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName");
+    for dlq in ["ObjectCreatedDeadLetterQueue.QueueName", "ScheduleDeadLetterQueue.QueueName"] {
+        assert!(visible.iter().any(|v| v == dlq), "{dlq} is not watched");
+    }
+    assert_eq!(
+        watching("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"),
+        ["ObjectCreatedQueue.QueueName"]
+    );
+    let api = alarms.iter().find(|a| !a["Metrics"].is_null()).expect("the API 5xx alarm");
+    let metrics: Vec<&str> = api["Metrics"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|m| str_of(&m["MetricStat"]["Metric"]["MetricName"]))
+        .collect();
+    assert_eq!(metrics, ["5xx", "Count"]);
+    assert_eq!(reference(&api["Threshold"]).as_deref(), Some("ApiServerErrorPercent"));
+    for alarm in &alarms {
+        let Value::Tagged(actions) = &alarm["AlarmActions"] else { panic!("{alarm:?} notifies nobody") };
+        assert_eq!(actions.tag, "If");
+        assert!(format!("{:?}", actions.value).contains("AlarmTopicArn"));
+    }
+}
+
 #[test]
 fn the_size_and_quota_parameters_default_to_the_codes_defaults() {
     let t = template();
@@ -263,7 +391,16 @@ fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
         let path = root().join("events").join(format!("{}.json", f.name()));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let Function::Http(f) = f else {
-            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            if f == Function::Event(vidgate::function::EventFunction::OnObjectCreated) {
+                // An SQS batch whose bodies are S3 notifications.
+                let batch: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+                for message in batch.records {
+                    serde_json::from_str::<aws_lambda_events::event::s3::S3Event>(&message.body.unwrap())
+                        .unwrap();
+                }
+            } else {
+                serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            }
             continue;
         };
         let request =

@@ -18,6 +18,7 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::DevJwt;
+pub use vidgate_local::notifications::{Delivery, Queues};
 pub use vidgate_local::throttle::Throttles;
 
 pub mod s3_edge;
@@ -160,11 +161,35 @@ impl Stack {
     }
 
     /// From now on, S3 `ObjectCreated` events reach `on-object-created` as in `vidgate-local up`
-    /// (local S3 → SQS → the pump); stopped with the stack.
+    /// (local S3 → SQS → the pump, the template's delivery rules); stopped with the stack.
     pub async fn deliver_s3_events(&mut self) {
-        let queue = vidgate_local::notifications::ensure_notifications(&self.sdk, BUCKET).await.unwrap();
+        let app = self.app.clone();
+        self.deliver_s3_events_to(app, Delivery::default()).await;
+    }
+
+    /// [`Stack::deliver_s3_events`] to `app`'s functions with `delivery`'s rules (one pump at a
+    /// time: a running one is stopped); returns the queues.
+    pub async fn deliver_s3_events_to(&mut self, app: App, delivery: Delivery) -> Queues {
+        if let Some(pump) = self.pump.take() {
+            pump.abort();
+        }
+        let queues =
+            vidgate_local::notifications::ensure_notifications(&self.sdk, BUCKET, delivery).await.unwrap();
         self.pump =
-            Some(tokio::spawn(vidgate_local::notifications::pump(self.app.clone(), self.sdk.clone(), queue)));
+            Some(tokio::spawn(vidgate_local::notifications::pump(app, self.sdk.clone(), queues.clone())));
+        queues
+    }
+
+    /// The functions' configuration and ports as this stack runs them, with DynamoDB
+    /// unreachable (a dead endpoint): for a pump whose every event fails.
+    pub async fn app_without_dynamodb(&self) -> App {
+        let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
+        let videos = DynamoVideoStore::new(&dead, TABLE);
+        App::new((*self.app.config).clone(), Arc::new(videos), self.app.objects.clone())
+    }
+
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
     }
 
     /// An S3 client holding nothing but the given (vidgate-issued) temporary credentials.

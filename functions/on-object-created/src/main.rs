@@ -1,7 +1,7 @@
-//! S3 `ObjectCreated` notifications: the on-object-created Lambda function. The handler lives in
-//! `vidgate::events`.
+//! S3 `ObjectCreated` notifications, in SQS batches: the on-object-created Lambda function. The
+//! handler lives in `vidgate::events`.
 
-use lambda_http::aws_lambda_events::event::s3::S3Event;
+use lambda_http::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
 use vidgate::function::EventFunction;
 use vidgate::{App, Config, aws, events, telemetry};
@@ -13,8 +13,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load().await;
     // DynamoDB and S3: the clients its use cases reach.
     let app = App::dynamodb(config, &sdk).s3(&sdk);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| async {
-        events::on_object_created(&app, event.payload).await.map(|reports| format!("{reports:?}"))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+        Ok::<SqsBatchResponse, Error>(events::on_object_created(&app, event.payload).await)
     }))
     .await
 }

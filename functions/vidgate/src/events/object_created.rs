@@ -1,8 +1,15 @@
-//! `on-object-created`: S3 `ObjectCreated:*` notifications, translated into
-//! [`uploads::record_arrival`] per record (see there for what it records and why it is
-//! idempotent and order-free).
+//! `on-object-created`: S3 `ObjectCreated:*` notifications, delivered through an SQS queue in
+//! batches, translated into [`uploads::record_arrival`] per record (see there for what it records
+//! and why it is idempotent and order-free: a redelivered or reordered message is harmless).
+//!
+//! The queue is what keeps an event from being lost: the answer names each message whose
+//! handling failed (`ReportBatchItemFailures`), only those come back after the visibility
+//! timeout, and after `maxReceiveCount` deliveries SQS moves them to the dead-letter queue, where
+//! an operator replays them once the cause is fixed. The local stack feeds this same function the
+//! same batch shape.
 
 use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::app::Objects;
 use crate::domain::VideoId;
@@ -26,8 +33,45 @@ fn decode_key(raw: &str) -> String {
         .unwrap_or(plus_decoded)
 }
 
-/// An unavailable store is an error: the invocation fails and is retried.
-pub async fn on_object_created(app: &impl Objects, event: S3Event) -> Result<Vec<ObjectReport>, UploadError> {
+/// The deliveries the event source mapping of the template (and the local pump) makes before a
+/// message moves to the dead-letter queue: the `EventMaxReceives` parameter's default.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// One SQS batch: every message handled on its own; the reply names those that failed.
+pub async fn on_object_created(app: &impl Objects, batch: SqsEvent) -> SqsBatchResponse {
+    let mut reply = SqsBatchResponse::default();
+    for message in batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let receives = message.attributes.get("ApproximateReceiveCount").map_or("?", String::as_str);
+        let body = message.body.as_deref().unwrap_or_default();
+        let event = match serde_json::from_str::<S3Event>(body) {
+            Ok(event) => event,
+            // S3's `s3:TestEvent`, sent when the notification is set up, carries no records.
+            Err(_) if is_test_event(body) => continue,
+            Err(e) => {
+                // Kept (it will reach the dead-letter queue) for someone to look at.
+                tracing::error!(message_id = id, error = %e, "a queue message that is no S3 event");
+                reply.add_failure(id);
+                continue;
+            }
+        };
+        match on_s3_event(app, event).await {
+            Ok(reports) => tracing::info!(message_id = id, ?reports, "S3 event handled"),
+            Err(e) => {
+                tracing::warn!(message_id = id, receives, error = %e, "S3 event failed; it will come back");
+                reply.add_failure(id);
+            }
+        }
+    }
+    reply
+}
+
+fn is_test_event(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v["Event"] == "s3:TestEvent")
+}
+
+/// One S3 notification's records. An unavailable store is an error: the message comes back.
+pub async fn on_s3_event(app: &impl Objects, event: S3Event) -> Result<Vec<ObjectReport>, UploadError> {
     let mut reports = Vec::new();
     for record in event.records {
         let Some(raw_key) = record.s3.object.key.as_deref() else { continue };
@@ -58,9 +102,9 @@ mod tests {
     use crate::objects::memory::video_like;
     use serde_json::json;
 
-    /// events/on-object-created.json (an S3 notification as S3 sends it) for this object.
+    /// events/s3-object-created.json (an S3 notification as S3 sends it) for this object.
     pub fn event(bucket: &str, key: &str, size: u64) -> S3Event {
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/on-object-created.json");
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/s3-object-created.json");
         let mut event: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
         let s3 = &mut event["Records"][0]["s3"];
@@ -77,12 +121,12 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4", "method": "presigned"})).await;
         let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
         h.objects.put_object(&video.key, video_like(1000, 1));
-        let reports = on_object_created(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
+        let reports = on_s3_event(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
         assert_eq!(reports, vec![ObjectReport::Recorded { id: video.id, status: "uploaded" }]);
         let stored = h.stored(&video.id.to_string()).await.unwrap();
         assert_eq!((stored.status, stored.size), (Status::Uploaded, Some(1000)));
 
-        let again = on_object_created(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
+        let again = on_s3_event(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
         assert!(matches!(again[0], ObjectReport::Ignored { why: "the upload is already final", .. }));
         assert_eq!(h.stored(&video.id.to_string()).await.unwrap(), stored);
     }
@@ -93,7 +137,7 @@ mod tests {
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
         h.objects.put_object(&video.key, b"%PDF-1.7 definitely not a video".to_vec());
-        let reports = on_object_created(&h.app, event("bucket", &video.key, 31)).await.unwrap();
+        let reports = on_s3_event(&h.app, event("bucket", &video.key, 31)).await.unwrap();
         assert_eq!(reports, vec![ObjectReport::Recorded { id: video.id, status: "rejected" }]);
         let stored = h.stored(&video.id.to_string()).await.unwrap();
         assert!(stored.reject_reason.unwrap().contains("not a known video container"));
@@ -106,7 +150,7 @@ mod tests {
         for (bucket, key) in
             [("bucket", "uploads/x.mp4"), ("other", "videos/a/b"), ("bucket", stranger.as_str())]
         {
-            let reports = on_object_created(&h.app, event(bucket, key, 1)).await.unwrap();
+            let reports = on_s3_event(&h.app, event(bucket, key, 1)).await.unwrap();
             assert!(matches!(reports[0], ObjectReport::Ignored { .. }), "{bucket} {key}: {reports:?}");
         }
     }
@@ -120,11 +164,11 @@ mod tests {
         let key = format!("{prefix}holiday/clip.MOV");
         h.objects.put_object(&key, video_like(4000, 1));
         // Nobody has claimed the prefix yet: nothing to attribute the object to.
-        let reports = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        let reports = on_s3_event(&h.app, event("bucket", &key, 4000)).await.unwrap();
         assert!(matches!(reports[0], ObjectReport::Ignored { .. }), "{reports:?}");
 
         h.videos.remember_prefix(&prefix, &Owner::new("alice")).await.unwrap();
-        let reports = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        let reports = on_s3_event(&h.app, event("bucket", &key, 4000)).await.unwrap();
         let id = VideoId::for_untracked_key(&key);
         assert_eq!(reports, vec![ObjectReport::Recorded { id, status: "uploaded" }]);
         let stored = h.stored(&id.to_string()).await.unwrap();
@@ -132,9 +176,58 @@ mod tests {
         assert_eq!((stored.key.as_str(), stored.filename.as_str()), (key.as_str(), "clip.MOV"));
         assert_eq!((stored.content_type.as_str(), stored.size), ("video/quicktime", Some(4000)));
 
-        let again = on_object_created(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        let again = on_s3_event(&h.app, event("bucket", &key, 4000)).await.unwrap();
         assert!(matches!(again[0], ObjectReport::Ignored { why: "the upload is already final", .. }));
         assert_eq!(h.stored(&id.to_string()).await.unwrap(), stored);
+    }
+
+    /// An SQS batch as the event source mapping delivers it, one message per body.
+    fn batch(bodies: &[String]) -> SqsEvent {
+        let records: Vec<serde_json::Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                json!({"messageId": format!("m{i}"), "receiptHandle": format!("r{i}"), "body": body,
+                       "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs",
+                       "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})
+            })
+            .collect();
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    }
+
+    fn failed(reply: &SqsBatchResponse) -> Vec<&str> {
+        reply.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_reports_only_the_message_that_failed_and_redelivery_is_harmless() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
+        h.objects.put_object(&video.key, video_like(1000, 1));
+        let good = serde_json::to_string(&event("bucket", &video.key, 1000)).unwrap();
+        let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"bucket"}"#.to_owned();
+        let reply = on_object_created(&h.app, batch(&[good.clone(), "not json".into(), test_event])).await;
+        assert_eq!(failed(&reply), ["m1"]);
+        let stored = h.stored(&video.id.to_string()).await.unwrap();
+        assert_eq!(stored.status, Status::Uploaded);
+        // The same message again (a redelivery) changes nothing and fails nothing.
+        assert!(failed(&on_object_created(&h.app, batch(&[good])).await).is_empty());
+        assert_eq!(h.stored(&video.id.to_string()).await.unwrap(), stored);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_table_fails_every_message_so_each_comes_back() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
+        h.objects.put_object(&video.key, video_like(1000, 1));
+        let body = serde_json::to_string(&event("bucket", &video.key, 1000)).unwrap();
+        h.videos.set_unavailable(true);
+        let reply = on_object_created(&h.app, batch(&[body.clone(), body])).await;
+        assert_eq!(failed(&reply), ["m0", "m1"]);
+        h.videos.set_unavailable(false);
+        assert_eq!(h.stored(&video.id.to_string()).await.unwrap().status, Status::Uploading);
     }
 
     #[test]

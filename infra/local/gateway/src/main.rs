@@ -1,4 +1,5 @@
-//! `vidgate-local up` runs the local stack; `vidgate-local token SUB [TTL_SECS]` prints a dev token.
+//! `vidgate-local up` runs the local stack; `vidgate-local token SUB [TTL_SECS]` prints a dev token;
+//! `vidgate-local redrive` replays the running stack's dead-lettered S3 events.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::notifications;
 use vidgate_local::throttle::Throttles;
 
-const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS]
+const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
 
 Environment (all optional):
   VIDGATE_PORT            API port (3000)
@@ -21,6 +22,9 @@ Environment (all optional):
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
   VIDGATE_WEB_DIR         static pages served beside the API (web)
   VIDGATE_SWEEP_SECS      run expire-uploads every N seconds, 0 = never (300)
+  VIDGATE_EVENT_MAX_RECEIVES, VIDGATE_EVENT_VISIBILITY_SECS
+                          deliveries of an S3 event before the dead-letter queue (5), and seconds
+                          before a failed one comes back (90): the template's
   VIDGATE_BUCKET, VIDGATE_TABLE and every other VIDGATE_* setting of the functions";
 
 fn env(name: &str) -> Option<String> {
@@ -42,6 +46,7 @@ async fn main() {
         ["up"] => up().await,
         ["token", sub] => token(sub, "3600"),
         ["token", sub, ttl] => token(sub, ttl),
+        ["redrive"] => redrive().await,
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(())
@@ -52,6 +57,38 @@ async fn main() {
         eprintln!("vidgate-local: {message}");
         std::process::exit(2);
     }
+}
+
+/// Replays the dead-lettered S3 events of the stack listening on `VIDGATE_AWS_PORT`.
+async fn redrive() -> Result<(), String> {
+    let endpoint = format!("http://127.0.0.1:{}", port("VIDGATE_AWS_PORT", 4566)?);
+    let sdk = bootstrap::sdk_config(&endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = |name: &'static str| {
+        let sqs = sqs.clone();
+        let endpoint = endpoint.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "is the stack running on {endpoint}? {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    )
+                })?
+                .queue_url
+                .ok_or_else(|| format!("no URL for {name}"))
+        }
+    };
+    let queues = notifications::Queues {
+        events: url(notifications::QUEUE).await?,
+        dead_letters: url(notifications::DEAD_LETTER_QUEUE).await?,
+    };
+    let moved = notifications::redrive(&sdk, &queues).await?;
+    println!("{moved} dead-lettered S3 events sent back to {}", notifications::QUEUE);
+    Ok(())
 }
 
 fn token(sub: &str, ttl: &str) -> Result<(), String> {
@@ -80,9 +117,10 @@ async fn up() -> Result<(), String> {
     let sdk = bootstrap::sdk_config(&aws.endpoint()).await;
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
 
-    let queue = notifications::ensure_notifications(&sdk, &config.bucket).await?;
+    let delivery = notifications::Delivery::from_env(env)?;
+    let queues = notifications::ensure_notifications(&sdk, &config.bucket, delivery).await?;
     let app = App::from_sdk(config, &sdk);
-    tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queue));
+    tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
     // What the schedule does in AWS: sweep abandoned uploads now and then.
     let sweep_secs: u64 = env("VIDGATE_SWEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(300);
     if sweep_secs > 0 {

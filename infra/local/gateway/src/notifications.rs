@@ -1,47 +1,125 @@
-//! S3 event notifications, locally: the local S3 notifies an SQS queue (in moto) of every
-//! `ObjectCreated`, and a pump hands each notification to the `on-object-created` function, as S3
-//! invokes it in AWS. Without it, uploads that never call complete (a single presigned `PUT`, or an
-//! SDK upload with `/s3/sts` credentials) would stay `uploading` locally.
+//! S3 event notifications, locally, as the template deploys them: the local S3 notifies an SQS
+//! queue (moto's) of every `ObjectCreated`; a pump plays Lambda's event source mapping, handing
+//! batches of up to 10 messages to the `on-object-created` function in the very SQS event shape
+//! Lambda sends, and deleting all but the messages the function names as failed
+//! (`ReportBatchItemFailures`). A failed message comes back after the visibility timeout; after
+//! `max_receives` deliveries SQS moves it to the dead-letter queue, from which [`redrive`] replays
+//! it (what `aws sqs start-message-move-task` does in AWS).
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use vidgate::App;
 
-/// The queue the local S3 sends the bucket's `ObjectCreated` events to.
+/// The queue the local S3 sends the bucket's `ObjectCreated` events to, and its dead-letter queue.
 pub const QUEUE: &str = "vidgate-local-object-created";
+pub const DEAD_LETTER_QUEUE: &str = "vidgate-local-object-created-dead-letters";
 
-/// Creates the queue and points the bucket's `ObjectCreated:*` notifications at it; returns the
-/// queue URL. Safe to run again.
-pub async fn ensure_notifications(sdk: &SdkConfig, bucket: &str) -> Result<String, String> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name(QUEUE)
-        .send()
-        .await
-        .map_err(|e| format!("creating queue {QUEUE}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?
-        .queue_url
-        .ok_or("CreateQueue returned no URL")?;
+/// The queue's delivery rules: the template's by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Deliveries before a message moves to the dead-letter queue (`EventMaxReceives`).
+    pub max_receives: u32,
+    /// How long a delivered message stays invisible before it comes back (the template's 90 s:
+    /// six times the function's timeout).
+    pub visibility: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self { max_receives: vidgate::events::MAX_RECEIVES, visibility: Duration::from_secs(90) }
+    }
+}
+
+impl Delivery {
+    /// The defaults, or `VIDGATE_EVENT_MAX_RECEIVES` / `VIDGATE_EVENT_VISIBILITY_SECS`.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            get(name).map_or(Ok(default), |raw| {
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{name}={raw:?} is not a positive whole number"))
+            })
+        };
+        let default = Self::default();
+        Ok(Self {
+            max_receives: number("VIDGATE_EVENT_MAX_RECEIVES", u64::from(default.max_receives))?.min(1000)
+                as u32,
+            visibility: Duration::from_secs(
+                number("VIDGATE_EVENT_VISIBILITY_SECS", default.visibility.as_secs())?.min(43_200),
+            ),
+        })
+    }
+}
+
+/// The two queues' URLs.
+#[derive(Clone, Debug)]
+pub struct Queues {
+    pub events: String,
+    pub dead_letters: String,
+}
+
+fn sqs_error(what: &str, e: impl std::error::Error + 'static) -> String {
+    format!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
     let attributes = sqs
         .get_queue_attributes()
-        .queue_url(&url)
+        .queue_url(url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| format!("reading queue {QUEUE}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-    let arn = attributes
+        .map_err(|e| sqs_error("reading a queue's ARN", e))?;
+    attributes
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .ok_or("the queue has no ARN")?;
+        .ok_or_else(|| "the queue has no ARN".into())
+}
+
+/// Creates both queues with `delivery`'s rules and points the bucket's `ObjectCreated:*`
+/// notifications at the first. Safe to run again.
+pub async fn ensure_notifications(
+    sdk: &SdkConfig,
+    bucket: &str,
+    delivery: Delivery,
+) -> Result<Queues, String> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let create = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| sqs_error(&format!("creating queue {name}"), e))?
+                .queue_url
+                .ok_or_else(|| format!("CreateQueue {name} returned no URL"))
+        }
+    };
+    let dead_letters = create(DEAD_LETTER_QUEUE).await?;
+    let events = create(QUEUE).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": queue_arn(&sqs, &dead_letters).await?,
+        "maxReceiveCount": delivery.max_receives,
+    });
+    sqs.set_queue_attributes()
+        .queue_url(&events)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(QueueAttributeName::VisibilityTimeout, delivery.visibility.as_secs().to_string())
+        .send()
+        .await
+        .map_err(|e| sqs_error("setting the event queue's redrive policy", e))?;
 
     let s3 = crate::bootstrap::s3_client(sdk);
     let queue = QueueConfiguration::builder()
         .id("vidgate-object-created")
-        .queue_arn(arn)
+        .queue_arn(queue_arn(&sqs, &events).await?)
         .events(Event::from("s3:ObjectCreated:*"))
         .build()
         .map_err(|e| e.to_string())?;
@@ -51,20 +129,59 @@ pub async fn ensure_notifications(sdk: &SdkConfig, bucket: &str) -> Result<Strin
         .send()
         .await
         .map_err(|e| format!("notifications of {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
-    Ok(url)
+    Ok(Queues { events, dead_letters })
 }
 
-/// Hands every notification on `queue_url` to `on-object-created`, forever. A notification is
-/// deleted once handled; one that failed (store or S3 unavailable) comes back after the queue's
-/// visibility timeout, as Lambda retries a failed S3 invocation.
-pub async fn pump(app: App, sdk: SdkConfig, queue_url: String) {
+/// The batch Lambda's event source mapping would deliver for these messages.
+fn sqs_event(
+    messages: &[aws_sdk_sqs::types::Message],
+    queue_arn: &str,
+) -> Result<SqsEvent, serde_json::Error> {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .attributes()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone())))
+                .collect();
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "md5OfBody": m.md5_of_body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": queue_arn.split(':').nth(3).unwrap_or("us-east-1"),
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records }))
+}
+
+/// Plays the event source mapping on `queues.events`, forever: receives up to 10 messages, runs
+/// `on-object-created` on them as one batch, deletes those it did not name as failed.
+pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let arn = loop {
+        match queue_arn(&sqs, &queues.events).await {
+            Ok(arn) => break arn,
+            Err(e) => {
+                tracing::warn!(error = e, "reading the event queue");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
     loop {
         let received = sqs
             .receive_message()
-            .queue_url(&queue_url)
+            .queue_url(&queues.events)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await;
         let messages = match received {
@@ -75,31 +192,70 @@ pub async fn pump(app: App, sdk: SdkConfig, queue_url: String) {
                 continue;
             }
         };
-        for message in messages {
-            let handled = match serde_json::from_str::<S3Event>(message.body().unwrap_or_default()) {
-                // S3's `s3:TestEvent` (sent when notifications are configured) is no S3Event.
-                Err(e) => {
-                    tracing::debug!(error = %e, body = message.body().unwrap_or_default(), "not an S3 event");
-                    true
-                }
-                Ok(event) => match vidgate::events::on_object_created(&app, event).await {
-                    Ok(reports) => {
-                        tracing::debug!(?reports, "S3 notification handled");
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "on-object-created failed; the notification will come back");
-                        false
-                    }
-                },
-            };
-            if handled
-                && let Some(receipt) = message.receipt_handle()
+        if messages.is_empty() {
+            continue;
+        }
+        let event = match sqs_event(&messages, &arn) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(error = %e, "building the SQS event");
+                continue;
+            }
+        };
+        let reply = vidgate::events::on_object_created(&app, event).await;
+        for message in &messages {
+            let failed = reply
+                .batch_item_failures
+                .iter()
+                .any(|f| Some(f.item_identifier.as_str()) == message.message_id());
+            if failed {
+                continue;
+            }
+            if let Some(receipt) = message.receipt_handle()
                 && let Err(e) =
-                    sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await
+                    sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
             {
                 tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a notification");
             }
+        }
+    }
+}
+
+/// Moves every message of the dead-letter queue back to the event queue (what
+/// `aws sqs start-message-move-task --source-arn <dead-letter queue>` does in AWS); returns how
+/// many.
+pub async fn redrive(sdk: &SdkConfig, queues: &Queues) -> Result<usize, String> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut moved = 0;
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queues.dead_letters)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .send()
+            .await
+            .map_err(|e| sqs_error("reading the dead-letter queue", e))?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(moved);
+        }
+        for message in messages {
+            sqs.send_message()
+                .queue_url(&queues.events)
+                .message_body(message.body().unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| sqs_error("replaying a dead letter", e))?;
+            if let Some(receipt) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(&queues.dead_letters)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .map_err(|e| sqs_error("deleting a replayed dead letter", e))?;
+            }
+            moved += 1;
         }
     }
 }
@@ -109,9 +265,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_events_are_not_s3_events() {
-        assert!(
-            serde_json::from_str::<S3Event>(r#"{"Service": "Amazon S3", "Event": "s3:TestEvent"}"#).is_err()
-        );
+    fn delivery_defaults_are_the_templates_and_yield_to_the_environment() {
+        assert_eq!(Delivery::from_env(|_| None).unwrap(), Delivery::default());
+        assert_eq!(Delivery::default().max_receives, vidgate::events::MAX_RECEIVES);
+        let set = Delivery::from_env(|n| (n == "VIDGATE_EVENT_MAX_RECEIVES").then(|| "2".into())).unwrap();
+        assert_eq!(set.max_receives, 2);
+        assert!(Delivery::from_env(|n| (n == "VIDGATE_EVENT_VISIBILITY_SECS").then(|| "0".into())).is_err());
     }
 }
