@@ -211,6 +211,19 @@ fn s3_events_reach_their_function_through_an_encrypted_queue_with_a_dead_letter_
 }
 
 #[test]
+fn no_stack_operation_deletes_videos_records_or_dead_letters() {
+    let t = template();
+    for name in ["VideoBucket", "VideoTable", "ObjectCreatedDeadLetterQueue", "ScheduleDeadLetterQueue"] {
+        let resource = &t["Resources"][name];
+        assert_eq!(
+            (str_of(&resource["DeletionPolicy"]), str_of(&resource["UpdateReplacePolicy"])),
+            (Some("Retain"), Some("Retain")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn the_sweep_schedule_retries_and_keeps_what_failed() {
     let t = template();
     let events = t["Resources"]["ExpireUploadsFunction"]["Properties"]["Events"].as_mapping().unwrap();
