@@ -100,11 +100,20 @@ pub enum Status {
     Expired,
     /// The bytes that arrived are not a video container; the reason is recorded.
     Rejected,
+    /// Its owner deleted it: a tombstone (no filename, no metadata) kept until `purgeAt`, so a
+    /// late S3 event, a retried complete or a sweep finds a final record and can't bring it back.
+    Deleted,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] =
-        [Status::Uploading, Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected];
+    pub const ALL: [Status; 6] = [
+        Status::Uploading,
+        Status::Uploaded,
+        Status::Aborted,
+        Status::Expired,
+        Status::Rejected,
+        Status::Deleted,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -113,6 +122,7 @@ impl Status {
             Status::Aborted => "aborted",
             Status::Expired => "expired",
             Status::Rejected => "rejected",
+            Status::Deleted => "deleted",
         }
     }
 
@@ -228,6 +238,20 @@ pub struct Video {
 pub struct AlreadyFinal(pub Status);
 
 impl Video {
+    /// Makes this record the tombstone of a deleted video, from whatever state it is in (the
+    /// same write stores make, conditioned on that state). What the owner said of the video
+    /// (filename, metadata) goes; what stops a resurrection (id, owner, key, upload id) stays.
+    pub fn bury(&mut self, at: Timestamp) -> Result<(), AlreadyFinal> {
+        if self.status == Status::Deleted {
+            return Err(AlreadyFinal(Status::Deleted));
+        }
+        self.status = Status::Deleted;
+        self.filename = String::new();
+        self.metadata.clear();
+        self.updated_at = at;
+        Ok(())
+    }
+
     /// Applies `change` in memory with the same rule stores enforce with conditional writes.
     pub fn apply(&mut self, change: &Change, at: Timestamp) -> Result<(), AlreadyFinal> {
         if self.status.is_final() {
@@ -352,6 +376,22 @@ pub(crate) mod tests {
             v.apply(&change, time::now()).unwrap();
             assert_eq!(v.status, change.target());
             assert_eq!(v.completed_at, None);
+        }
+    }
+
+    #[test]
+    fn any_state_but_deleted_is_buried_once_and_the_tombstone_forgets_what_the_owner_said() {
+        for start in [Status::Uploading, Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
+            let mut v = sample("alice");
+            v.status = start;
+            v.metadata.insert("title".into(), "Holiday".into());
+            let at = time::now();
+            v.bury(at).unwrap();
+            assert_eq!((v.status, v.filename.as_str(), v.metadata.len(), v.updated_at), (Status::Deleted, "", 0, at));
+            let before = v.clone();
+            assert_eq!(v.bury(time::now()), Err(AlreadyFinal(Status::Deleted)));
+            assert_eq!(v.apply(&Change::Abort, time::now()), Err(AlreadyFinal(Status::Deleted)));
+            assert_eq!(v, before);
         }
     }
 

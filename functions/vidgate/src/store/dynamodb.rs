@@ -12,6 +12,9 @@
 //! Prefix items (`id = "prefix#videos/<hash>/"`, `prefixOwner`) say whose a key prefix is; they
 //! carry none of the index attributes, so no index or listing ever sees them.
 //!
+//! A deleted video's tombstone keeps its owner in `deletedOwner` and has no `owner`,
+//! `ownerStatus` or `expiryShard`, so no index (and no listing or sweep) sees it.
+//!
 //! Quota items (`id = "quota#<owner>"`, `openUploads`, `bytesInFlight`) count an owner's uploads
 //! in progress. A start adds to them and a change out of `uploading` subtracts, each in one
 //! `TransactWriteItems` with the record's own conditional write, so the counts are exact and a
@@ -42,6 +45,8 @@ const EXPIRY_SHARD: &str = "expiryShard";
 const PREFIX_OWNER: &str = "prefixOwner";
 const QUOTA_UPLOADS: &str = "openUploads";
 const QUOTA_BYTES: &str = "bytesInFlight";
+/// A tombstone's owner: kept out of `owner` so the `byOwner` index (sparse on it) drops it.
+const DELETED_OWNER: &str = "deletedOwner";
 
 /// The id of an owner's quota item: never a video id, and distinct from prefix items.
 fn quota_item_id(owner: &Owner) -> String {
@@ -92,7 +97,10 @@ fn expiry_shard(shard: u8) -> String {
     format!("s{shard}")
 }
 
-fn from_item(item: Item) -> Result<Video, StoreError> {
+fn from_item(mut item: Item) -> Result<Video, StoreError> {
+    if let Some(owner) = item.remove(DELETED_OWNER) {
+        item.insert("owner".into(), owner);
+    }
     serde_dynamo::from_item(item).map_err(|e| StoreError::Other(format!("decoding item: {e}")))
 }
 
@@ -171,6 +179,64 @@ impl DynamoVideoStore {
             .update_expression(update)
             .build()
             .map_err(|e| StoreError::Other(format!("building update: {e}")))
+    }
+}
+
+impl DynamoVideoStore {
+    /// Writes `update` of `current`'s record; when it held `release` bytes of its owner's quota,
+    /// gives them (and its upload slot) back in the same transaction. Returns the new record.
+    async fn write_change(
+        &self,
+        current: &Video,
+        update: Update,
+        release: Option<u64>,
+    ) -> Result<Video, StoreError> {
+        let Some(bytes) = release else {
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("id", s(current.id.to_string()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await
+                .map_err(store_error)?;
+            return out
+                .attributes
+                .map(from_item)
+                .transpose()?
+                .ok_or_else(|| StoreError::Other("UpdateItem returned no attributes".into()));
+        };
+        let release = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(quota_item_id(&current.owner)))
+            .update_expression("ADD #uploads :minusOne, #bytes :minusBytes")
+            .expression_attribute_names("#uploads", QUOTA_UPLOADS)
+            .expression_attribute_names("#bytes", QUOTA_BYTES)
+            .expression_attribute_values(":minusOne", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":minusBytes", AttributeValue::N(format!("-{bytes}")))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().update(release).build())
+            .send()
+            .await;
+        if let Err(e) = written {
+            return Err(match cancelled_by(&e) {
+                Some(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
+                    StoreError::ConditionFailed
+                }
+                _ => store_error(e),
+            });
+        }
+        self.get(&current.id).await?.ok_or_else(|| StoreError::Other("record gone after its change".into()))
     }
 }
 
@@ -278,56 +344,43 @@ impl VideoStore for DynamoVideoStore {
 
     async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
         let update = self.transition_update(current, change, at)?;
-        let Some(bytes) = current.quota_bytes else {
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("id", s(current.id.to_string()))
-                .update_expression(update.update_expression())
-                .set_condition_expression(update.condition_expression().map(str::to_owned))
-                .set_expression_attribute_names(update.expression_attribute_names().cloned())
-                .set_expression_attribute_values(update.expression_attribute_values().cloned())
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await
-                .map_err(store_error)?;
-            return out
-                .attributes
-                .map(from_item)
-                .transpose()?
-                .ok_or_else(|| StoreError::Other("UpdateItem returned no attributes".into()));
-        };
-        // The record leaves `uploading` and its owner's count gives its share back, together.
-        let release = Update::builder()
+        self.write_change(current, update, current.quota_bytes).await
+    }
+
+    async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError> {
+        let mut set = "SET #status = :deleted, #updatedAt = :at, #filename = :blank, #deletedOwner = :owner"
+            .to_string();
+        let mut request = Update::builder()
             .table_name(&self.table)
-            .key("id", s(quota_item_id(&current.owner)))
-            .update_expression("ADD #uploads :minusOne, #bytes :minusBytes")
-            .expression_attribute_names("#uploads", QUOTA_UPLOADS)
-            .expression_attribute_names("#bytes", QUOTA_BYTES)
-            .expression_attribute_values(":minusOne", AttributeValue::N("-1".into()))
-            .expression_attribute_values(":minusBytes", AttributeValue::N(format!("-{bytes}")))
+            .key("id", s(current.id.to_string()))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#updatedAt", "updatedAt")
+            .expression_attribute_names("#filename", "filename")
+            .expression_attribute_names("#deletedOwner", DELETED_OWNER)
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#ownerStatus", OWNER_STATUS)
+            .expression_attribute_names("#expiryShard", EXPIRY_SHARD)
+            .expression_attribute_names("#metadata", "metadata")
+            .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
+            .expression_attribute_values(":from", s(current.status.as_str()))
+            .expression_attribute_values(":at", s(time::format(&at)))
+            .expression_attribute_values(":blank", s(""))
+            .expression_attribute_values(":owner", s(current.owner.as_str()));
+        if self.purge_after_days > 0 {
+            let purge_at = chrono::Utc::now().timestamp() as u64 + self.purge_after_days * 86_400;
+            set.push_str(", #purgeAt = :purgeAt");
+            request = request
+                .expression_attribute_names("#purgeAt", "purgeAt")
+                .expression_attribute_values(":purgeAt", AttributeValue::N(purge_at.to_string()));
+        }
+        // Out of every index: `byOwner` (owner), `byOwnerStatus`, `byExpiry`.
+        let update = request
+            .update_expression(format!("{set} REMOVE #owner, #ownerStatus, #expiryShard, #metadata"))
             .build()
             .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().update(release).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => {}
-            Err(e) => {
-                return Err(match cancelled_by(&e) {
-                    Some(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
-                        StoreError::ConditionFailed
-                    }
-                    _ => store_error(e),
-                });
-            }
-        }
-        self.get(&current.id).await?.ok_or_else(|| StoreError::Other("record gone after its change".into()))
+        let release = current.quota_bytes.filter(|_| current.status == Status::Uploading);
+        self.write_change(current, update, release).await
     }
 
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {

@@ -105,6 +105,25 @@ impl VideoStore for MemoryVideoStore {
         Ok(video.clone())
     }
 
+    async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
+        if video.status != current.status {
+            return Err(StoreError::ConditionFailed);
+        }
+        let was_uploading = video.status == Status::Uploading;
+        video.bury(at).map_err(|_| StoreError::ConditionFailed)?;
+        if was_uploading
+            && let Some(bytes) = video.quota_bytes
+            && let Some(held) = self.quotas().get_mut(&video.owner)
+        {
+            held.uploads = held.uploads.saturating_sub(1);
+            held.bytes = held.bytes.saturating_sub(bytes);
+        }
+        Ok(video.clone())
+    }
+
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {
         self.check()?;
         let mut due: Vec<Video> = self
@@ -123,7 +142,8 @@ impl VideoStore for MemoryVideoStore {
         let mut mine: Vec<Video> = self
             .lock()
             .values()
-            .filter(|v| v.owner == query.owner && query.status.is_none_or(|s| v.status == s))
+            .filter(|v| v.owner == query.owner && v.status != Status::Deleted)
+            .filter(|v| query.status.is_none_or(|s| v.status == s))
             .cloned()
             .collect();
         mine.sort_by_key(|v| std::cmp::Reverse((v.created_at, v.id)));

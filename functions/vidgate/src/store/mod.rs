@@ -77,6 +77,12 @@ pub trait VideoStore: Send + Sync {
     /// already final or does not exist.
     async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError>;
 
+    /// Turns the stored record of `current` into the tombstone of a deleted video
+    /// ([`Video::bury`]) only if it is still in `current.status`; leaving `uploading` gives the
+    /// quota share back in the same write. Tombstones carry no index attribute: no listing sees
+    /// them. `ConditionFailed` when the record changed (read it again) or is already deleted.
+    async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError>;
+
     /// Up to `limit` `uploading` records of expiry shard `shard` whose deadline is before `now`.
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError>;
 

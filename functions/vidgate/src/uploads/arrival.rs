@@ -39,6 +39,11 @@ pub async fn record_arrival(app: &impl Objects, key: &str) -> Result<Arrival, Up
     let Some(video) = record_for(app, key, &object).await? else {
         return Ok(Arrival::Ignored("no upload record for this key and no owner for its prefix"));
     };
+    if video.status == Status::Deleted {
+        // A late event of a video deleted since (or an object a racing complete made): it goes.
+        super::settle::bury_leftovers(app, &video).await?;
+        return Ok(Arrival::Ignored("the video was deleted; its object is removed"));
+    }
     if video.status.is_final() {
         return Ok(Arrival::Ignored("the upload is already final"));
     }

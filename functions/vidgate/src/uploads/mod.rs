@@ -1,5 +1,5 @@
 //! The use cases of an upload, each a function over the ports it needs (see [`crate::app`]):
-//! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`grant`] /
+//! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`grant`] /
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
 //! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper).
 //!
@@ -11,6 +11,7 @@
 mod abort;
 mod arrival;
 mod client;
+mod delete;
 mod error;
 mod expire;
 mod finish;
@@ -22,6 +23,7 @@ mod start;
 pub use abort::abort;
 pub use arrival::{Arrival, record_arrival};
 pub use client::{ClientCall, Presigned, sign_client_request};
+pub use delete::delete;
 pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
@@ -32,17 +34,28 @@ pub use start::{PutTarget, Started, post_target, put_target, start};
 use crate::app::Records;
 use crate::domain::{Owner, Status, UploadMethod, Video, VideoId};
 
-/// The caller's own video. Someone else's is as unknown as a missing one.
+/// The caller's own video. Someone else's, and a deleted one, are as unknown as a missing one.
 pub async fn owned(app: &impl Records, owner: &Owner, id: &VideoId) -> Result<Video, UploadError> {
+    match owned_or_buried(app, owner, id).await? {
+        video if video.status == Status::Deleted => Err(UploadError::NotFound),
+        video => Ok(video),
+    }
+}
+
+/// The caller's own record even if it is a deleted video's tombstone (deleting twice is fine);
+/// someone else's is as unknown as a missing one.
+pub async fn owned_or_buried(app: &impl Records, owner: &Owner, id: &VideoId) -> Result<Video, UploadError> {
     match app.videos().get(id).await? {
         Some(video) if &video.owner == owner => Ok(video),
         _ => Err(UploadError::NotFound),
     }
 }
 
-/// The refusal of an operation that needs an upload in progress.
+/// The refusal of an operation that needs an upload in progress. A deleted video is, to every
+/// operation but delete, one that never existed.
 pub fn not_uploading(status: Status) -> UploadError {
     let (code, message) = match status {
+        Status::Deleted => return UploadError::NotFound,
         Status::Uploaded => ("upload_completed", "the upload was already completed"),
         Status::Aborted => ("upload_aborted", "the upload was aborted"),
         Status::Expired => ("upload_expired", "the upload expired before it was completed"),
@@ -192,6 +205,92 @@ mod tests {
         let records = App::records(Config::for_local("bucket", "table"), app.videos.clone());
         assert_eq!(owned(&records, &Owner::new("alice"), &video.id).await.unwrap(), video);
         assert!(matches!(owned(&records, &Owner::new("bob"), &video.id).await, Err(UploadError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_video_is_gone_from_s3_and_every_lookup_and_stays_deleted_whatever_comes_late() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        // An uploaded one, an uploading one (presigned, with a part), a rejected one.
+        let Started { video: uploaded, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "a.mp4"}))).await.unwrap();
+        objects.put_part_bytes(uploaded.upload_id.as_deref().unwrap(), 1, video_like(MIB, 1)).unwrap();
+        let uploaded = finish(&app, uploaded, None).await.unwrap();
+        let Started { video: uploading, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "b.mp4", "size": MIB}))).await.unwrap();
+        objects.put_part(uploading.upload_id.as_deref().unwrap(), 1, MIB).unwrap();
+        let Started { video: rejected, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "c.mp4"}))).await.unwrap();
+        objects.put_part_bytes(rejected.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
+        assert!(matches!(finish(&app, rejected.clone(), None).await, Err(UploadError::NotAVideo)));
+        assert_eq!(app.videos.quota_use(&alice).await.unwrap().uploads, 1);
+
+        for video in [&uploaded, &uploading, &rejected] {
+            // Someone else: not found, nothing touched.
+            assert!(matches!(
+                owned_or_buried(&app, &Owner::new("bob"), &video.id).await,
+                Err(UploadError::NotFound)
+            ));
+            let mine = owned_or_buried(&app, &alice, &video.id).await.unwrap();
+            let buried = delete(&app, mine).await.unwrap();
+            assert_eq!((buried.status, buried.filename.as_str()), (Status::Deleted, ""));
+            assert_eq!(app.objects.head(&video.key).await.unwrap(), None, "object of {}", video.filename);
+            // Deleting again succeeds again; every other use case sees nothing.
+            let again = owned_or_buried(&app, &alice, &video.id).await.unwrap();
+            assert_eq!(delete(&app, again).await.unwrap().status, Status::Deleted);
+            assert!(matches!(owned(&app, &alice, &video.id).await, Err(UploadError::NotFound)));
+        }
+        assert!(!objects.has_upload(uploading.upload_id.as_deref().unwrap()), "the open upload is aborted");
+        assert_eq!(app.videos.quota_use(&alice).await.unwrap(), crate::store::QuotaUse::default());
+        let page = app
+            .videos
+            .list(&crate::store::ListQuery { owner: alice.clone(), status: None, limit: 10, after: None })
+            .await
+            .unwrap();
+        assert!(page.videos.is_empty(), "{:?}", page.videos);
+
+        // A late ObjectCreated (an SDK finishing after the delete): the object goes, the record stays.
+        objects.put_object(&uploaded.key, video_like(MIB, 1));
+        assert!(matches!(record_arrival(&app, &uploaded.key).await.unwrap(), Arrival::Ignored(_)));
+        assert_eq!(app.objects.head(&uploaded.key).await.unwrap(), None);
+        assert_eq!(app.videos.get(&uploaded.id).await.unwrap().unwrap().status, Status::Deleted);
+        // A retried complete of the deleted upload: not found, nothing made.
+        assert!(matches!(finish(&app, uploading.clone(), None).await, Err(UploadError::NotFound)));
+        assert_eq!(app.objects.head(&uploading.key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_complete_that_lost_to_a_delete_removes_the_object_it_made() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        let Started { video, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "a.mp4"}))).await.unwrap();
+        let upload_id = video.upload_id.clone().unwrap();
+        objects.put_part_bytes(&upload_id, 1, video_like(MIB, 1)).unwrap();
+        // The complete got S3 to assemble the object, then the delete wrote its tombstone before
+        // the complete wrote `uploaded`.
+        let parts = app.objects.list_parts(&video.key, &upload_id).await.unwrap();
+        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone() }];
+        let etag = app.objects.complete_multipart(&video.key, &upload_id, &refs).await.unwrap();
+        app.videos.bury(&video, crate::domain::time::now()).await.unwrap();
+        let object = crate::objects::ObjectInfo { size: MIB, etag };
+        let after = settle::arrived(&app, &video, object).await.unwrap();
+        assert_eq!(after.status, Status::Deleted);
+        assert_eq!(app.objects.head(&video.key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_credentials_upload_is_deleted_with_whatever_its_sdk_left_open() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        let video = crate::domain::video::tests::sample("alice");
+        let video = Video { upload_id: None, method: crate::domain::UploadMethod::Credentials, ..video };
+        app.videos.insert(&video).await.unwrap();
+        let left = app.objects.create_multipart(&video.key, "video/mp4").await.unwrap();
+        objects.put_part(&left, 1, MIB).unwrap();
+        delete(&app, owned(&app, &alice, &video.id).await.unwrap()).await.unwrap();
+        assert!(!objects.has_upload(&left));
+        assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Deleted);
     }
 
     #[tokio::test]

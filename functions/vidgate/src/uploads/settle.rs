@@ -31,6 +31,29 @@ pub(super) async fn abort_open_uploads(app: &impl Objects, video: &Video) -> Res
     }
 }
 
+/// Removes what S3 holds for a deleted video: any multipart upload still open on its key, and its
+/// object. Idempotent: nothing left is nothing to do.
+pub(super) async fn bury_leftovers(app: &impl Objects, video: &Video) -> Result<(), UploadError> {
+    debug_assert_eq!(video.status, Status::Deleted);
+    let aborted = match app.objects().abort_all_multipart(&video.key).await {
+        Ok(n) => n,
+        Err(ObjectError::NoSuchUpload) => 0,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(upload_id) = &video.upload_id {
+        match app.objects().abort_multipart(&video.key, upload_id).await {
+            Ok(()) | Err(ObjectError::NoSuchUpload) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match app.objects().delete(&video.key).await {
+        Ok(()) | Err(ObjectError::NoSuchKey) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(video_id = %video.id, aborted, "deleted video's objects removed");
+    Ok(())
+}
+
 /// Brings a record in line with S3 once no upload is open for it: the object exists → it
 /// arrived; it does not → `absent` (abort or expire).
 pub(super) async fn settle(app: &impl Objects, video: &Video, absent: Change) -> Result<Video, UploadError> {
@@ -65,6 +88,9 @@ pub(super) async fn arrived(
     if let Some(reason) = oversize(app.config(), video, "the object is", object.size) {
         let change = Change::Reject { size: object.size, etag: object.etag, reason };
         let updated = record(app, video, &change).await?;
+        if updated.status == Status::Deleted {
+            bury_leftovers(app, &updated).await?;
+        }
         if updated.status == Status::Rejected {
             app.objects().delete(&video.key).await?;
             tracing::warn!(video_id = %video.id, size = object.size, "over-size object rejected and deleted");
@@ -80,7 +106,12 @@ pub(super) async fn arrived(
         None => Change::Complete { size: object.size, etag: object.etag },
         Some(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
     };
-    record(app, video, &change).await
+    let updated = record(app, video, &change).await?;
+    if updated.status == Status::Deleted {
+        // Deleted while this object was being made (a complete racing the delete): it goes too.
+        bury_leftovers(app, &updated).await?;
+    }
+    Ok(updated)
 }
 
 /// Why `size` bytes (`what`: "the object is") are too many for `video`, if they are.
