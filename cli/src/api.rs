@@ -213,6 +213,11 @@ impl Api {
         self.call::<Value>(Method::DELETE, &format!("/v1/uploads/{id}"), None).await.map(|_| ())
     }
 
+    /// Deletes a video in any state; deleting it again succeeds again.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.call::<Value>(Method::DELETE, &format!("/v1/videos/{id}"), None).await.map(|_| ())
+    }
+
     pub async fn video(&self, id: &str) -> Result<Video> {
         video(self.call_some(Method::GET, &format!("/v1/videos/{id}"), None).await?)
     }

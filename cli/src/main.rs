@@ -54,6 +54,11 @@ enum Command {
     Info { id: String },
     /// Abort an unfinished upload.
     Abort { id: String },
+    /// Delete videos for good, in any state: their bytes, any upload still open, their metadata.
+    Rm {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Print a playback URL (for a `<video>` tag or a player) once the video is uploaded.
     Play { id: String },
     /// Download a video through the stream route, in parallel ranges.
@@ -131,6 +136,25 @@ async fn run(cli: Cli) -> Result<()> {
             api.abort(&id).await?;
             StateDir::from_env().forget_video(&id);
             println!("aborted {id}");
+        }
+        Command::Rm { ids } => {
+            // Every id is tried; the first failure decides the exit code.
+            let mut failed = None;
+            for id in &ids {
+                match api.delete(id).await {
+                    Ok(()) => {
+                        StateDir::from_env().forget_video(id);
+                        println!("deleted {id}");
+                    }
+                    Err(e) => {
+                        eprintln!("vidgate: {id}: {e}");
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
         Command::Play { id } => {
             let video = api.video(&id).await?;

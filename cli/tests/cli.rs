@@ -146,6 +146,19 @@ async fn uploads_64_mib_in_parallel_parts_and_the_bytes_match() {
     let abort = run.run(&["abort", id]).await;
     assert_eq!(abort.status.code(), Some(2));
     assert!(text(&abort.stderr).contains("upload_completed"), "{}", text(&abort.stderr));
+
+    // rm: the video is gone from S3 and from the listing; a second rm succeeds; an unknown id
+    // fails the command after the others were deleted.
+    let key = report["video"]["key"].as_str().unwrap();
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    let rm = run.run(&["rm", unknown, id]).await;
+    assert_eq!(rm.status.code(), Some(2), "{}", text(&rm.stderr));
+    assert!(text(&rm.stderr).contains("video_not_found"), "{}", text(&rm.stderr));
+    assert_eq!(text(&rm.stdout).trim(), format!("deleted {id}"));
+    let s3 = aws_sdk_s3::Client::new(stack.sdk());
+    assert!(s3.head_object().bucket(vidgate_tests::BUCKET).key(key).send().await.is_err(), "still in S3");
+    assert!(!text(&run.run(&["ls"]).await.stdout).contains(id));
+    assert!(run.run(&["rm", id]).await.status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

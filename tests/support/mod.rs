@@ -124,7 +124,8 @@ impl Stack {
         let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
         let mut config = Config::for_local(BUCKET, TABLE);
         configure(&mut config);
-        let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE);
+        let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE)
+            .purging_after_days(config.purge_after_days);
         let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
         let role = config.uploader_role_arn.clone().expect("the local defaults name an uploader role");
         let credentials = vidgate::credentials::sts::StsIssuer::new(&sdk, &role);

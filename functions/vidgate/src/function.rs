@@ -31,8 +31,8 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 13] = {
-        let mut all = [Function::Event(EventFunction::OnObjectCreated); 13];
+    pub const ALL: [Function; 14] = {
+        let mut all = [Function::Event(EventFunction::OnObjectCreated); 14];
         let mut i = 0;
         while i < HttpFunction::ALL.len() {
             all[i] = Function::Http(HttpFunction::ALL[i]);

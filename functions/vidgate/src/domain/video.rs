@@ -381,13 +381,17 @@ pub(crate) mod tests {
 
     #[test]
     fn any_state_but_deleted_is_buried_once_and_the_tombstone_forgets_what_the_owner_said() {
-        for start in [Status::Uploading, Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
+        for start in [Status::Uploading, Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected]
+        {
             let mut v = sample("alice");
             v.status = start;
             v.metadata.insert("title".into(), "Holiday".into());
             let at = time::now();
             v.bury(at).unwrap();
-            assert_eq!((v.status, v.filename.as_str(), v.metadata.len(), v.updated_at), (Status::Deleted, "", 0, at));
+            assert_eq!(
+                (v.status, v.filename.as_str(), v.metadata.len(), v.updated_at),
+                (Status::Deleted, "", 0, at)
+            );
             let before = v.clone();
             assert_eq!(v.bury(time::now()), Err(AlreadyFinal(Status::Deleted)));
             assert_eq!(v.apply(&Change::Abort, time::now()), Err(AlreadyFinal(Status::Deleted)));

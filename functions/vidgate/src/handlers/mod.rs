@@ -11,6 +11,7 @@ mod companion;
 mod complete_upload;
 mod create_playback;
 mod create_upload;
+mod delete_video;
 mod get_video;
 mod issue_credentials;
 mod list_parts;
@@ -43,6 +44,7 @@ pub async fn handle(app: &App, function: HttpFunction, req: Request) -> Result<R
         HttpFunction::AbortUpload => abort_upload(app, req).await,
         HttpFunction::ListVideos => list_videos(app, req).await,
         HttpFunction::GetVideo => get_video(app, req).await,
+        HttpFunction::DeleteVideo => delete_video(app, req).await,
         HttpFunction::StreamVideo => stream_video(app, req).await,
         HttpFunction::CreatePlayback => create_playback(app, req).await,
         HttpFunction::IssueCredentials => issue_credentials(app, req).await,
@@ -108,6 +110,12 @@ pub async fn list_videos(app: &impl Records, req: Request) -> Result<Response<Bo
 /// `GET /v1/videos/{videoId}`.
 pub async fn get_video(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
     serve(HttpFunction::GetVideo, req, async |_, owner, req| get_video::handle(app, owner, req).await).await
+}
+
+/// `DELETE /v1/videos/{videoId}`.
+pub async fn delete_video(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::DeleteVideo, req, async |_, owner, req| delete_video::handle(app, owner, req).await)
+        .await
 }
 
 /// `GET|HEAD /v1/videos/{videoId}/stream`: no authorizer, the URL carries a playback token.

@@ -21,6 +21,7 @@ use crate::domain::range::{self, Selection};
 use crate::domain::{Status, Video, playback, time};
 use crate::http::ApiError;
 use crate::http::request::{query, video_id};
+use crate::objects::ObjectError;
 
 /// How long a redirect to S3 stays valid: enough to start the download.
 const REDIRECT_TTL: Duration = Duration::from_secs(300);
@@ -34,7 +35,11 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
         query(req, "token").ok_or_else(|| ApiError::Forbidden("a playback token is required".into()))?;
     playback::verify(secret.as_bytes(), &token, &id, time::now())
         .map_err(|e| ApiError::Forbidden(e.to_string()))?;
-    let video = match app.uploaded().get(&id) {
+    // Requests that read no bytes from S3 (HEAD, the redirect) read the record itself: a deleted
+    // video must not be vouched for by a warm function's memo. Byte reads find out from S3.
+    let head = req.method() == Method::HEAD;
+    let memo = if head || query(req, "redirect").is_some() { None } else { app.uploaded().get(&id) };
+    let video = match memo {
         Some(video) => video,
         None => {
             let video = app
@@ -47,6 +52,15 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
             video
         }
     };
+    let read = async |start: u64, end: u64| match app.objects().get_range(&video.key, start, end).await {
+        Ok(bytes) => Ok(bytes),
+        // Deleted since the memo took it.
+        Err(ObjectError::NoSuchKey) => {
+            app.uploaded().forget(&id);
+            Err(ApiError::NotFound)
+        }
+        Err(e) => Err(ApiError::from(e)),
+    };
 
     let meta = Meta::of(&video);
     let headers = req.headers();
@@ -55,7 +69,6 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
     }
     let range_header = header(headers, RANGE).filter(|_| meta.if_range_holds(headers));
     let cap = app.config().range_cap;
-    let head = req.method() == Method::HEAD;
 
     match range::select(range_header, meta.size).capped(cap) {
         Selection::Unsatisfiable => Err(ApiError::RangeNotSatisfiable { size: meta.size }),
@@ -72,7 +85,7 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
         Selection::Full => {
             let body = match (head, meta.size) {
                 (true, _) | (_, 0) => Vec::new(),
-                (false, size) => app.objects().get_range(&video.key, 0, size - 1).await?,
+                (false, size) => read(0, size - 1).await?,
             };
             Ok(meta
                 .response(StatusCode::OK)
@@ -81,8 +94,7 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
                 .expect("valid headers"))
         }
         Selection::Partial { start, end } => {
-            let body =
-                if head { Vec::new() } else { app.objects().get_range(&video.key, start, end).await? };
+            let body = if head { Vec::new() } else { read(start, end).await? };
             if !head && body.len() as u64 != end - start + 1 {
                 return Err(ApiError::Internal(format!(
                     "S3 returned {} bytes for range {start}-{end} of {}",
@@ -213,6 +225,27 @@ mod tests {
 
     fn data(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn a_playback_url_issued_before_a_delete_stops_working_even_on_a_warm_function() {
+        let h = Harness::new();
+        let (video, path) = uploaded(&h, data(1000)).await;
+        assert_eq!(get(&h, "GET", &path, &[("range", "bytes=0-9")]).await.status(), 206);
+        // Deleted through another function instance: this one's memo still holds the record.
+        crate::uploads::delete(&h.app, video.clone()).await.unwrap();
+        assert!(h.app.uploaded.get(&video.id).is_some());
+        for (method, path, range) in [
+            ("GET", path.clone(), "bytes=0-9"),
+            ("GET", path.clone(), ""),
+            ("HEAD", path.clone(), ""),
+            ("GET", format!("{path}&redirect=1"), ""),
+        ] {
+            let headers: &[(&str, &str)] = if range.is_empty() { &[] } else { &[("range", range)] };
+            let r = get(&h, method, &path, headers).await;
+            assert_eq!(r.status(), 404, "{method} {path} {range}");
+        }
+        assert!(h.app.uploaded.get(&video.id).is_none(), "the memo forgot it");
     }
 
     #[tokio::test]

@@ -15,6 +15,8 @@ pub enum HttpFunction {
     AbortUpload,
     ListVideos,
     GetVideo,
+    /// Deletes a video in any state: its object, what S3 holds open for it, its record's data.
+    DeleteVideo,
     StreamVideo,
     CreatePlayback,
     IssueCredentials,
@@ -23,7 +25,7 @@ pub enum HttpFunction {
 }
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 11] = [
+    pub const ALL: [HttpFunction; 12] = [
         HttpFunction::CreateUpload,
         HttpFunction::SignParts,
         HttpFunction::ListParts,
@@ -31,6 +33,7 @@ impl HttpFunction {
         HttpFunction::AbortUpload,
         HttpFunction::ListVideos,
         HttpFunction::GetVideo,
+        HttpFunction::DeleteVideo,
         HttpFunction::StreamVideo,
         HttpFunction::CreatePlayback,
         HttpFunction::IssueCredentials,
@@ -47,6 +50,7 @@ impl HttpFunction {
             HttpFunction::AbortUpload => "abort-upload",
             HttpFunction::ListVideos => "list-videos",
             HttpFunction::GetVideo => "get-video",
+            HttpFunction::DeleteVideo => "delete-video",
             HttpFunction::StreamVideo => "stream-video",
             HttpFunction::CreatePlayback => "create-playback",
             HttpFunction::IssueCredentials => "issue-credentials",
@@ -96,6 +100,7 @@ pub enum Operation {
     AbortUpload,
     ListVideos,
     GetVideo,
+    DeleteVideo,
     StreamVideo,
     CreatePlayback,
     IssueCredentials,
@@ -128,6 +133,7 @@ impl Operation {
             O::AbortUpload | O::CompanionAbort => HttpFunction::AbortUpload,
             O::ListVideos => HttpFunction::ListVideos,
             O::GetVideo => HttpFunction::GetVideo,
+            O::DeleteVideo => HttpFunction::DeleteVideo,
             O::StreamVideo => HttpFunction::StreamVideo,
             O::CreatePlayback => HttpFunction::CreatePlayback,
             O::IssueCredentials | O::CompanionSts | O::UppyCredentials => HttpFunction::IssueCredentials,
@@ -174,6 +180,7 @@ impl Operation {
             | O::CompanionComplete
             | O::AbortUpload
             | O::CompanionAbort
+            | O::DeleteVideo
             | O::CreatePlayback
             | O::UppySign => Throttle::Write,
             O::ListParts | O::CompanionListParts | O::ListVideos | O::GetVideo | O::StreamVideo => {
@@ -269,6 +276,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v1/uploads/{videoId}", Operation::AbortUpload),
     route("GET", "/v1/videos", Operation::ListVideos),
     route("GET", "/v1/videos/{videoId}", Operation::GetVideo),
+    route("DELETE", "/v1/videos/{videoId}", Operation::DeleteVideo),
     route("POST", "/v1/uploads/{videoId}/credentials", Operation::IssueCredentials),
     route("POST", "/v1/videos/{videoId}/playback", Operation::CreatePlayback),
     route("GET", "/v1/videos/{videoId}/stream", Operation::StreamVideo),

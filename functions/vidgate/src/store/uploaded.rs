@@ -24,6 +24,11 @@ impl UploadedMemo {
         self.videos.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
+    /// Forgets `id` (deleted: a warm stream function must not serve it from here).
+    pub fn forget(&self, id: &VideoId) {
+        self.videos.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
     /// Remembers `video` if it is `uploaded` (nothing else is final and unchanging).
     pub fn remember(&self, video: &Video) {
         if video.status != Status::Uploaded {
