@@ -18,6 +18,8 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::DevJwt;
+use vidgate_local::lifecycle;
+pub use vidgate_local::lifecycle::{Webhook, WebhookQueues};
 pub use vidgate_local::notifications::{Delivery, Queues};
 pub use vidgate_local::throttle::Throttles;
 
@@ -47,6 +49,8 @@ pub struct Stack {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     pump: Option<JoinHandle<()>>,
+    /// The stream reader and webhook deliverer of [`Stack::publish_lifecycle_events`].
+    lifecycle: Vec<JoinHandle<()>>,
     sdk: aws_config::SdkConfig,
     /// Set by [`Stack::start_behind_edge`]: what presigned URLs point at.
     pub edge: Option<S3Edge>,
@@ -155,6 +159,7 @@ impl Stack {
             shutdown: Some(tx),
             server: Some(server),
             pump: None,
+            lifecycle: Vec::new(),
             sdk,
             edge,
             _aws: aws,
@@ -178,6 +183,27 @@ impl Stack {
             vidgate_local::notifications::ensure_notifications(&self.sdk, BUCKET, delivery).await.unwrap();
         self.pump =
             Some(tokio::spawn(vidgate_local::notifications::pump(app, self.sdk.clone(), queues.clone())));
+        queues
+    }
+
+    /// From now on, lifecycle events go as in `vidgate-local up`: the table's stream →
+    /// `publish-events` → the local bus → `webhook` (when given), with the template's retries;
+    /// returns the webhook's queues. Stopped with the stack.
+    pub async fn publish_lifecycle_events(&mut self, webhook: Option<Webhook>) -> Option<WebhookQueues> {
+        let bus = self.app.config.event_bus.clone().expect("the local defaults name a bus");
+        let queues = lifecycle::ensure_bus(&self.sdk, &bus, webhook.as_ref()).await.unwrap();
+        let publisher = Arc::new(vidgate::bus::eventbridge::EventBridgeBus::new(&self.sdk, &bus));
+        self.lifecycle.push(tokio::spawn(lifecycle::read_stream(
+            self.sdk.clone(),
+            self._aws.moto_endpoint(),
+            TABLE.to_owned(),
+            BUCKET.to_owned(),
+            publisher,
+            lifecycle::Mapping::default(),
+        )));
+        if let (Some(webhook), Some(queues)) = (webhook, queues.clone()) {
+            self.lifecycle.push(tokio::spawn(lifecycle::deliver(self.sdk.clone(), queues, webhook)));
+        }
         queues
     }
 
@@ -336,6 +362,9 @@ impl Drop for Stack {
         }
         if let Some(pump) = self.pump.take() {
             pump.abort();
+        }
+        for task in self.lifecycle.drain(..) {
+            task.abort();
         }
     }
 }

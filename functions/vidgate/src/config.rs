@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::domain::parts::{GIB, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, SizeRules};
-use crate::function::Function;
+use crate::function::{EventFunction, Function};
 use crate::http::HttpFunction;
 
 /// The uploader role of local stacks and tests (moto's STS assumes any role).
@@ -18,6 +18,8 @@ pub const LOCAL_PLAYBACK_SECRET: &str = "vidgate-local-playback-secret-not-for-a
 /// The bucket and table `vidgate-local up` creates when none is named.
 pub const LOCAL_BUCKET: &str = "vidgate-local";
 pub const LOCAL_TABLE: &str = "vidgate-local-videos";
+/// The EventBridge bus (moto's) the local stack publishes lifecycle events to.
+pub const LOCAL_EVENT_BUS: &str = "vidgate-local-events";
 
 /// The one list of local defaults: what `vidgate-local up` runs with when a variable is unset,
 /// and what tests build their configuration from, so the stack a newcomer starts and the stack
@@ -30,6 +32,7 @@ pub fn local_default(name: &str) -> Option<&'static str> {
         "VIDGATE_S3_PATH_STYLE" => "true",
         "VIDGATE_PLAYBACK_SECRET" => LOCAL_PLAYBACK_SECRET,
         "VIDGATE_UPLOADER_ROLE_ARN" => LOCAL_UPLOADER_ROLE_ARN,
+        "VIDGATE_EVENT_BUS" => LOCAL_EVENT_BUS,
         _ => return None,
     })
 }
@@ -80,6 +83,9 @@ pub struct Config {
     /// `VIDGATE_MAX_BYTES_IN_FLIGHT` (default that many maximum-size videos): what one owner may
     /// have `uploading` at once.
     pub quota: Quota,
+    /// `VIDGATE_EVENT_BUS`: the EventBridge bus (name or ARN) lifecycle events are published
+    /// to; required by publish-events.
+    pub event_bus: Option<String>,
 }
 
 /// The bounds on one owner's uploads in progress. An upload holds its declared size of the bytes
@@ -123,6 +129,7 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_MAX_VIDEO_SIZE",
     "VIDGATE_MAX_OPEN_UPLOADS",
     "VIDGATE_MAX_BYTES_IN_FLIGHT",
+    "VIDGATE_EVENT_BUS",
 ];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
@@ -147,6 +154,9 @@ impl Config {
         }
         if function == Function::Http(HttpFunction::IssueCredentials) && self.uploader_role_arn.is_none() {
             return Err(ConfigError::Missing("VIDGATE_UPLOADER_ROLE_ARN"));
+        }
+        if function == Function::Event(EventFunction::PublishEvents) && self.event_bus.is_none() {
+            return Err(ConfigError::Missing("VIDGATE_EVENT_BUS"));
         }
         Ok(self)
     }
@@ -238,6 +248,7 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             max_video_size,
             quota: Quota { uploads: uploads as u32, bytes },
+            event_bus: get("VIDGATE_EVENT_BUS").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
         })
     }
 

@@ -10,15 +10,26 @@ pub enum EventFunction {
     OnObjectCreated,
     /// The scheduled sweeper of abandoned uploads.
     ExpireUploads,
+    /// The table's stream → lifecycle events on the bus.
+    PublishEvents,
+    /// The operator's erasure of one owner (invoked by hand).
+    EraseOwner,
 }
 
 impl EventFunction {
-    pub const ALL: [EventFunction; 2] = [EventFunction::OnObjectCreated, EventFunction::ExpireUploads];
+    pub const ALL: [EventFunction; 4] = [
+        EventFunction::OnObjectCreated,
+        EventFunction::ExpireUploads,
+        EventFunction::PublishEvents,
+        EventFunction::EraseOwner,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             EventFunction::OnObjectCreated => "on-object-created",
             EventFunction::ExpireUploads => "expire-uploads",
+            EventFunction::PublishEvents => "publish-events",
+            EventFunction::EraseOwner => "erase-owner",
         }
     }
 }
@@ -31,15 +42,18 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 14] = {
-        let mut all = [Function::Event(EventFunction::OnObjectCreated); 14];
+    pub const ALL: [Function; HttpFunction::ALL.len() + EventFunction::ALL.len()] = {
+        let mut all = [Function::Event(EventFunction::OnObjectCreated); HttpFunction::ALL.len() + EventFunction::ALL.len()];
         let mut i = 0;
         while i < HttpFunction::ALL.len() {
             all[i] = Function::Http(HttpFunction::ALL[i]);
             i += 1;
         }
-        all[i] = Function::Event(EventFunction::ALL[0]);
-        all[i + 1] = Function::Event(EventFunction::ALL[1]);
+        let mut j = 0;
+        while j < EventFunction::ALL.len() {
+            all[i + j] = Function::Event(EventFunction::ALL[j]);
+            j += 1;
+        }
         all
     };
 

@@ -10,7 +10,8 @@
 //! - [`handlers`]: the HTTP edge. One entry per function ([`handlers::get_video`], …) picks the
 //!   operation of the matched route ([`http::Operation`]) and runs one translator: a `/v1` route
 //!   file, the Companion module or the Uppy 6 module. No translator uses another.
-//! - [`events`]: the other edge: S3 notifications and the schedule, translated into use cases.
+//! - [`events`]: the other edge: S3 notifications, the schedule, the table's stream (lifecycle
+//!   events) and the operator's erasure, translated into use cases.
 //! - [`http`]: the route table, the caller's identity, [`http::ApiError`] (the one error → JSON
 //!   mapping) and the reply shapes protocols share.
 //! - [`uploads`]: the use cases — start, sign parts, list parts, finish, abort, grant credentials,
@@ -18,8 +19,8 @@
 //!   need, answering [`uploads::UploadError`].
 //! - [`app`]: what a function holds: [`Config`] and exactly the ports it uses, as capabilities
 //!   ([`app::Records`], [`app::Objects`], [`app::Credentials`]) the use cases ask for.
-//! - [`store`], [`objects`], [`credentials`]: the ports (DynamoDB records, S3, STS), each with its
-//!   AWS adapter and an in-memory fake.
+//! - [`store`], [`objects`], [`credentials`], [`bus`]: the ports (DynamoDB records, S3, STS,
+//!   EventBridge), each with its AWS adapter and an in-memory fake.
 //! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
 //!   arithmetic, validation, ranges, keys, sniffing, playback tokens, IAM session policies.
 //! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
@@ -28,6 +29,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod bus;
 pub mod config;
 pub mod credentials;
 pub mod domain;

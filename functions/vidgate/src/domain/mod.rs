@@ -5,6 +5,7 @@
 
 pub mod credentials;
 pub mod keys;
+pub mod lifecycle;
 pub mod parts;
 pub mod playback;
 pub mod range;

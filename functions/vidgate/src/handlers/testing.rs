@@ -20,6 +20,9 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// Who the harness's requests are signed in as.
+    pub const OWNER: &'static str = "alice";
+
     pub fn new() -> Self {
         Self::with_config(Config::for_local("bucket", "table"))
     }
@@ -80,8 +83,13 @@ impl Harness {
 
     /// Creates an upload for alice; returns the create reply.
     pub async fn create(&self, body: Value) -> Value {
-        let (status, reply) =
-            call(&self.app, HttpFunction::CreateUpload, self.post("/v1/uploads", body)).await;
+        self.create_as(Self::OWNER, body).await
+    }
+
+    /// Creates an upload for `sub`; returns the create reply.
+    pub async fn create_as(&self, sub: &str, body: Value) -> Value {
+        let request = self.request("POST", "/v1/uploads", &body.to_string(), Some(sub));
+        let (status, reply) = call(&self.app, HttpFunction::CreateUpload, request).await;
         assert_eq!(status, 201, "{reply}");
         reply
     }

@@ -28,7 +28,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem, Update,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TransactWriteItem, Update,
 };
 
 use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
@@ -97,7 +98,17 @@ fn expiry_shard(shard: u8) -> String {
     format!("s{shard}")
 }
 
-fn from_item(mut item: Item) -> Result<Video, StoreError> {
+fn from_item(item: Item) -> Result<Video, StoreError> {
+    video_from_image(item.into())
+}
+
+/// Whether the item with this `id` is a video's record (not a quota or prefix item).
+pub fn is_video_id(id: &str) -> bool {
+    !id.contains('#')
+}
+
+/// A video's record from an item as DynamoDB Streams shows it (an old or a new image).
+pub fn video_from_image(mut item: serde_dynamo::Item) -> Result<Video, StoreError> {
     if let Some(owner) = item.remove(DELETED_OWNER) {
         item.insert("owner".into(), owner);
     }
@@ -465,6 +476,31 @@ impl VideoStore for DynamoVideoStore {
             _ => None,
         }))
     }
+
+    async fn forget_owner(&self, owner: &Owner, prefix: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", s(prefix_item_id(prefix)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        let quota = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("id", s(quota_item_id(owner)))
+            .condition_expression("attribute_not_exists(#uploads) OR #uploads = :zero")
+            .expression_attribute_names("#uploads", QUOTA_UPLOADS)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match quota.map_err(store_error) {
+            // An upload started since: its counter stays.
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Creates the table with the keys and indexes this adapter uses, unless it exists (local stack
@@ -507,6 +543,14 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .global_secondary_indexes(index(INDEX_BY_OWNER, "owner", "createdAt"))
         .global_secondary_indexes(index(INDEX_BY_OWNER_STATUS, OWNER_STATUS, "createdAt"))
         .global_secondary_indexes(index(INDEX_BY_EXPIRY, EXPIRY_SHARD, "expiresAt"))
+        // Lifecycle events are read off this stream (`events::publish_events`).
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("enabled is set"),
+        )
         .send()
         .await;
     match created {

@@ -169,4 +169,15 @@ impl VideoStore for MemoryVideoStore {
         self.check()?;
         Ok(self.prefixes.lock().unwrap_or_else(|p| p.into_inner()).get(prefix).cloned())
     }
+
+    async fn forget_owner(&self, owner: &Owner, prefix: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.prefixes.lock().unwrap_or_else(|p| p.into_inner()).remove(prefix);
+        let _videos = self.lock();
+        let mut quotas = self.quotas();
+        if quotas.get(owner).is_some_and(|q| q.uploads == 0) {
+            quotas.remove(owner);
+        }
+        Ok(())
+    }
 }

@@ -96,4 +96,9 @@ pub trait VideoStore: Send + Sync {
 
     /// The owner [`VideoStore::remember_prefix`] recorded for `prefix`.
     async fn prefix_owner(&self, prefix: &str) -> Result<Option<Owner>, StoreError>;
+
+    /// Forgets what the store keeps of `owner` beside their records, once they have none left:
+    /// the prefix item of `prefix` and their quota counter (only while it counts no upload, so a
+    /// start racing this keeps its count). Idempotent.
+    async fn forget_owner(&self, owner: &Owner, prefix: &str) -> Result<(), StoreError>;
 }

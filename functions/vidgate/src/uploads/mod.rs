@@ -1,5 +1,5 @@
 //! The use cases of an upload, each a function over the ports it needs (see [`crate::app`]):
-//! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`grant`] /
+//! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`erase_owner`], [`grant`] /
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
 //! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper).
 //!
@@ -12,6 +12,7 @@ mod abort;
 mod arrival;
 mod client;
 mod delete;
+mod erase;
 mod error;
 mod expire;
 mod finish;
@@ -24,6 +25,7 @@ pub use abort::abort;
 pub use arrival::{Arrival, record_arrival};
 pub use client::{ClientCall, Presigned, sign_client_request};
 pub use delete::delete;
+pub use erase::{DEFAULT_ERASE_LIMIT, Erasure, MAX_ERASE_LIMIT, erase_owner};
 pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};

@@ -364,7 +364,7 @@ pub struct AwsEndpoint {
     port: u16,
     s3: LocalS3,
     shutdown: Option<oneshot::Sender<()>>,
-    _moto: MotoServer,
+    moto: MotoServer,
 }
 
 impl AwsEndpoint {
@@ -403,7 +403,7 @@ impl AwsEndpoint {
                 tracing::error!(error = %e, "the local AWS endpoint stopped");
             }
         });
-        Ok(Self { port, s3, shutdown: Some(tx), _moto: moto })
+        Ok(Self { port, s3, shutdown: Some(tx), moto })
     }
 
     pub fn port(&self) -> u16 {
@@ -412,6 +412,12 @@ impl AwsEndpoint {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// moto's own endpoint, behind this one: for the local stream reader, which plays Lambda's
+    /// DynamoDB event source mapping and so reads the stream as AWS's own service would.
+    pub fn moto_endpoint(&self) -> String {
+        self.moto.endpoint()
     }
 
     /// The local S3 itself, for tests that look at what it holds.

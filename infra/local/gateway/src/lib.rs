@@ -6,11 +6,14 @@
 //! - [`s3`]: a local S3 that refuses what S3 refuses (SigV4 and expiry by `s3s`, checksums,
 //!   multipart rules, atomic complete/abort, CORS), sending `ObjectCreated` to SQS.
 //! - [`policy`]: the part of IAM policy evaluation session policies need (Allow/Deny, wildcards).
-//! - [`moto`]: runs moto's server (DynamoDB, STS, SQS) as a child process that dies with us.
+//! - [`moto`]: runs moto's server (DynamoDB and its streams, STS, SQS, EventBridge) as a child process that dies with us.
 //! - [`bootstrap`]: the `SdkConfig` for the local endpoint; creates the bucket (CORS exposing
 //!   `ETag`) and the table.
 //! - [`notifications`]: the bucket's `ObjectCreated` events, through an SQS queue (moto's), to the
 //!   `on-object-created` function (what S3 does in AWS).
+//! - [`lifecycle`]: lifecycle events along the template's path: the table's stream → the
+//!   `publish-events` function → an EventBridge bus (moto's) → the webhook in
+//!   `VIDGATE_EVENTS_WEBHOOK`, with an API destination's retries and dead-letter queue.
 //! - [`jwt`]: development tokens, and the check API Gateway's JWT authorizer would make.
 //! - [`gateway`]: an HTTP server that plays API Gateway: matches vidgate's route table, runs the
 //!   authorizer, turns each request into an API Gateway v2 event and runs the very handler the
@@ -24,6 +27,7 @@ pub mod aws;
 pub mod bootstrap;
 pub mod gateway;
 pub mod jwt;
+pub mod lifecycle;
 pub mod moto;
 pub mod notifications;
 pub mod policy;

@@ -9,7 +9,7 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
-use vidgate_local::notifications;
+use vidgate_local::{lifecycle, notifications};
 use vidgate_local::throttle::Throttles;
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
@@ -22,6 +22,11 @@ Environment (all optional):
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
   VIDGATE_WEB_DIR         static pages served beside the API (web)
   VIDGATE_SWEEP_SECS      run expire-uploads every N seconds, 0 = never (300)
+  VIDGATE_EVENTS_WEBHOOK  POST every lifecycle event (EventBridge's envelope) to this URL
+  VIDGATE_EVENTS_WEBHOOK_AUTH
+                          one header sent with each, as `Name: value` (the connection's API key)
+  VIDGATE_EVENTS_WEBHOOK_ATTEMPTS
+                          deliveries of an event before its dead-letter queue (185)
   VIDGATE_EVENT_MAX_RECEIVES, VIDGATE_EVENT_VISIBILITY_SECS
                           deliveries of an S3 event before the dead-letter queue (5), and seconds
                           before a failed one comes back (90): the template's
@@ -119,8 +124,25 @@ async fn up() -> Result<(), String> {
 
     let delivery = notifications::Delivery::from_env(env)?;
     let queues = notifications::ensure_notifications(&sdk, &config.bucket, delivery).await?;
+    let webhook = lifecycle::Webhook::from_env(env)?;
+    let bus = config.event_bus.clone().unwrap_or_else(|| vidgate::config::LOCAL_EVENT_BUS.into());
+    let webhook_queues = lifecycle::ensure_bus(&sdk, &bus, webhook.as_ref()).await?;
+    let (table, bucket) = (config.table.clone(), config.bucket.clone());
     let app = App::from_sdk(config, &sdk);
     tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
+    // What the table's stream, publish-events and the webhook rule do in AWS.
+    tokio::spawn(lifecycle::read_stream(
+        sdk.clone(),
+        aws.moto_endpoint(),
+        table,
+        bucket,
+        std::sync::Arc::new(vidgate::bus::eventbridge::EventBridgeBus::new(&sdk, &bus)),
+        lifecycle::Mapping::default(),
+    ));
+    if let (Some(webhook), Some(queues)) = (webhook.clone(), webhook_queues) {
+        println!("lifecycle events: POSTed to {}", webhook.url);
+        tokio::spawn(lifecycle::deliver(sdk.clone(), queues, webhook));
+    }
     // What the schedule does in AWS: sweep abandoned uploads now and then.
     let sweep_secs: u64 = env("VIDGATE_SWEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(300);
     if sweep_secs > 0 {

@@ -1,0 +1,267 @@
+//! Lifecycle events on the local stack, along the template's path: the table's stream (moto's) →
+//! `publish-events` → an EventBridge bus (moto's) → a rule → a webhook receiver this test starts
+//! on 127.0.0.1, with the API destination's retries and dead-letter queue. Every event received
+//! is checked against `schemas/lifecycle-event.schema.json`.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use vidgate::domain::{Change, Status, time};
+use vidgate_tests::{MIB, Stack, TABLE, Webhook, bytes, noise};
+
+/// What the receiver answers and what it got.
+#[derive(Default)]
+struct Received {
+    /// Answer this status to the next requests, one each, before answering 200.
+    failures: Vec<u16>,
+    /// Answer this to every request once `failures` is spent (200 when unset).
+    always: Option<u16>,
+    events: Vec<Value>,
+    api_keys: BTreeSet<String>,
+    requests: usize,
+}
+
+struct Receiver {
+    url: String,
+    state: Arc<Mutex<Received>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(failures: Vec<u16>, always: Option<u16>) -> Self {
+        let state = Arc::new(Mutex::new(Received { failures, always, ..Default::default() }));
+        let shared = state.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = shared.clone();
+                async move {
+                    let mut s = state.lock().unwrap();
+                    s.requests += 1;
+                    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+                        s.api_keys.insert(key.to_owned());
+                    }
+                    if !s.failures.is_empty() {
+                        let status = s.failures.remove(0);
+                        return AxumStatus::from_u16(status).unwrap();
+                    }
+                    if let Some(status) = s.always {
+                        return AxumStatus::from_u16(status).unwrap();
+                    }
+                    s.events.push(serde_json::from_str(&body).expect("the webhook is sent JSON"));
+                    AxumStatus::OK
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, state, server }
+    }
+
+    fn webhook(&self, attempts: u32) -> Webhook {
+        Webhook {
+            url: self.url.clone(),
+            header: Some(("X-Api-Key".into(), "receiver-secret".into())),
+            attempts,
+            first_backoff: Duration::from_secs(1),
+        }
+    }
+
+    fn events(&self) -> Vec<Value> {
+        self.state.lock().unwrap().events.clone()
+    }
+
+    /// Waits until every `(video id, detail-type)` in `wanted` has arrived; returns all events.
+    async fn wait_for(&self, wanted: &BTreeSet<(String, String)>) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let events = self.events();
+            let got: BTreeSet<(String, String)> = events.iter().map(key_of).collect();
+            if wanted.is_subset(&got) {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 90 s for {:?}; got {got:?}",
+                wanted.difference(&got).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn key_of(event: &Value) -> (String, String) {
+    (
+        event["detail"]["id"].as_str().unwrap_or_default().to_owned(),
+        event["detail-type"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn schema() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/lifecycle-event.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, event: &Value) {
+    let errors: Vec<String> = validator.iter_errors(event).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{event:#}\ndoes not match the schema: {errors:#?}");
+}
+
+async fn create(stack: &Stack, sub: &str, body: Value) -> Value {
+    let (status, created) = stack.call("POST", "/v1/uploads", Some(sub), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_says() {
+    let mut stack = Stack::start().await;
+    // The receiver fails its first two requests (a 503, then a 429): both are retried.
+    let receiver = Receiver::start(vec![503, 429], None).await;
+    stack.publish_lifecycle_events(Some(receiver.webhook(5))).await.unwrap();
+    let mut wanted = BTreeSet::new();
+    let mut want = |id: &str, types: &[&str]| {
+        for t in types {
+            wanted.insert((id.to_owned(), (*t).to_owned()));
+        }
+    };
+
+    // Uploaded, then deleted.
+    let video = stack.upload("alice", "a.mp4", &bytes(MIB, 31)).await;
+    let uploaded = video["id"].as_str().unwrap().to_owned();
+    let (status, _) = stack.call("DELETE", &format!("/v1/videos/{uploaded}"), Some("alice"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    want(&uploaded, &["Video Upload Started", "Video Uploaded", "Video Deleted"]);
+
+    // Aborted.
+    let aborted = create(&stack, "alice", json!({"filename": "b.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    let (status, _) = stack.call("DELETE", &format!("/v1/uploads/{aborted}"), Some("alice"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    want(&aborted, &["Video Upload Started", "Video Upload Aborted"]);
+
+    // Rejected: the bytes are no video.
+    let created = create(&stack, "alice", json!({"filename": "c.mp4", "size": MIB})).await;
+    let rejected = created["videoId"].as_str().unwrap().to_owned();
+    let (_, signed) = stack
+        .call("POST", &format!("/v1/uploads/{rejected}/part-urls"), Some("alice"), Some(&json!({"partNumbers": [1]})))
+        .await;
+    stack.put_part(signed["urls"][0]["url"].as_str().unwrap(), noise(MIB, 32)).await;
+    let (status, body) = stack.call("POST", &format!("/v1/uploads/{rejected}/complete"), Some("alice"), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    want(&rejected, &["Video Upload Started", "Video Rejected"]);
+
+    // Expired: back-dated, then swept.
+    let expired = create(&stack, "bob", json!({"filename": "d.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(TABLE)
+        .key("id", AttributeValue::S(expired.clone()))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", AttributeValue::S("2026-01-01T00:00:00.000Z".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vidgate::events::expire_uploads(stack.app()).await.unwrap().expired, 1);
+    want(&expired, &["Video Upload Started", "Video Upload Expired"]);
+
+    let events = receiver.wait_for(&wanted).await;
+    let validator = schema();
+    for event in &events {
+        assert_valid(&validator, event);
+    }
+    let types: BTreeSet<&str> = events.iter().filter_map(|e| e["detail-type"].as_str()).collect();
+    let every: BTreeSet<&str> = vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
+    assert_eq!(types, every, "every detail-type");
+
+    // The envelope is EventBridge's, with exactly its fields.
+    let first = events.iter().find(|e| key_of(e) == (uploaded.clone(), "Video Uploaded".into())).unwrap();
+    let fields: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from(["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"])
+    );
+    assert_eq!(first["detail"]["owner"], "alice");
+    assert_eq!(first["detail"]["previousStatus"], "uploading");
+    assert_eq!(first["detail"]["size"], MIB);
+    assert_eq!(first["resources"][0], format!("arn:aws:s3:::{}/{}", vidgate_tests::BUCKET, video["key"].as_str().unwrap()));
+    let deleted = events.iter().find(|e| key_of(e) == (uploaded.clone(), "Video Deleted".into())).unwrap();
+    assert_eq!((deleted["detail"]["filename"].as_str(), deleted["detail"]["previousStatus"].as_str()), (Some(""), Some("uploaded")));
+    // Nothing secret: no credentials, tokens or URLs anywhere in an event.
+    for event in &events {
+        let text = event.to_string();
+        for secret in ["X-Amz-Signature", "secretAccessKey", "sessionToken", "http://", "https://"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    let state = receiver.state.lock().unwrap();
+    assert_eq!(state.api_keys, BTreeSet::from(["receiver-secret".to_owned()]), "the connection's header");
+    assert!(state.requests >= events.len() + 2, "the two failed deliveries were retried: {} requests", state.requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_dies_right_after_its_write_still_leads_to_the_event() {
+    let mut stack = Stack::start().await;
+    let created = create(&stack, "alice", json!({"filename": "e.mp4"})).await;
+    let id = created["videoId"].as_str().unwrap().to_owned();
+    let video = stack.app().videos.get(&id.parse().unwrap()).await.unwrap().unwrap();
+    // The abort's one DynamoDB write, and then nothing: no code of ours runs after it, and the
+    // publisher isn't even running yet (down, or deploying).
+    let written = stack.app().videos.transition(&video, &Change::Abort, time::now()).await.unwrap();
+    assert_eq!(written.status, Status::Aborted);
+
+    let receiver = Receiver::start(Vec::new(), None).await;
+    stack.publish_lifecycle_events(Some(receiver.webhook(5))).await.unwrap();
+    let wanted = BTreeSet::from([
+        (id.clone(), "Video Upload Started".to_owned()),
+        (id.clone(), "Video Upload Aborted".to_owned()),
+    ]);
+    let events = receiver.wait_for(&wanted).await;
+    let validator = schema();
+    events.iter().for_each(|e| assert_valid(&validator, e));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_a_webhook_keeps_refusing_wait_in_the_dead_letter_queue() {
+    let mut stack = Stack::start().await;
+    // 400 is not retried; the dead-letter queue gets the event after one delivery.
+    let refusing = Receiver::start(Vec::new(), Some(400)).await;
+    let queues = stack.publish_lifecycle_events(Some(refusing.webhook(3))).await.unwrap();
+    let id = create(&stack, "alice", json!({"filename": "f.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    let sqs = aws_sdk_sqs::Client::new(stack.sdk());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dead = loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queues.dead_letters)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(message) = out.messages.unwrap_or_default().into_iter().next() {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "nothing reached the dead-letter queue");
+    };
+    let event: Value = serde_json::from_str(dead.body().unwrap()).unwrap();
+    assert_eq!(key_of(&event), (id, "Video Upload Started".to_owned()));
+    assert_eq!(refusing.state.lock().unwrap().requests, 1, "a 400 is not retried");
+    assert!(refusing.events().is_empty());
+}
