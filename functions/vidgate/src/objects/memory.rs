@@ -247,6 +247,15 @@ impl ObjectStore for MemoryObjectStore {
         Ok(before - state.uploads.len())
     }
 
+    async fn clear_prefix(&self, prefix: &str) -> Result<(usize, usize), ObjectError> {
+        self.check()?;
+        let mut state = self.lock();
+        let (objects, uploads) = (state.objects.len(), state.uploads.len());
+        state.objects.retain(|key, _| !key.starts_with(prefix));
+        state.uploads.retain(|_, u| !u.key.starts_with(prefix));
+        Ok((objects - state.objects.len(), uploads - state.uploads.len()))
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         self.check()?;
         Ok(self.lock().objects.get(key).map(|(info, _)| info.clone()))

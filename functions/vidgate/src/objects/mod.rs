@@ -143,6 +143,10 @@ pub trait ObjectStore: Send + Sync {
     /// temporary credentials); returns how many.
     async fn abort_all_multipart(&self, key: &str) -> Result<usize, ObjectError>;
 
+    /// Deletes every object under `prefix` and aborts every multipart upload open under it (an
+    /// owner's erasure); returns how many of each.
+    async fn clear_prefix(&self, prefix: &str) -> Result<(usize, usize), ObjectError>;
+
     /// The object's size and ETag, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError>;
 

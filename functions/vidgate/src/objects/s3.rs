@@ -24,6 +24,44 @@ pub struct S3ObjectStore {
 }
 
 impl S3ObjectStore {
+    /// Aborts every multipart upload open on exactly `key_or_prefix` (`exact`), or on any key
+    /// under it; returns how many.
+    async fn abort_under(&self, key_or_prefix: &str, exact: bool) -> Result<usize, ObjectError> {
+        let mut aborted = 0;
+        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&self.bucket)
+                .prefix(key_or_prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(object_error)?;
+            for upload in out.uploads.unwrap_or_default() {
+                if let (Some(k), Some(id)) = (upload.key.as_deref(), upload.upload_id.as_deref())
+                    && (!exact || k == key_or_prefix)
+                {
+                    match self.abort_multipart(k, id).await {
+                        Ok(()) => aborted += 1,
+                        Err(ObjectError::NoSuchUpload) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if out.is_truncated != Some(true) {
+                return Ok(aborted);
+            }
+            key_marker = out.next_key_marker;
+            id_marker = out.next_upload_id_marker;
+            if key_marker.is_none() && id_marker.is_none() {
+                return Ok(aborted);
+            }
+        }
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> Self {
         Self::with_acceleration(sdk, bucket, path_style, false)
     }
@@ -419,37 +457,30 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn abort_all_multipart(&self, key: &str) -> Result<usize, ObjectError> {
-        let mut aborted = 0;
-        let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+        self.abort_under(key, true).await
+    }
+
+    async fn clear_prefix(&self, prefix: &str) -> Result<(usize, usize), ObjectError> {
+        let aborted = self.abort_under(prefix, false).await?;
+        let mut deleted = 0;
+        let mut token = None::<String>;
         loop {
             let out = self
                 .client
-                .list_multipart_uploads()
+                .list_objects_v2()
                 .bucket(&self.bucket)
-                .prefix(key)
-                .set_key_marker(key_marker.take())
-                .set_upload_id_marker(id_marker.take())
+                .prefix(prefix)
+                .set_continuation_token(token.take())
                 .send()
                 .await
                 .map_err(object_error)?;
-            for upload in out.uploads.unwrap_or_default() {
-                if let (Some(k), Some(id)) = (upload.key.as_deref(), upload.upload_id.as_deref())
-                    && k == key
-                {
-                    match self.abort_multipart(k, id).await {
-                        Ok(()) => aborted += 1,
-                        Err(ObjectError::NoSuchUpload) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
+            for key in out.contents.unwrap_or_default().iter().filter_map(|o| o.key.as_deref()) {
+                self.delete(key).await?;
+                deleted += 1;
             }
-            if out.is_truncated != Some(true) {
-                return Ok(aborted);
-            }
-            key_marker = out.next_key_marker;
-            id_marker = out.next_upload_id_marker;
-            if key_marker.is_none() && id_marker.is_none() {
-                return Ok(aborted);
+            match out.next_continuation_token {
+                Some(next) if out.is_truncated == Some(true) => token = Some(next),
+                _ => return Ok((deleted, aborted)),
             }
         }
     }

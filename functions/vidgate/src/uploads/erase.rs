@@ -3,8 +3,10 @@
 //!
 //! A run can stop anywhere (its limit, a timeout, an outage) and the next picks up where it
 //! stopped without remembering anything: a deleted video's tombstone leaves the owner's index,
-//! so listing the owner again finds exactly what is left. When nothing is left, what the store
-//! keeps of the owner beside records (their key prefix and quota counter) goes too. Tombstones
+//! so listing the owner again finds exactly what is left. When no record is left, everything S3
+//! still holds under the owner's prefix goes (a run that died between a tombstone and S3 left
+//! it), and so does what the store keeps of the owner beside records (their key prefix and
+//! quota counter). Tombstones
 //! keep the owner id until `purgeAt`, when DynamoDB's TTL removes them.
 
 use std::collections::BTreeMap;
@@ -30,7 +32,12 @@ pub struct Erasure {
     pub deleted: u32,
     /// Of those, how many were in each state.
     pub by_status: BTreeMap<&'static str, u32>,
-    /// Nothing of the owner is left: no video, no upload, no prefix or quota item.
+    /// Objects and multipart uploads under the owner's prefix that no record showed (removed
+    /// by the last run).
+    pub unrecorded_objects: usize,
+    pub unrecorded_uploads: usize,
+    /// Nothing of the owner is left: no video, no object or upload under their prefix, no
+    /// prefix or quota item.
     pub done: bool,
 }
 
@@ -61,7 +68,13 @@ pub async fn erase_owner(app: &impl Objects, owner: &Owner, limit: u32) -> Resul
     }
     let left = app.videos().list(&ListQuery { owner: owner.clone(), status: None, limit: 1, after: None }).await?;
     if left.videos.is_empty() {
-        app.videos().forget_owner(owner, &keys::owner_prefix(owner)).await?;
+        // Whatever no record shows any more: a run that died between a tombstone and S3, an
+        // object written with prefix-scoped credentials whose event never came.
+        let prefix = keys::owner_prefix(owner);
+        let (objects, uploads) = app.objects().clear_prefix(&prefix).await?;
+        erasure.unrecorded_objects = objects;
+        erasure.unrecorded_uploads = uploads;
+        app.videos().forget_owner(owner, &prefix).await?;
         erasure.done = true;
     }
     tracing::info!(owner = %owner, deleted = erasure.deleted, done = erasure.done, "owner erasure run");
