@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real function binaries under cargo-lambda's Lambda emulator, as a developer runs them:
-# `cargo lambda watch` serves create-upload and get-video against the local AWS stand-ins (moto,
-# started by vidgate-local), and `cargo lambda invoke --data-file` sends them the events/ fixtures.
+# `cargo lambda watch` serves create-upload, get-video, publish-events and erase-owner against the
+# local AWS stand-ins (moto and the strict S3, started by vidgate-local), and
+# `cargo lambda invoke --data-file` sends them the events/ fixtures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,7 +34,8 @@ for _ in $(seq 1 300); do grep -q 'AWS endpoint' "$work/stack.log" && break; sle
 
 # What a developer exports to point functions at the local stand-ins.
 export AWS_ENDPOINT_URL="http://127.0.0.1:$aws_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-  AWS_REGION=us-east-1 VIDGATE_BUCKET=vidgate-local VIDGATE_TABLE=vidgate-local-videos VIDGATE_S3_PATH_STYLE=true
+  AWS_REGION=us-east-1 VIDGATE_BUCKET=vidgate-local VIDGATE_TABLE=vidgate-local-videos VIDGATE_S3_PATH_STYLE=true \
+  VIDGATE_EVENT_BUS=vidgate-local-events
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --ignore-changes >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
@@ -60,6 +62,22 @@ sed "s/VIDEO_ID/00000000-0000-7000-8000-000000000000/g" events/get-video.json >"
 missing=$(invoke get-video "$work/missing.json")
 check "get-video answers 404 JSON for an unknown id" \
   test "$(jq -r .statusCode <<<"$missing")" = 404 -a "$(jq -r .body <<<"$missing" | jq -r .error.code)" = video_not_found
+
+# publish-events: the stream batch fixture, published to the local stack's bus (moto's).
+published=$(invoke publish-events events/publish-events.json)
+check "publish-events publishes the fixture's two lifecycle events and names no failed record" \
+  test "$(jq -c .batchItemFailures <<<"$published")" = "[]"
+
+# erase-owner, as an operator invokes it: alice's upload goes, and get-video stops finding it.
+erased=$(invoke erase-owner events/erase-owner.json)
+check "erase-owner deletes alice's one upload and is done" \
+  test "$(jq -r .deleted <<<"$erased")" = 1 -a "$(jq -r .done <<<"$erased")" = true
+gone=$(invoke get-video "$work/get-video.json")
+check "get-video answers 404 after the erasure" test "$(jq -r .statusCode <<<"$gone")" = 404
+echo '{"limit": 5}' >"$work/no-owner.json"
+refused=$(invoke erase-owner "$work/no-owner.json" || true)
+check "erase-owner refuses a payload without an owner, naming what it expected" \
+  grep -q 'owner' <<<"$refused$(tail -n 5 "$work/invoke.log")"
 
 if [ "$failed" -gt 0 ]; then
   echo "--- cargo lambda watch:"; tail -n 40 "$work/watch.log"

@@ -411,6 +411,18 @@ fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
                     serde_json::from_str::<aws_lambda_events::event::s3::S3Event>(&message.body.unwrap())
                         .unwrap();
                 }
+            } else if f == Function::Event(vidgate::function::EventFunction::PublishEvents) {
+                // A stream batch: a video started and finished, and its quota item's change.
+                let batch: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
+                let types: Vec<&str> = batch
+                    .records
+                    .iter()
+                    .filter_map(|r| vidgate::events::lifecycle_event("bucket", r).unwrap())
+                    .map(|e| e.detail_type)
+                    .collect();
+                assert_eq!(types, ["Video Upload Started", "Video Uploaded"], "{}", path.display());
+            } else if f == Function::Event(vidgate::function::EventFunction::EraseOwner) {
+                serde_json::from_str::<vidgate::events::EraseRequest>(&text).unwrap();
             } else {
                 serde_json::from_str::<serde_json::Value>(&text).unwrap();
             }
@@ -482,4 +494,51 @@ fn statuses_are_listed_as_the_code_has_them() {
     let sentence =
         format!("`status` is {} or {}", quoted[..quoted.len() - 1].join(", "), quoted[quoted.len() - 1]);
     assert!(readme.contains(&sentence), "README should say {sentence}");
+}
+
+/// Lifecycle events: the table streams both images; publish-events reads it with partial batch
+/// replies, retries the template's default (the local reader's) number of times, then reports
+/// to a retained dead-letter queue; the webhook rule's target retries and dead-letters too; the
+/// JSON Schema names exactly the code's detail-types.
+#[test]
+fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing_dropped() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(r["VideoTable"]["Properties"]["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+    let function = &r["PublishEventsFunction"]["Properties"];
+    let stream = &function["Events"]["TableStream"];
+    assert_eq!(stream["Type"], "DynamoDB");
+    let p = &stream["Properties"];
+    assert_eq!(strings(&p["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
+    assert!(format!("{:?}", p["DestinationConfig"]["OnFailure"]["Destination"]).contains("PublishDeadLetterQueue"));
+    assert_eq!(
+        t["Parameters"]["PublishMaxRetries"]["Default"].as_u64(),
+        Some(u64::from(vidgate::events::PUBLISH_MAX_RETRIES))
+    );
+    assert!(format!("{:?}", function["Environment"]["Variables"]["VIDGATE_EVENT_BUS"]).contains("VideoEventBus"));
+    for queue in ["PublishDeadLetterQueue", "WebhookDeadLetterQueue"] {
+        assert_eq!(r[queue]["DeletionPolicy"], "Retain", "{queue}");
+        assert_eq!(r[queue]["UpdateReplacePolicy"], "Retain", "{queue}");
+    }
+    let rule = &r["WebhookRule"]["Properties"];
+    assert_eq!(strings(&rule["EventPattern"]["source"]), [vidgate::domain::lifecycle::SOURCE]);
+    let target = &rule["Targets"][0];
+    assert!(format!("{:?}", target["Arn"]).contains("WebhookDestination"));
+    assert!(format!("{:?}", target["RetryPolicy"]["MaximumRetryAttempts"]).contains("WebhookMaxRetries"));
+    assert!(format!("{:?}", target["DeadLetterConfig"]["Arn"]).contains("WebhookDeadLetterQueue"));
+    assert_eq!(t["Parameters"]["WebhookMaxRetries"]["Default"].as_u64(), Some(u64::from(vidgate_local::lifecycle::DEFAULT_ATTEMPTS)));
+    assert_eq!(r["WebhookConnection"]["Properties"]["AuthorizationType"], "API_KEY");
+
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/lifecycle-event.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<&str> =
+        schema["properties"]["detail-type"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let code: Vec<&str> = vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
+    assert_eq!(listed, code);
+    let statuses: Vec<&str> =
+        schema["$defs"]["status"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(statuses, vidgate::domain::Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>());
 }

@@ -1,5 +1,5 @@
 // The vidgate web page: sign in, upload with Uppy 6 (its signRequest callback, or with ?mode=credentials
-// its getCredentials callback), list my videos, play one through its playback URL. Uppy is vendored
+// its getCredentials callback), list my videos, play one through its playback URL, delete one. Uppy is vendored
 // from npm by infra/web-setup.
 import { Uppy, Dashboard, AwsS3 } from './vendor/uppy.min.mjs';
 
@@ -110,6 +110,12 @@ async function refresh() {
         play.addEventListener('click', () => playVideo(v));
         action.append(play);
       }
+      // Any state: an upload in progress is stopped and its parts removed too.
+      const remove = document.createElement('button');
+      remove.textContent = 'Delete';
+      remove.className = 'delete';
+      remove.addEventListener('click', () => deleteVideo(v, remove));
+      action.append(' ', remove);
       tr.append(action);
       return tr;
     });
@@ -122,11 +128,31 @@ async function refresh() {
   }
 }
 
+/// Deletes a video after the user confirms; the row goes once the API said 204.
+async function deleteVideo(video, button) {
+  if (!window.confirm(`Delete ${video.filename}? This can't be undone.`)) return;
+  button.disabled = true;
+  showError('');
+  try {
+    await call('DELETE', `/v1/videos/${video.id}`);
+    if ($('player').dataset.id === video.id) {
+      $('player').removeAttribute('src');
+      $('player').load();
+      $('now-playing').textContent = '';
+    }
+    await refresh();
+  } catch (e) {
+    button.disabled = false;
+    showError(e.message);
+  }
+}
+
 async function playVideo(video) {
   try {
     const { url } = await call('POST', `/v1/videos/${video.id}/playback`);
     const player = $('player');
     player.src = url;
+    player.dataset.id = video.id;
     $('now-playing').textContent = `Playing ${video.filename}`;
     await player.play().catch(() => { /* autoplay may need a click; the controls are there */ });
   } catch (e) {
