@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 1, tested as a user runs it: `infra/local/up` on free ports serves the API and a
-# working AWS endpoint, stops moto and itself on SIGTERM, and starts again the same way.
+# working AWS endpoint, POSTs lifecycle events to VIDGATE_EVENTS_WEBHOOK, stops moto and itself on
+# SIGTERM, and starts again the same way.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,7 +11,22 @@ passed=0
 failed=0
 log=$(mktemp)
 pid=""
-cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; rm -f "$log"; }
+# A webhook receiver, as an app developer runs one: every POST's API key and body, one line each.
+hook_port=$(free_port)
+received=$(mktemp)
+python3 -c '
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"] or 0)).decode()
+        with open(sys.argv[2], "a") as out:
+            out.write(str(self.headers.get("x-api-key")) + " " + body + "\n")
+        self.send_response(204); self.end_headers()
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+' "$hook_port" "$received" &
+hook=$!
+cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true; kill "$hook" 2>/dev/null || true; rm -f "$log" "$received"; }
 trap cleanup EXIT
 
 fail() { echo "local-up: FAIL: $*"; sed 's/^/  | /' "$log"; failed=$((failed + 1)); }
@@ -18,7 +34,8 @@ fail() { echo "local-up: FAIL: $*"; sed 's/^/  | /' "$log"; failed=$((failed + 1
 for run in 1 2; do
   api_port=$(free_port)
   aws_port=$(free_port)
-  VIDGATE_PORT=$api_port VIDGATE_AWS_PORT=$aws_port infra/local/up >"$log" 2>&1 &
+  VIDGATE_PORT=$api_port VIDGATE_AWS_PORT=$aws_port VIDGATE_EVENTS_WEBHOOK="http://127.0.0.1:$hook_port/hook" \
+    VIDGATE_EVENTS_WEBHOOK_AUTH="X-Api-Key: local-secret" infra/local/up >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
     grep -q '^vidgate local AWS endpoint: ' "$log" && break
@@ -54,6 +71,18 @@ for run in 1 2; do
   # The web page and the Uppy bundle infra/web-setup vendored for it.
   page=$(curl -s "$api/" | grep -c 'app.mjs' || true)
   uppy=$(curl -s -o /dev/null -w '%{http_code}' "$api/vendor/uppy.min.mjs")
+  # The upload's lifecycle event reached the webhook: EventBridge's envelope, the connection's header.
+  started=""
+  created_id=$(head -n1 <<<"$created" | jq -r .videoId)
+  for _ in $(seq 1 100); do
+    started=$(grep "^local-secret " "$received" | cut -d' ' -f2- | jq -r --arg id "$created_id" \
+      'select(.detail.id == $id and .source == "vidgate") | ."detail-type"' 2>/dev/null | head -n1 || true)
+    [ -n "$started" ] && break
+    sleep 0.2
+  done
+  if [ "$started" != "Video Upload Started" ]; then
+    fail "run $run: the webhook got no 'Video Upload Started' for $created_id: $(cat "$received")"
+  fi
   if [ "$anonymous" = 401 ] && [ "$(tail -n1 <<<"$created")" = 201 ] && [ "$bucket" = 200 ] \
     && [ "$page" = 1 ] && [ "$uppy" = 200 ] && [[ "$granted" == ASIA* ]] && [[ "$sts" == ASIA* ]] \
     && [ "$trace" = "405 POST" ] && [ "$long" = "video_not_found" ] && [ "$long_file" = "route_not_found" ] \
