@@ -100,7 +100,8 @@ async fn an_upload_in_progress_is_deleted_with_its_parts_and_a_complete_after_it
 
 /// Everything S3 holds under `prefix`: objects, and multipart uploads still open.
 async fn held_under(stack: &Stack, prefix: &str) -> (usize, usize) {
-    let objects = stack.s3.list_objects_v2().bucket(vidgate_tests::BUCKET).prefix(prefix).send().await.unwrap();
+    let objects =
+        stack.s3.list_objects_v2().bucket(vidgate_tests::BUCKET).prefix(prefix).send().await.unwrap();
     let uploads =
         stack.s3.list_multipart_uploads().bucket(vidgate_tests::BUCKET).prefix(prefix).send().await.unwrap();
     (objects.contents.unwrap_or_default().len(), uploads.uploads.unwrap_or_default().len())
@@ -112,16 +113,28 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     let mut ids = Vec::new();
     // 10 uploaded, 3 rejected, 4 aborted, 8 still uploading (half of them with a part in S3).
     for n in 0..10 {
-        ids.push(stack.upload("carol", &format!("up{n}.mp4"), &bytes(MIB, 100 + n)).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            stack.upload("carol", &format!("up{n}.mp4"), &bytes(MIB, 100 + n)).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let start = |name: String| {
         let stack = &stack;
         async move {
-            let (status, created) = stack.call("POST", "/v1/uploads", Some("carol"), Some(&json!({"filename": name, "size": MIB}))).await;
+            let (status, created) = stack
+                .call("POST", "/v1/uploads", Some("carol"), Some(&json!({"filename": name, "size": MIB})))
+                .await;
             assert_eq!(status, StatusCode::CREATED, "{created}");
             let id = created["videoId"].as_str().unwrap().to_owned();
             let (_, signed) = stack
-                .call("POST", &format!("/v1/uploads/{id}/part-urls"), Some("carol"), Some(&json!({"partNumbers": [1]})))
+                .call(
+                    "POST",
+                    &format!("/v1/uploads/{id}/part-urls"),
+                    Some("carol"),
+                    Some(&json!({"partNumbers": [1]})),
+                )
                 .await;
             (id, signed["urls"][0]["url"].as_str().unwrap().to_owned())
         }
@@ -129,7 +142,8 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     for n in 0..3 {
         let (id, url) = start(format!("bad{n}.mp4")).await;
         stack.put_part(&url, vidgate_tests::noise(MIB, 200 + n)).await;
-        let (status, _) = stack.call("POST", &format!("/v1/uploads/{id}/complete"), Some("carol"), None).await;
+        let (status, _) =
+            stack.call("POST", &format!("/v1/uploads/{id}/complete"), Some("carol"), None).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         ids.push(id);
     }
@@ -159,7 +173,8 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     // (an outage, a timeout): each leaves the rest for the next, which needs nothing from it.
     // Newest first: the 8 open and 4 aborted uploads, so the broken run starts on a rejected
     // video, whose object is in S3.
-    let first = vidgate::events::erase_owner(stack.app(), json!({"owner": "carol", "limit": 12})).await.unwrap();
+    let first =
+        vidgate::events::erase_owner(stack.app(), json!({"owner": "carol", "limit": 12})).await.unwrap();
     assert_eq!((first.deleted, first.done), (12, false), "{first:?}");
     assert_eq!((first.by_status.get("uploading"), first.by_status.get("aborted")), (Some(&8), Some(&4)));
     let broken = vidgate::App::new(
@@ -171,11 +186,13 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
             true,
         )),
     );
-    let err = vidgate::events::erase_owner(&broken, json!({"owner": "carol", "limit": 10})).await.unwrap_err();
+    let err =
+        vidgate::events::erase_owner(&broken, json!({"owner": "carol", "limit": 10})).await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     let mut runs = vec![first];
     loop {
-        let run = vidgate::events::erase_owner(stack.app(), json!({"owner": "carol", "limit": 10})).await.unwrap();
+        let run =
+            vidgate::events::erase_owner(stack.app(), json!({"owner": "carol", "limit": 10})).await.unwrap();
         let done = run.done;
         runs.push(run);
         if done {
@@ -209,7 +226,8 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     }
     let (status, listed) = stack.call("GET", "/v1/videos", Some("carol"), None).await;
     assert_eq!((status, listed["videos"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
-    let (status, still) = stack.call("GET", &format!("/v1/videos/{}", dave["id"].as_str().unwrap()), Some("dave"), None).await;
+    let (status, still) =
+        stack.call("GET", &format!("/v1/videos/{}", dave["id"].as_str().unwrap()), Some("dave"), None).await;
     assert_eq!((status, still["status"].as_str()), (StatusCode::OK, Some("uploaded")));
     // Idempotent: again, nothing to do.
     let again = vidgate::events::erase_owner(stack.app(), json!({"owner": "carol"})).await.unwrap();

@@ -119,7 +119,8 @@ fn schema() -> jsonschema::Validator {
 }
 
 fn assert_valid(validator: &jsonschema::Validator, event: &Value) {
-    let errors: Vec<String> = validator.iter_errors(event).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(event).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{event:#}\ndoes not match the schema: {errors:#?}");
 }
 
@@ -150,7 +151,8 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
     want(&uploaded, &["Video Upload Started", "Video Uploaded", "Video Deleted"]);
 
     // Aborted.
-    let aborted = create(&stack, "alice", json!({"filename": "b.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    let aborted =
+        create(&stack, "alice", json!({"filename": "b.mp4"})).await["videoId"].as_str().unwrap().to_owned();
     let (status, _) = stack.call("DELETE", &format!("/v1/uploads/{aborted}"), Some("alice"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     want(&aborted, &["Video Upload Started", "Video Upload Aborted"]);
@@ -159,15 +161,22 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
     let created = create(&stack, "alice", json!({"filename": "c.mp4", "size": MIB})).await;
     let rejected = created["videoId"].as_str().unwrap().to_owned();
     let (_, signed) = stack
-        .call("POST", &format!("/v1/uploads/{rejected}/part-urls"), Some("alice"), Some(&json!({"partNumbers": [1]})))
+        .call(
+            "POST",
+            &format!("/v1/uploads/{rejected}/part-urls"),
+            Some("alice"),
+            Some(&json!({"partNumbers": [1]})),
+        )
         .await;
     stack.put_part(signed["urls"][0]["url"].as_str().unwrap(), noise(MIB, 32)).await;
-    let (status, body) = stack.call("POST", &format!("/v1/uploads/{rejected}/complete"), Some("alice"), None).await;
+    let (status, body) =
+        stack.call("POST", &format!("/v1/uploads/{rejected}/complete"), Some("alice"), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     want(&rejected, &["Video Upload Started", "Video Rejected"]);
 
     // Expired: back-dated, then swept.
-    let expired = create(&stack, "bob", json!({"filename": "d.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    let expired =
+        create(&stack, "bob", json!({"filename": "d.mp4"})).await["videoId"].as_str().unwrap().to_owned();
     stack
         .dynamodb
         .update_item()
@@ -187,7 +196,8 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
         assert_valid(&validator, event);
     }
     let types: BTreeSet<&str> = events.iter().filter_map(|e| e["detail-type"].as_str()).collect();
-    let every: BTreeSet<&str> = vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
+    let every: BTreeSet<&str> =
+        vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
     assert_eq!(types, every, "every detail-type");
 
     // The envelope is EventBridge's, with exactly its fields.
@@ -195,14 +205,30 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
     let fields: BTreeSet<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         fields,
-        BTreeSet::from(["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"])
+        BTreeSet::from([
+            "version",
+            "id",
+            "detail-type",
+            "source",
+            "account",
+            "time",
+            "region",
+            "resources",
+            "detail"
+        ])
     );
     assert_eq!(first["detail"]["owner"], "alice");
     assert_eq!(first["detail"]["previousStatus"], "uploading");
     assert_eq!(first["detail"]["size"], MIB);
-    assert_eq!(first["resources"][0], format!("arn:aws:s3:::{}/{}", vidgate_tests::BUCKET, video["key"].as_str().unwrap()));
+    assert_eq!(
+        first["resources"][0],
+        format!("arn:aws:s3:::{}/{}", vidgate_tests::BUCKET, video["key"].as_str().unwrap())
+    );
     let deleted = events.iter().find(|e| key_of(e) == (uploaded.clone(), "Video Deleted".into())).unwrap();
-    assert_eq!((deleted["detail"]["filename"].as_str(), deleted["detail"]["previousStatus"].as_str()), (Some(""), Some("uploaded")));
+    assert_eq!(
+        (deleted["detail"]["filename"].as_str(), deleted["detail"]["previousStatus"].as_str()),
+        (Some(""), Some("uploaded"))
+    );
     // Nothing secret: no credentials, tokens or URLs anywhere in an event.
     for event in &events {
         let text = event.to_string();
@@ -212,7 +238,11 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
     }
     let state = receiver.state.lock().unwrap();
     assert_eq!(state.api_keys, BTreeSet::from(["receiver-secret".to_owned()]), "the connection's header");
-    assert!(state.requests >= events.len() + 2, "the two failed deliveries were retried: {} requests", state.requests);
+    assert!(
+        state.requests >= events.len() + 2,
+        "the two failed deliveries were retried: {} requests",
+        state.requests
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +273,8 @@ async fn events_a_webhook_keeps_refusing_wait_in_the_dead_letter_queue() {
     // 400 is not retried; the dead-letter queue gets the event after one delivery.
     let refusing = Receiver::start(Vec::new(), Some(400)).await;
     let queues = stack.publish_lifecycle_events(Some(refusing.webhook(3))).await.unwrap();
-    let id = create(&stack, "alice", json!({"filename": "f.mp4"})).await["videoId"].as_str().unwrap().to_owned();
+    let id =
+        create(&stack, "alice", json!({"filename": "f.mp4"})).await["videoId"].as_str().unwrap().to_owned();
     let sqs = aws_sdk_sqs::Client::new(stack.sdk());
     let deadline = Instant::now() + Duration::from_secs(60);
     let dead = loop {

@@ -511,12 +511,17 @@ fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing
     let p = &stream["Properties"];
     assert_eq!(strings(&p["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
     assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
-    assert!(format!("{:?}", p["DestinationConfig"]["OnFailure"]["Destination"]).contains("PublishDeadLetterQueue"));
+    assert!(
+        format!("{:?}", p["DestinationConfig"]["OnFailure"]["Destination"])
+            .contains("PublishDeadLetterQueue")
+    );
     assert_eq!(
         t["Parameters"]["PublishMaxRetries"]["Default"].as_u64(),
         Some(u64::from(vidgate::events::PUBLISH_MAX_RETRIES))
     );
-    assert!(format!("{:?}", function["Environment"]["Variables"]["VIDGATE_EVENT_BUS"]).contains("VideoEventBus"));
+    assert!(
+        format!("{:?}", function["Environment"]["Variables"]["VIDGATE_EVENT_BUS"]).contains("VideoEventBus")
+    );
     for queue in ["PublishDeadLetterQueue", "WebhookDeadLetterQueue"] {
         assert_eq!(r[queue]["DeletionPolicy"], "Retain", "{queue}");
         assert_eq!(r[queue]["UpdateReplacePolicy"], "Retain", "{queue}");
@@ -527,16 +532,24 @@ fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing
     assert!(format!("{:?}", target["Arn"]).contains("WebhookDestination"));
     assert!(format!("{:?}", target["RetryPolicy"]["MaximumRetryAttempts"]).contains("WebhookMaxRetries"));
     assert!(format!("{:?}", target["DeadLetterConfig"]["Arn"]).contains("WebhookDeadLetterQueue"));
-    assert_eq!(t["Parameters"]["WebhookMaxRetries"]["Default"].as_u64(), Some(u64::from(vidgate_local::lifecycle::DEFAULT_ATTEMPTS)));
+    assert_eq!(
+        t["Parameters"]["WebhookMaxRetries"]["Default"].as_u64(),
+        Some(u64::from(vidgate_local::lifecycle::DEFAULT_ATTEMPTS))
+    );
     assert_eq!(r["WebhookConnection"]["Properties"]["AuthorizationType"], "API_KEY");
 
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("schemas/lifecycle-event.schema.json")).unwrap(),
     )
     .unwrap();
-    let listed: Vec<&str> =
-        schema["properties"]["detail-type"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    let code: Vec<&str> = vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
+    let listed: Vec<&str> = schema["properties"]["detail-type"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let code: Vec<&str> =
+        vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
     assert_eq!(listed, code);
     let statuses: Vec<&str> =
         schema["$defs"]["status"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();

@@ -13,5 +13,6 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load().await;
     // DynamoDB and S3: the clients delete reaches.
     let app = App::dynamodb(config, &sdk).s3(&sdk);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| events::erase_owner(&app, event.payload))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| events::erase_owner(&app, event.payload)))
+        .await
 }

@@ -43,7 +43,8 @@ pub enum Function {
 
 impl Function {
     pub const ALL: [Function; HttpFunction::ALL.len() + EventFunction::ALL.len()] = {
-        let mut all = [Function::Event(EventFunction::OnObjectCreated); HttpFunction::ALL.len() + EventFunction::ALL.len()];
+        let mut all = [Function::Event(EventFunction::OnObjectCreated);
+            HttpFunction::ALL.len() + EventFunction::ALL.len()];
         let mut i = 0;
         while i < HttpFunction::ALL.len() {
             all[i] = Function::Http(HttpFunction::ALL[i]);

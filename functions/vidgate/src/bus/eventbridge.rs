@@ -36,13 +36,14 @@ impl EventBus for EventBridgeBus {
                     .build()
             })
             .collect::<Vec<_>>();
-        let out = self.client.put_events().set_entries(Some(entries)).send().await.map_err(|e| {
-            match classify(&e) {
-                Failure::Unavailable(why) => BusError::Unavailable(why),
-                Failure::Service { code, message } => BusError::Other(format!("{code}: {message}")),
-                Failure::Other(why) => BusError::Other(why),
-            }
-        })?;
+        let out =
+            self.client.put_events().set_entries(Some(entries)).send().await.map_err(|e| {
+                match classify(&e) {
+                    Failure::Unavailable(why) => BusError::Unavailable(why),
+                    Failure::Service { code, message } => BusError::Other(format!("{code}: {message}")),
+                    Failure::Other(why) => BusError::Other(why),
+                }
+            })?;
         let results = out.entries.unwrap_or_default();
         if results.len() != events.len() {
             // PutEvents answers one result per entry, in order; anything else can't be matched.
@@ -50,9 +51,7 @@ impl EventBus for EventBridgeBus {
         }
         Ok(results
             .into_iter()
-            .map(|r| {
-                r.error_code.map(|code| format!("{code}: {}", r.error_message.unwrap_or_default()))
-            })
+            .map(|r| r.error_code.map(|code| format!("{code}: {}", r.error_message.unwrap_or_default())))
             .collect())
     }
 }

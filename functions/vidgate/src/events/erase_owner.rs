@@ -20,7 +20,10 @@ pub struct EraseRequest {
 /// before anything is touched.
 pub async fn erase_owner(app: &impl Objects, payload: serde_json::Value) -> Result<Erasure, UploadError> {
     let request: EraseRequest = serde_json::from_value(payload).map_err(|e| {
-        UploadError::invalid("invalid_payload", format!("expected {{\"owner\": \"<sub>\", \"limit\": n}}: {e}"))
+        UploadError::invalid(
+            "invalid_payload",
+            format!("expected {{\"owner\": \"<sub>\", \"limit\": n}}: {e}"),
+        )
     })?;
     let owner = request.owner.trim();
     if owner.is_empty() {
@@ -28,7 +31,10 @@ pub async fn erase_owner(app: &impl Objects, payload: serde_json::Value) -> Resu
     }
     let limit = request.limit.unwrap_or(DEFAULT_ERASE_LIMIT);
     if !(1..=MAX_ERASE_LIMIT).contains(&limit) {
-        return Err(UploadError::invalid("invalid_payload", format!("limit must be within 1..={MAX_ERASE_LIMIT}")));
+        return Err(UploadError::invalid(
+            "invalid_payload",
+            format!("limit must be within 1..={MAX_ERASE_LIMIT}"),
+        ));
     }
     uploads::erase_owner(app, &Owner::new(owner), limit).await
 }
@@ -47,9 +53,19 @@ mod tests {
     async fn payloads_without_an_owner_or_with_a_wild_limit_touch_nothing() {
         let h = Harness::new();
         let created = h.create(json!({"filename": "a.mp4"})).await;
-        for payload in [json!({}), json!({"owner": " "}), json!({"owner": "alice", "limit": 0}), json!({"owner": "alice", "limit": 99999}), json!({"owner": "alice", "extra": 1}), json!("alice")] {
+        for payload in [
+            json!({}),
+            json!({"owner": " "}),
+            json!({"owner": "alice", "limit": 0}),
+            json!({"owner": "alice", "limit": 99999}),
+            json!({"owner": "alice", "extra": 1}),
+            json!("alice"),
+        ] {
             let err = erase_owner(&h.app, payload.clone()).await.unwrap_err();
-            assert!(matches!(&err, UploadError::Invalid(i) if i.code == "invalid_payload"), "{payload}: {err}");
+            assert!(
+                matches!(&err, UploadError::Invalid(i) if i.code == "invalid_payload"),
+                "{payload}: {err}"
+            );
         }
         assert_eq!(h.stored(created["videoId"].as_str().unwrap()).await.unwrap().status, Status::Uploading);
     }

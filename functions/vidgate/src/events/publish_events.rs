@@ -102,7 +102,12 @@ pub async fn publish_events(bus: &dyn EventBus, bucket: &str, batch: DynamoDbEve
                 if let Some(((sequence, event), why)) =
                     chunk.iter().zip(results).find_map(|(c, r)| r.map(|why| (c, why)))
                 {
-                    tracing::warn!(sequence, detail_type = event.detail_type, error = why, "not published; retried");
+                    tracing::warn!(
+                        sequence,
+                        detail_type = event.detail_type,
+                        error = why,
+                        "not published; retried"
+                    );
                     return failure(sequence);
                 }
             }
@@ -156,7 +161,9 @@ mod tests {
     /// A stream record as Lambda delivers it, with the images as the DynamoDB adapter writes them.
     fn record(sequence: u64, old: Option<&Video>, new: Option<&Video>) -> Value {
         let image = |v: Option<&Video>| -> Value {
-            v.map_or(json!({}), |v| serde_json::to_value(serde_dynamo::to_item::<_, serde_dynamo::Item>(v).unwrap()).unwrap())
+            v.map_or(json!({}), |v| {
+                serde_json::to_value(serde_dynamo::to_item::<_, serde_dynamo::Item>(v).unwrap()).unwrap()
+            })
         };
         let id = old.or(new).map(|v| v.id.to_string()).unwrap();
         json!({
@@ -214,13 +221,19 @@ mod tests {
         assert_eq!(types, ["Video Upload Started", "Video Uploaded", "Video Deleted"]);
         let detail: Value = serde_json::from_str(&published[1].detail).unwrap();
         assert_eq!(detail["id"], started.id.to_string());
-        assert_eq!((detail["status"].as_str(), detail["previousStatus"].as_str()), (Some("uploaded"), Some("uploading")));
+        assert_eq!(
+            (detail["status"].as_str(), detail["previousStatus"].as_str()),
+            (Some("uploaded"), Some("uploading"))
+        );
         assert_eq!(detail["owner"], "alice");
         assert_eq!(detail["filename"], "a.mp4");
         assert!(detail.get("quotaBytes").is_none() && detail.get("metadata").is_some(), "{detail}");
         assert_eq!(published[0].source, "vidgate");
         assert_eq!(published[0].resources, [format!("arn:aws:s3:::videos-bucket/{}", started.key)]);
-        assert_eq!(serde_json::from_str::<Value>(&published[0].detail).unwrap()["previousStatus"], Value::Null);
+        assert_eq!(
+            serde_json::from_str::<Value>(&published[0].detail).unwrap()["previousStatus"],
+            Value::Null
+        );
     }
 
     #[tokio::test]
@@ -251,7 +264,9 @@ mod tests {
         let reply = publish_events(&bus, "bucket", batch(vec![record(8, None, Some(&b))])).await;
         assert_eq!(failed(&reply), ["8"]);
         bus.set_unavailable(false);
-        let reply = publish_events(&bus, "bucket", batch(vec![record(8, None, Some(&b)), record(9, None, Some(&c))])).await;
+        let reply =
+            publish_events(&bus, "bucket", batch(vec![record(8, None, Some(&b)), record(9, None, Some(&c))]))
+                .await;
         assert!(failed(&reply).is_empty());
         assert_eq!(bus.published().len(), 4);
     }
@@ -265,7 +280,11 @@ mod tests {
         let reply = publish_events(
             &bus,
             "bucket",
-            batch(vec![record(10, None, Some(&a)), broken, record(12, None, Some(&video(Status::Uploading)))]),
+            batch(vec![
+                record(10, None, Some(&a)),
+                broken,
+                record(12, None, Some(&video(Status::Uploading))),
+            ]),
         )
         .await;
         assert_eq!(failed(&reply), ["11"]);

@@ -66,7 +66,8 @@ pub async fn erase_owner(app: &impl Objects, owner: &Owner, limit: u32) -> Resul
             None => break,
         }
     }
-    let left = app.videos().list(&ListQuery { owner: owner.clone(), status: None, limit: 1, after: None }).await?;
+    let left =
+        app.videos().list(&ListQuery { owner: owner.clone(), status: None, limit: 1, after: None }).await?;
     if left.videos.is_empty() {
         // Whatever no record shows any more: a run that died between a tombstone and S3, an
         // object written with prefix-scoped credentials whose event never came.

@@ -29,7 +29,8 @@ pub const PUBLISH_FAILURES_QUEUE: &str = "vidgate-local-publish-failures";
 
 /// The envelope fields an API destination sends. moto's rule targets add `ingestion-time`, which
 /// is not one, and leave out `account`, which is: both are put right before delivery.
-const ENVELOPE: [&str; 9] = ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
+const ENVELOPE: [&str; 9] =
+    ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
 
 /// Where and how events are delivered: `VIDGATE_EVENTS_WEBHOOK*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,18 +64,19 @@ impl Webhook {
                 let (name, value) = raw
                     .split_once(':')
                     .filter(|(n, _)| http::HeaderName::from_bytes(n.trim().as_bytes()).is_ok())
-                    .ok_or_else(|| "VIDGATE_EVENTS_WEBHOOK_AUTH must read `Header-Name: value`".to_string())?;
+                    .ok_or_else(|| {
+                        "VIDGATE_EVENTS_WEBHOOK_AUTH must read `Header-Name: value`".to_string()
+                    })?;
                 Some((name.trim().to_owned(), value.trim().to_owned()))
             }
         };
         let attempts = match get("VIDGATE_EVENTS_WEBHOOK_ATTEMPTS") {
             None => DEFAULT_ATTEMPTS,
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| format!("VIDGATE_EVENTS_WEBHOOK_ATTEMPTS={raw:?} is not within 1..=1000"))?,
+            Some(raw) => {
+                raw.trim().parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    format!("VIDGATE_EVENTS_WEBHOOK_ATTEMPTS={raw:?} is not within 1..=1000")
+                })?
+            }
         };
         Ok(Some(Self { url, header, attempts, first_backoff: Duration::from_secs(1) }))
     }
@@ -126,7 +128,9 @@ pub async fn ensure_bus(
     match events.create_event_bus().name(bus).send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {}
-        Err(e) => return Err(format!("creating bus {bus}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e))),
+        Err(e) => {
+            return Err(format!("creating bus {bus}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)));
+        }
     }
     let Some(webhook) = webhook else { return Ok(None) };
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -259,7 +263,8 @@ pub async fn read_stream(
                 continue;
             }
         };
-        let Some(last) = records.last().map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned())
+        let Some(last) =
+            records.last().map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned())
         else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
@@ -311,7 +316,8 @@ async fn stream_of(
         .map_err(|e| format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     let arn = described.table.and_then(|t| t.latest_stream_arn).ok_or("the table has no stream")?;
     let stream = streams.call("DescribeStream", json!({ "StreamArn": arn })).await?;
-    let shard = stream["StreamDescription"]["Shards"][0]["ShardId"].as_str().ok_or("the stream has no shard")?;
+    let shard =
+        stream["StreamDescription"]["Shards"][0]["ShardId"].as_str().ok_or("the stream has no shard")?;
     Ok((arn.clone(), shard.to_owned()))
 }
 
@@ -443,7 +449,8 @@ pub async fn deliver(sdk: SdkConfig, queues: WebhookQueues, webhook: Webhook) {
                 }
             };
             if done
-                && let Err(e) = sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
+                && let Err(e) =
+                    sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
             {
                 tracing::warn!(error = error("deleting a delivered event", e), "webhook");
             }
@@ -471,14 +478,20 @@ mod tests {
         assert_eq!(hook.attempts, DEFAULT_ATTEMPTS);
         let err = Webhook::from_env(env(&[("VIDGATE_EVENTS_WEBHOOK", "ftp://x")])).unwrap_err();
         assert!(err.contains("VIDGATE_EVENTS_WEBHOOK"), "{err}");
-        let err = Webhook::from_env(env(&[("VIDGATE_EVENTS_WEBHOOK", "http://x"), ("VIDGATE_EVENTS_WEBHOOK_AUTH", "no colon")]))
-            .unwrap_err();
+        let err = Webhook::from_env(env(&[
+            ("VIDGATE_EVENTS_WEBHOOK", "http://x"),
+            ("VIDGATE_EVENTS_WEBHOOK_AUTH", "no colon"),
+        ]))
+        .unwrap_err();
         assert!(err.contains("VIDGATE_EVENTS_WEBHOOK_AUTH"), "{err}");
     }
 
     #[test]
     fn motos_record_time_becomes_epoch_seconds_as_lambda_sends_it() {
-        let record = as_lambda_record(json!({"dynamodb": {"ApproximateCreationDateTime": "2026-12-04T10:00:00.500000"}}), "arn:s");
+        let record = as_lambda_record(
+            json!({"dynamodb": {"ApproximateCreationDateTime": "2026-12-04T10:00:00.500000"}}),
+            "arn:s",
+        );
         assert_eq!(record["dynamodb"]["ApproximateCreationDateTime"], json!(1_764_842_400.5));
         assert_eq!(record["eventSourceARN"], "arn:s");
         assert!(retried(reqwest::StatusCode::TOO_MANY_REQUESTS) && retried(reqwest::StatusCode::BAD_GATEWAY));

@@ -9,8 +9,8 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
-use vidgate_local::{lifecycle, notifications};
 use vidgate_local::throttle::Throttles;
+use vidgate_local::{lifecycle, notifications};
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
 
