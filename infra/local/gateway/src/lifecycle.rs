@@ -129,7 +129,10 @@ pub async fn ensure_bus(
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_already_exists_exception()) => {}
         Err(e) => {
-            return Err(format!("creating bus {bus}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)));
+            return Err(format!(
+                "creating bus {bus}: {}",
+                aws_sdk_eventbridge::error::DisplayErrorContext(e)
+            ));
         }
     }
     let Some(webhook) = webhook else { return Ok(None) };
@@ -266,7 +269,8 @@ pub async fn read_stream(
         let Some(last) =
             records.last().map(|r| r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned())
         else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Lambda polls a stream shard four times a second.
+            tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         };
         let records: Vec<Value> = records.into_iter().map(|r| as_lambda_record(r, &stream_arn)).collect();
