@@ -496,7 +496,7 @@ mod tests {
             json!({"dynamodb": {"ApproximateCreationDateTime": "2026-12-04T10:00:00.500000"}}),
             "arn:s",
         );
-        assert_eq!(record["dynamodb"]["ApproximateCreationDateTime"], json!(1_764_842_400.5));
+        assert_eq!(record["dynamodb"]["ApproximateCreationDateTime"], json!(1_796_378_400.5));
         assert_eq!(record["eventSourceARN"], "arn:s");
         assert!(retried(reqwest::StatusCode::TOO_MANY_REQUESTS) && retried(reqwest::StatusCode::BAD_GATEWAY));
         assert!(!retried(reqwest::StatusCode::BAD_REQUEST) && !retried(reqwest::StatusCode::NOT_FOUND));
