@@ -60,6 +60,8 @@ fn bench(c: &mut Criterion) {
         completed_at: None,
         expires_at: now,
         quota_bytes: None,
+        checksum_algorithm: None,
+        checksum: None,
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 
@@ -110,7 +112,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 use vidgate::objects::ObjectStore as _;
-                runtime.block_on(s3.presign_part(&video.key, &upload_id, 7, length, ttl)).unwrap()
+                runtime.block_on(s3.presign_part(&video.key, &upload_id, 7, length, None, ttl)).unwrap()
             })
         });
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Invalid;
+use super::checksum::ChecksumAlgorithm;
 use super::parts::{self, PartPlan, SizeRules};
 use super::video::UploadMethod;
 
@@ -20,6 +21,9 @@ pub struct UploadRequest {
     /// `presigned` (default): part URLs from the server; `credentials`: temporary credentials for
     /// the one key, for an AWS SDK's managed uploader.
     pub method: Option<UploadMethod>,
+    /// The checksum the client will send with each part and the whole object (presigned
+    /// uploads): S3 then refuses any part, and any object, whose bytes differ.
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
 /// A request that passed every rule, ready to become a record.
@@ -33,6 +37,7 @@ pub struct NewUpload {
     pub plan: PartPlan,
     pub metadata: BTreeMap<String, String>,
     pub method: UploadMethod,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -65,6 +70,14 @@ impl UploadRequest {
         let (content_type, extension) = resolve_content_type(&filename, self.content_type.as_deref())?;
         let metadata = validate_metadata(self.metadata.unwrap_or_default())?;
         let plan = parts::plan(self.size, self.part_size, rules)?;
+        let method = self.method.unwrap_or_default();
+        if self.checksum_algorithm.is_some() && method != UploadMethod::Presigned {
+            return Err(Invalid::new(
+                "checksum_not_supported",
+                "checksumAlgorithm is for presigned uploads, whose part URLs sign each part's checksum; \
+                 a credentials-mode client sets it in its SDK, and vidgate records what S3 stored",
+            ));
+        }
         Ok(NewUpload {
             filename,
             content_type,
@@ -72,7 +85,8 @@ impl UploadRequest {
             size: self.size,
             plan,
             metadata,
-            method: self.method.unwrap_or_default(),
+            method,
+            checksum_algorithm: self.checksum_algorithm,
         })
     }
 }

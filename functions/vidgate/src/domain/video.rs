@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::checksum::{Checksum, ChecksumAlgorithm};
 use super::parts::PartPlan;
 use super::time::{self, Timestamp};
 use super::upload::NewUpload;
@@ -148,6 +149,8 @@ pub enum Change {
     Complete {
         size: u64,
         etag: String,
+        /// What S3 reports of the object's checksum, when it has one.
+        checksum: Option<Checksum>,
     },
     /// The object exists but is not a video.
     Reject {
@@ -230,6 +233,12 @@ pub struct Video {
     /// the maximum video size); `None` for records counted against no quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<u64>,
+    /// The algorithm the upload declared: each part URL signs a checksum of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// The stored object's checksum, as S3 reported it when the object was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Checksum>,
 }
 
 /// Why a change can't be applied: the record already reached a final state.
@@ -260,9 +269,10 @@ impl Video {
         self.status = change.target();
         self.updated_at = at;
         match change {
-            Change::Complete { size, etag } => {
+            Change::Complete { size, etag, checksum } => {
                 self.size = Some(*size);
                 self.etag = Some(etag.clone());
+                self.checksum = checksum.clone();
                 self.completed_at = Some(at);
             }
             Change::Reject { size, etag, reason } => {
@@ -307,6 +317,8 @@ impl Video {
             completed_at: None,
             expires_at,
             quota_bytes: None,
+            checksum_algorithm: upload.checksum_algorithm,
+            checksum: None,
         }
     }
 
@@ -342,6 +354,8 @@ pub(crate) mod tests {
             completed_at: None,
             expires_at: now,
             quota_bytes: None,
+            checksum_algorithm: None,
+            checksum: None,
         }
     }
 
@@ -349,7 +363,7 @@ pub(crate) mod tests {
     fn given_uploading_when_completed_then_uploaded_with_size_and_etag() {
         let mut v = sample("alice");
         let at = time::now();
-        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into() }, at).unwrap();
+        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None }, at).unwrap();
         assert_eq!(v.status, Status::Uploaded);
         assert_eq!(v.size, Some(42));
         assert_eq!(v.etag.as_deref(), Some("\"e\""));
@@ -359,7 +373,11 @@ pub(crate) mod tests {
     #[test]
     fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
         for start in [Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
-            for change in [Change::Complete { size: 1, etag: "x".into() }, Change::Abort, Change::Expire] {
+            for change in [
+                Change::Complete { size: 1, etag: "x".into(), checksum: None },
+                Change::Abort,
+                Change::Expire,
+            ] {
                 let mut v = sample("alice");
                 v.status = start;
                 let before = v.clone();

@@ -81,7 +81,7 @@ mod tests {
         // One finished, so an object exists.
         let finished = h.stored(&ids[0]).await.unwrap();
         h.objects.put_part_bytes(finished.upload_id.as_deref().unwrap(), 1, video_like(1 << 20, 1)).unwrap();
-        uploads::finish(&h.app, finished.clone(), None).await.unwrap();
+        uploads::finish(&h.app, finished.clone(), None, None).await.unwrap();
         let other = h.create_as("bob", json!({"filename": "b.mp4"})).await;
 
         let first = erase_owner(&h.app, json!({"owner": Harness::OWNER, "limit": 3})).await.unwrap();

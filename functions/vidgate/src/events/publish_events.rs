@@ -155,6 +155,8 @@ mod tests {
             completed_at: None,
             expires_at: now,
             quota_bytes: None,
+            checksum_algorithm: None,
+            checksum: None,
         }
     }
 

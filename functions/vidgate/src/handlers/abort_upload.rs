@@ -66,8 +66,8 @@ mod tests {
         h.objects.put_part(upload, 1, MIB).unwrap();
         let video = h.stored(id).await.unwrap();
         let parts = h.app.objects.list_parts(&video.key, upload).await.unwrap();
-        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone() }];
-        h.app.objects.complete_multipart(&video.key, upload, &refs).await.unwrap();
+        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone(), checksum: None }];
+        h.app.objects.complete_multipart(&video.key, upload, &refs, None).await.unwrap();
 
         let (status, body) =
             call(&h.app, HttpFunction::AbortUpload, h.delete(&format!("/v1/uploads/{id}"))).await;

@@ -197,7 +197,7 @@ pub(super) async fn sign_parts(
     };
     let video = named_upload(app, owner, req).await?;
     let SignedParts { urls: signed, expires_at } =
-        uploads::sign_parts(app, &video, numbers, PartLengths::Unsayable).await?;
+        uploads::sign_parts(app, &video, numbers, PartLengths::Unsayable, None).await?;
     if single.is_some() {
         let (_, url) = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
         return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
@@ -270,9 +270,12 @@ pub(super) async fn complete(
 ) -> Result<Response<Body>, ApiError> {
     let body: CompleteBody = required_json_body(req)?;
     // Duplicates, missing parts and wrong ETags: `uploads::finish` checks them against S3's list.
-    let parts =
-        body.parts.into_iter().map(|p| NamedPart { part_number: p.part_number, etag: p.etag }).collect();
-    let video = uploads::finish(app, named_upload(app, owner, req).await?, Some(parts)).await?;
+    let parts = body
+        .parts
+        .into_iter()
+        .map(|p| NamedPart { part_number: p.part_number, etag: p.etag, checksum: None })
+        .collect();
+    let video = uploads::finish(app, named_upload(app, owner, req).await?, Some(parts), None).await?;
     let reply = Completed {
         location: format!("/v1/videos/{}", video.id),
         key: &video.key,

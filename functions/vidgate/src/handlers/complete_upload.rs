@@ -15,6 +15,8 @@ use crate::uploads::{self, NamedPart, owned};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CompleteRequest {
     parts: Option<Vec<PartInput>>,
+    /// The whole object's checksum (base64, of the upload's CRC `checksumAlgorithm`).
+    checksum: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -22,6 +24,7 @@ struct CompleteRequest {
 struct PartInput {
     part_number: u32,
     etag: String,
+    checksum: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -37,9 +40,12 @@ pub(super) async fn handle(
     let id = video_id(req)?;
     let request: CompleteRequest = json_body(req)?.unwrap_or_default();
     let parts = request.parts.map(|parts| {
-        parts.into_iter().map(|p| NamedPart { part_number: p.part_number, etag: p.etag }).collect()
+        parts
+            .into_iter()
+            .map(|p| NamedPart { part_number: p.part_number, etag: p.etag, checksum: p.checksum })
+            .collect()
     });
-    let video = uploads::finish(app, owned(app, owner, &id).await?, parts).await?;
+    let video = uploads::finish(app, owned(app, owner, &id).await?, parts, request.checksum).await?;
     Ok(json_response(StatusCode::OK, &Completed { video: VideoView::from(&video) }))
 }
 
@@ -145,8 +151,8 @@ mod tests {
         // S3 completed, DynamoDB never heard of it.
         let video = h.stored(id).await.unwrap();
         let parts = h.app.objects.list_parts(&video.key, upload).await.unwrap();
-        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone() }];
-        h.app.objects.complete_multipart(&video.key, upload, &refs).await.unwrap();
+        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone(), checksum: None }];
+        h.app.objects.complete_multipart(&video.key, upload, &refs, None).await.unwrap();
 
         let (status, body) = complete(&h, id, Value::Null).await;
         assert_eq!(status, 200, "{body}");

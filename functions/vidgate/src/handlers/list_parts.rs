@@ -16,6 +16,8 @@ struct Part<'a> {
     part_number: u32,
     etag: &'a str,
     size: u64,
+    /// The part's checksum (the upload's algorithm), when it declared one.
+    checksum: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -36,7 +38,12 @@ pub(super) async fn handle(
         uploaded_bytes: parts.iter().map(|p| p.size).sum(),
         parts: parts
             .iter()
-            .map(|p| Part { part_number: p.part_number, etag: &p.etag, size: p.size })
+            .map(|p| Part {
+                part_number: p.part_number,
+                etag: &p.etag,
+                size: p.size,
+                checksum: p.checksum.as_deref(),
+            })
             .collect(),
     };
     Ok(json_response(StatusCode::OK, &body))
@@ -62,7 +69,10 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["uploadedBytes"], 10 * MIB);
         assert_eq!(body["parts"][0]["partNumber"], 1);
-        assert_eq!(body["parts"][1], json!({"partNumber": 2, "etag": etag, "size": 5 * MIB}));
+        assert_eq!(
+            body["parts"][1],
+            json!({"partNumber": 2, "etag": etag, "size": 5 * MIB, "checksum": null})
+        );
     }
 
     #[tokio::test]

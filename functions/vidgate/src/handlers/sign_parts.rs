@@ -1,5 +1,7 @@
 //! `POST /v1/uploads/{videoId}/part-urls`: presigned `PUT` URLs for parts.
 
+use std::collections::BTreeMap;
+
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,9 @@ struct SignRequest {
     /// Each part's length, in the order of `part_numbers`: required when the upload declared
     /// no size, checked against the plan when it did.
     part_sizes: Option<Vec<u64>>,
+    /// Each part's checksum (base64, of the upload's `checksumAlgorithm`), in the same order:
+    /// required when the upload declared an algorithm.
+    part_checksums: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -26,6 +31,8 @@ struct PartUrl {
     part_number: u32,
     url: String,
     method: &'static str,
+    /// Headers the `PUT` must send as given (they are signed): the part's checksum, if any.
+    headers: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -44,15 +51,26 @@ pub(super) async fn handle(
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
     let video = owned(app, owner, &id).await?;
+    let checksums = request.part_checksums.clone();
     let SignedParts { urls, expires_at } = uploads::sign_parts(
         app,
         &video,
         request.part_numbers,
         request.part_sizes.map_or(PartLengths::Unstated, PartLengths::Stated),
+        request.part_checksums,
     )
     .await?;
-    let urls =
-        urls.into_iter().map(|(part_number, url)| PartUrl { part_number, url, method: "PUT" }).collect();
+    let urls = urls
+        .into_iter()
+        .enumerate()
+        .map(|(i, (part_number, url))| {
+            let mut headers = BTreeMap::new();
+            if let (Some(algorithm), Some(values)) = (video.checksum_algorithm, &checksums) {
+                headers.insert(algorithm.header(), values[i].trim().to_owned());
+            }
+            PartUrl { part_number, url, method: "PUT", headers }
+        })
+        .collect();
     Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
 }
 

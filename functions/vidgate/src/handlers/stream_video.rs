@@ -87,11 +87,15 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
                 (true, _) | (_, 0) => Vec::new(),
                 (false, size) => read(0, size - 1).await?,
             };
-            Ok(meta
-                .response(StatusCode::OK)
-                .header(CONTENT_LENGTH, meta.size)
-                .body(binary(body))
-                .expect("valid headers"))
+            let mut response = meta.response(StatusCode::OK).header(CONTENT_LENGTH, meta.size);
+            // The whole representation: its checksum, as S3 answers a GET in checksum mode, so a
+            // client can verify what it received.
+            if let Some(checksum) = &video.checksum {
+                response = response
+                    .header(checksum.algorithm.header(), &checksum.value)
+                    .header("x-amz-checksum-type", checksum.kind.as_str());
+            }
+            Ok(response.body(binary(body)).expect("valid headers"))
         }
         Selection::Partial { start, end } => {
             let body = if head { Vec::new() } else { read(start, end).await? };
@@ -190,7 +194,7 @@ mod tests {
             .videos
             .transition(
                 &video,
-                &crate::domain::Change::Complete { size: bytes.len() as u64, etag },
+                &crate::domain::Change::Complete { size: bytes.len() as u64, etag, checksum: None },
                 time::now(),
             )
             .await

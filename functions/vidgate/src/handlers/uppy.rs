@@ -253,8 +253,9 @@ mod tests {
         }
 
         // Abort: recorded at once; what is open on the key is aborted; then nothing more is signed.
-        let upload =
-            crate::objects::ObjectStore::create_multipart(&*h.objects, &key, "video/mp4").await.unwrap();
+        let upload = crate::objects::ObjectStore::create_multipart(&*h.objects, &key, "video/mp4", None)
+            .await
+            .unwrap();
         let (status, reply) = sign(&h, json!({"method": "DELETE", "key": key, "uploadId": upload})).await;
         assert_eq!(status, 200, "{reply}");
         assert!(!h.objects.has_upload(&upload));

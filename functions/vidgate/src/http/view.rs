@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Status, UploadMethod, Video, VideoId};
 use crate::uploads::Grant;
@@ -34,6 +35,10 @@ pub struct VideoView<'a> {
     pub completed_at: Option<Timestamp>,
     #[serde(with = "time")]
     pub expires_at: Timestamp,
+    /// The algorithm the upload declared for its parts (`null`: none).
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// The stored object's checksum as S3 reported it (`null` until recorded, or if S3 kept none).
+    pub checksum: Option<&'a Checksum>,
 }
 
 impl<'a> From<&'a Video> for VideoView<'a> {
@@ -56,6 +61,8 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             updated_at: v.updated_at,
             completed_at: v.completed_at,
             expires_at: v.expires_at,
+            checksum_algorithm: v.checksum_algorithm,
+            checksum: v.checksum.as_ref(),
         }
     }
 }

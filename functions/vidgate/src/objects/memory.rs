@@ -9,13 +9,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart, same_etag,
+    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart,
+    same_etag,
 };
+use crate::domain::checksum::{self, Checksum, ChecksumAlgorithm, ChecksumType};
 use crate::domain::parts::MIN_PART_SIZE;
 
 #[derive(Default)]
 struct Upload {
     key: String,
+    /// The algorithm declared at creation: each part's checksum is kept, and S3's checks made.
+    checksum: Option<ChecksumAlgorithm>,
     parts: BTreeMap<u32, (UploadedPart, Vec<u8>)>,
 }
 
@@ -66,7 +70,10 @@ impl MemoryObjectStore {
         let upload = state.uploads.get_mut(upload_id)?;
         let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{part_number}-{size}\"");
-        upload.parts.insert(part_number, (UploadedPart { part_number, etag: etag.clone(), size }, bytes));
+        let checksum = upload.checksum.map(|a| checksum::of(a, &bytes));
+        upload
+            .parts
+            .insert(part_number, (UploadedPart { part_number, etag: etag.clone(), size, checksum }, bytes));
         Some(etag)
     }
 
@@ -76,7 +83,13 @@ impl MemoryObjectStore {
             "\"{:016x}\"",
             bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
         );
-        let info = ObjectInfo { size: bytes.len() as u64, etag: etag.clone() };
+        // S3 gives every new object a CRC64NVME checksum when the client sends none.
+        let checksum = Checksum {
+            algorithm: ChecksumAlgorithm::Crc64nvme,
+            kind: ChecksumType::FullObject,
+            value: checksum::of(ChecksumAlgorithm::Crc64nvme, &bytes),
+        };
+        let info = ObjectInfo { size: bytes.len() as u64, etag: etag.clone(), checksum: Some(checksum) };
         self.lock().objects.insert(key.to_owned(), (info, bytes));
         etag
     }
@@ -104,10 +117,17 @@ fn rejected(code: &str, message: String) -> ObjectError {
 
 #[async_trait]
 impl ObjectStore for MemoryObjectStore {
-    async fn create_multipart(&self, key: &str, _content_type: &str) -> Result<String, ObjectError> {
+    async fn create_multipart(
+        &self,
+        key: &str,
+        _content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<String, ObjectError> {
         self.check()?;
         let id = format!("mem-upload-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
-        self.lock().uploads.insert(id.clone(), Upload { key: key.to_owned(), ..Default::default() });
+        self.lock()
+            .uploads
+            .insert(id.clone(), Upload { key: key.to_owned(), checksum, ..Default::default() });
         Ok(id)
     }
 
@@ -150,12 +170,14 @@ impl ObjectStore for MemoryObjectStore {
         upload_id: &str,
         part_number: u32,
         content_length: Option<u64>,
+        checksum: Option<(ChecksumAlgorithm, &str)>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
         self.check()?;
         let length = content_length.map(|n| format!("&content-length={n}")).unwrap_or_default();
+        let checksum = checksum.map(|(a, v)| format!("&{}={v}", a.header())).unwrap_or_default();
         Ok(format!(
-            "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}{length}&X-Amz-Expires={}",
+            "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}{length}{checksum}&X-Amz-Expires={}",
             expires_in.as_secs()
         ))
     }
@@ -199,7 +221,8 @@ impl ObjectStore for MemoryObjectStore {
         key: &str,
         upload_id: &str,
         parts: &[PartRef],
-    ) -> Result<String, ObjectError> {
+        full: Option<&Checksum>,
+    ) -> Result<Assembled, ObjectError> {
         self.check()?;
         let mut state = self.lock();
         let upload =
@@ -217,14 +240,45 @@ impl ObjectStore for MemoryObjectStore {
             if i + 1 < parts.len() && stored.size < MIN_PART_SIZE {
                 return Err(rejected("EntityTooSmall", format!("part {} too small", wanted.part_number)));
             }
+            if let Some(named) = &wanted.checksum
+                && stored.checksum.as_ref() != Some(named)
+            {
+                return Err(rejected(
+                    "InvalidPart",
+                    format!("part {}: its checksum differs", wanted.part_number),
+                ));
+            }
             bytes.extend_from_slice(data);
+        }
+        let checksum = upload.checksum.map(|algorithm| {
+            let kind = algorithm.multipart_type();
+            let value = match kind {
+                ChecksumType::FullObject => checksum::of(algorithm, &bytes),
+                ChecksumType::Composite => {
+                    let each: Vec<&str> = parts
+                        .iter()
+                        .filter_map(|p| upload.parts.get(&p.part_number)?.0.checksum.as_deref())
+                        .collect();
+                    checksum::composite(algorithm, &each)
+                }
+            };
+            Checksum { algorithm, kind, value }
+        });
+        if let Some(full) = full
+            && checksum.as_ref().map(|c| (&c.value, c.algorithm)) != Some((&full.value, full.algorithm))
+        {
+            return Err(ObjectError::ChecksumMismatch(format!(
+                "the object's {} checksum is not {}",
+                full.algorithm.as_str(),
+                full.value
+            )));
         }
         let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{}\"", parts.len());
         state.uploads.remove(upload_id);
-        let info = ObjectInfo { size, etag: etag.clone() };
+        let info = ObjectInfo { size, etag: etag.clone(), checksum: checksum.clone() };
         state.objects.insert(key.to_owned(), (info, bytes));
-        Ok(etag)
+        Ok(Assembled { etag, checksum })
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {

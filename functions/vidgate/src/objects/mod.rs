@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     /// S3 no longer knows this multipart upload: it was completed or aborted.
@@ -16,6 +18,10 @@ pub enum ObjectError {
     /// `EntityTooSmall`); the code says which.
     #[error("S3 refused the parts: {code}: {message}")]
     RejectedParts { code: String, message: String },
+    /// S3 found the bytes differ from the checksum they were sent with (`BadDigest`, or an
+    /// `InvalidRequest` naming a checksum).
+    #[error("S3 refused a checksum: {0}")]
+    ChecksumMismatch(String),
     /// There is no object at the key.
     #[error("no such object")]
     NoSuchKey,
@@ -31,6 +37,8 @@ pub struct UploadedPart {
     pub part_number: u32,
     pub etag: String,
     pub size: u64,
+    /// The part's checksum, when its upload declared an algorithm.
+    pub checksum: Option<String>,
 }
 
 /// A part named in a completion.
@@ -38,6 +46,8 @@ pub struct UploadedPart {
 pub struct PartRef {
     pub part_number: u32,
     pub etag: String,
+    /// The part's checksum (of the upload's algorithm), which S3 compares with the stored one.
+    pub checksum: Option<String>,
 }
 
 /// A presigned POST: where to send the form, and its fields.
@@ -53,6 +63,15 @@ pub struct PostForm {
 pub struct ObjectInfo {
     pub size: u64,
     pub etag: String,
+    /// The object's checksum, when S3 keeps one (it does for every object written since 2025).
+    pub checksum: Option<Checksum>,
+}
+
+/// What S3 answers a completion: the object's ETag and checksum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assembled {
+    pub etag: String,
+    pub checksum: Option<Checksum>,
 }
 
 /// An S3 request a client sends itself, to a URL presigned for it (parts have
@@ -74,18 +93,27 @@ pub enum ClientRequest<'a> {
 
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    /// Starts a multipart upload; returns its upload id.
-    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ObjectError>;
+    /// Starts a multipart upload; returns its upload id. With `checksum`, every part must carry
+    /// one of that algorithm, and the object's is of [`ChecksumAlgorithm::multipart_type`].
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<String, ObjectError>;
 
     /// A URL a client can `PUT` one part's bytes to, with no extra headers. With
     /// `content_length` the length is signed too, so S3 refuses a body of any other length
-    /// before storing a byte (every HTTP client sends `Content-Length` from the body).
+    /// before storing a byte (every HTTP client sends `Content-Length` from the body). With
+    /// `checksum` the client must send it in its header (`x-amz-checksum-<algorithm>`), and S3
+    /// refuses a body whose checksum differs.
     async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: u32,
         content_length: Option<u64>,
+        checksum: Option<(ChecksumAlgorithm, &str)>,
         expires_in: Duration,
     ) -> Result<String, ObjectError>;
 
@@ -129,13 +157,15 @@ pub trait ObjectStore: Send + Sync {
     /// Every part uploaded so far, in part-number order (all pages).
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError>;
 
-    /// Assembles the object from `parts` (ascending); returns its ETag.
+    /// Assembles the object from `parts` (ascending). With `full`, S3 assembles it only if the
+    /// whole object has that checksum (`ChecksumMismatch` otherwise, and the upload stays open).
     async fn complete_multipart(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[PartRef],
-    ) -> Result<String, ObjectError>;
+        full: Option<&Checksum>,
+    ) -> Result<Assembled, ObjectError>;
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError>;
 

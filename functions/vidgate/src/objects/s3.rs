@@ -6,10 +6,16 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm as S3Algorithm, ChecksumMode, ChecksumType as S3Type, CompletedMultipartUpload,
+    CompletedPart,
+};
 
-use super::{ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart};
+use super::{
+    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart,
+};
 use crate::aws::{Failure, classify};
+use crate::domain::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 
 pub struct S3ObjectStore {
     /// Signs the multipart requests the SDK can't presign (it presigns only object and part
@@ -261,6 +267,12 @@ where
         Failure::Service { code, .. } if code == "NoSuchUpload" => ObjectError::NoSuchUpload,
         Failure::Service { code, .. } if code == "NoSuchKey" => ObjectError::NoSuchKey,
         Failure::Service { code, message }
+            if code == "BadDigest"
+                || (code == "InvalidRequest" && message.to_lowercase().contains("checksum")) =>
+        {
+            ObjectError::ChecksumMismatch(format!("{code}: {message}"))
+        }
+        Failure::Service { code, message }
             if matches!(code.as_str(), "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") =>
         {
             ObjectError::RejectedParts { code, message }
@@ -274,6 +286,48 @@ fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+fn s3_algorithm(algorithm: ChecksumAlgorithm) -> S3Algorithm {
+    match algorithm {
+        ChecksumAlgorithm::Crc64nvme => S3Algorithm::Crc64Nvme,
+        ChecksumAlgorithm::Crc32c => S3Algorithm::Crc32C,
+        ChecksumAlgorithm::Crc32 => S3Algorithm::Crc32,
+        ChecksumAlgorithm::Sha256 => S3Algorithm::Sha256,
+    }
+}
+
+fn s3_type(kind: ChecksumType) -> S3Type {
+    match kind {
+        ChecksumType::FullObject => S3Type::FullObject,
+        ChecksumType::Composite => S3Type::Composite,
+    }
+}
+
+/// The one checksum among S3's per-algorithm fields, with its type (S3 answers at most one).
+fn checksum_of(
+    crc64nvme: Option<String>,
+    crc32c: Option<String>,
+    crc32: Option<String>,
+    sha256: Option<String>,
+    kind: Option<&S3Type>,
+) -> Option<Checksum> {
+    let (algorithm, value) = [
+        (ChecksumAlgorithm::Crc64nvme, crc64nvme),
+        (ChecksumAlgorithm::Crc32c, crc32c),
+        (ChecksumAlgorithm::Crc32, crc32),
+        (ChecksumAlgorithm::Sha256, sha256),
+    ]
+    .into_iter()
+    .find_map(|(a, v)| v.map(|v| (a, v)))?;
+    let kind = match kind {
+        Some(S3Type::Composite) => ChecksumType::Composite,
+        Some(S3Type::FullObject) => ChecksumType::FullObject,
+        // Older answers name no type: a composite value carries its part count.
+        _ if value.contains('-') => ChecksumType::Composite,
+        _ => ChecksumType::FullObject,
+    };
+    Some(Checksum { algorithm, kind, value })
+}
+
 /// How long a presigned URL lives (S3 allows up to 7 days).
 fn presigning(expires_in: Duration) -> Result<PresigningConfig, ObjectError> {
     PresigningConfig::expires_in(expires_in)
@@ -282,13 +336,20 @@ fn presigning(expires_in: Duration) -> Result<PresigningConfig, ObjectError> {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
-    async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ObjectError> {
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<String, ObjectError> {
         let out = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .set_checksum_algorithm(checksum.map(s3_algorithm))
+            .set_checksum_type(checksum.map(|a| s3_type(a.multipart_type())))
             .send()
             .await
             .map_err(object_error)?;
@@ -301,14 +362,23 @@ impl ObjectStore for S3ObjectStore {
         upload_id: &str,
         part_number: u32,
         content_length: Option<u64>,
+        checksum: Option<(ChecksumAlgorithm, &str)>,
         expires_in: Duration,
     ) -> Result<String, ObjectError> {
-        if let Some(length) = content_length {
+        if content_length.is_some() || checksum.is_some() {
             // Signed by the hand presigner, which signs exactly the headers it is given (and
             // otherwise signs as the SDK does: see the test below).
             let query = format!("x-id=UploadPart&partNumber={part_number}&{}", upload_query(upload_id));
-            let length = length.to_string();
-            return self.presign_raw("PUT", key, &query, &[("content-length", &length)], expires_in).await;
+            let length = content_length.map(|l| l.to_string());
+            let header = checksum.map(|(a, _)| a.header());
+            let mut headers: Vec<(&str, &str)> = Vec::new();
+            if let Some(length) = &length {
+                headers.push(("content-length", length));
+            }
+            if let (Some(header), Some((_, value))) = (&header, checksum) {
+                headers.push((header, value));
+            }
+            return self.presign_raw("PUT", key, &query, &headers, expires_in).await;
         }
         let presigning = presigning(expires_in)?;
         // No checksum algorithm: a browser would then have to send matching checksum headers.
@@ -404,6 +474,11 @@ impl ObjectStore for S3ObjectStore {
                     part_number: part.part_number.unwrap_or_default().max(0) as u32,
                     etag: part.e_tag.unwrap_or_default(),
                     size: part.size.unwrap_or_default().max(0) as u64,
+                    checksum: part
+                        .checksum_crc64_nvme
+                        .or(part.checksum_crc32_c)
+                        .or(part.checksum_crc32)
+                        .or(part.checksum_sha256),
                 });
             }
             match (out.is_truncated, out.next_part_number_marker) {
@@ -420,28 +495,54 @@ impl ObjectStore for S3ObjectStore {
         key: &str,
         upload_id: &str,
         parts: &[PartRef],
-    ) -> Result<String, ObjectError> {
+        full: Option<&Checksum>,
+    ) -> Result<Assembled, ObjectError> {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(
                 parts
                     .iter()
                     .map(|p| {
-                        CompletedPart::builder().part_number(to_i32(p.part_number)).e_tag(&p.etag).build()
+                        let part = CompletedPart::builder().part_number(to_i32(p.part_number)).e_tag(&p.etag);
+                        match (full.map(|f| f.algorithm), p.checksum.clone()) {
+                            (Some(ChecksumAlgorithm::Crc64nvme), value) => {
+                                part.set_checksum_crc64_nvme(value)
+                            }
+                            (Some(ChecksumAlgorithm::Crc32c), value) => part.set_checksum_crc32_c(value),
+                            (Some(ChecksumAlgorithm::Crc32), value) => part.set_checksum_crc32(value),
+                            (Some(ChecksumAlgorithm::Sha256), value) => part.set_checksum_sha256(value),
+                            (None, _) => part,
+                        }
+                        .build()
                     })
                     .collect(),
             ))
             .build();
-        let out = self
+        let mut request = self
             .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(completed)
-            .send()
-            .await
-            .map_err(object_error)?;
-        Ok(out.e_tag.unwrap_or_default())
+            .multipart_upload(completed);
+        if let Some(full) = full {
+            let value = Some(full.value.clone());
+            request = match full.algorithm {
+                ChecksumAlgorithm::Crc64nvme => request.set_checksum_crc64_nvme(value),
+                ChecksumAlgorithm::Crc32c => request.set_checksum_crc32_c(value),
+                ChecksumAlgorithm::Crc32 => request.set_checksum_crc32(value),
+                ChecksumAlgorithm::Sha256 => request.set_checksum_sha256(value),
+            }
+            .checksum_type(s3_type(full.kind));
+        }
+        let out = request.send().await.map_err(object_error)?;
+        let checksum = checksum_of(
+            out.checksum_crc64_nvme,
+            out.checksum_crc32_c,
+            out.checksum_crc32,
+            out.checksum_sha256,
+            out.checksum_type.as_ref(),
+        );
+        Ok(Assembled { etag: out.e_tag.unwrap_or_default(), checksum })
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {
@@ -486,10 +587,25 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length.unwrap_or_default().max(0) as u64,
                 etag: out.e_tag.unwrap_or_default(),
+                checksum: checksum_of(
+                    out.checksum_crc64_nvme,
+                    out.checksum_crc32_c,
+                    out.checksum_crc32,
+                    out.checksum_sha256,
+                    out.checksum_type.as_ref(),
+                ),
             })),
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
             Err(e) => Err(object_error(e)),

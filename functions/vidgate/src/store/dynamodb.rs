@@ -156,7 +156,15 @@ impl DynamoVideoStore {
             .expression_attribute_values(":uploading", s(Status::Uploading.as_str()))
             .expression_attribute_values(":ownerStatus", s(owner_status(&current.owner, target)))
             .expression_attribute_values(":at", s(at));
-        if let Change::Complete { size, etag } | Change::Reject { size, etag, .. } = change {
+        if let Change::Complete { checksum: Some(checksum), .. } = change {
+            update.push_str(", #checksum = :checksum");
+            let value = serde_dynamo::to_attribute_value(checksum)
+                .map_err(|e| StoreError::Other(format!("encoding checksum: {e}")))?;
+            request = request
+                .expression_attribute_names("#checksum", "checksum")
+                .expression_attribute_values(":checksum", value);
+        }
+        if let Change::Complete { size, etag, .. } | Change::Reject { size, etag, .. } = change {
             update.push_str(", #size = :size, #etag = :etag");
             request = request
                 .expression_attribute_names("#size", "size")

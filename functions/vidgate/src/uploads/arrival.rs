@@ -80,6 +80,7 @@ async fn record_for(
         plan: PartPlan { part_size: app.config().default_part_size, part_count: None },
         metadata: Default::default(),
         method: UploadMethod::Credentials,
+        checksum_algorithm: None,
     };
     let now = time::now();
     let video = Video::uploading(id, owner, key.to_owned(), upload, None, now, now + app.config().upload_ttl);

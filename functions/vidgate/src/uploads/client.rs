@@ -72,7 +72,7 @@ pub async fn sign_client_request(
             let video = signed_upload(app, owner, key).await?;
             // Uppy's signRequest says nothing of the part's length: S3 can't hold it to one, and
             // the object is checked when its event arrives.
-            let url = app.objects().presign_part(&video.key, upload_id, part_number, None, ttl).await?;
+            let url = app.objects().presign_part(&video.key, upload_id, part_number, None, None, ttl).await?;
             return Ok(Presigned { url, started: None });
         }
         ClientCall::ListParts { key, upload_id } => {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use super::settle::{abort_open_uploads, arrived, oversize, record, settle};
 use super::{UploadError, not_uploading};
 use crate::app::Objects;
+use crate::domain::checksum::{Checksum, ChecksumType};
 use crate::domain::parts::{MAX_PARTS, MIN_PART_SIZE};
 use crate::domain::{Change, Status, Video};
 use crate::objects::{ObjectError, ObjectInfo, PartRef, UploadedPart, same_etag};
@@ -17,16 +18,25 @@ use crate::objects::{ObjectError, ObjectInfo, PartRef, UploadedPart, same_etag};
 pub struct NamedPart {
     pub part_number: u32,
     pub etag: String,
+    /// The part's checksum as the client computed it (the upload's algorithm, base64).
+    pub checksum: Option<String>,
 }
 
-/// Completes the caller's upload `video` with `parts` (all uploaded parts when `None`).
+/// Completes the caller's upload `video` with `parts` (all uploaded parts when `None`). With
+/// `checksum` (the whole object's, base64, of the upload's CRC algorithm) S3 assembles the object
+/// only if its bytes have that checksum; otherwise nothing is final and the upload stays open.
 pub async fn finish(
     app: &impl Objects,
     video: Video,
     parts: Option<Vec<NamedPart>>,
+    checksum: Option<String>,
 ) -> Result<Video, UploadError> {
+    let full = match (video.status, checksum) {
+        (Status::Uploading, Some(value)) => Some(full_checksum(&video, &value)?),
+        _ => None,
+    };
     match (video.status, video.upload_id.clone()) {
-        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, parts).await,
+        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, parts, full).await,
         (Status::Uploading, None) => complete_uploaded_object(app, video, parts).await,
         // Completing twice answers the same as the first time.
         (Status::Uploaded, _) => Ok(video),
@@ -34,11 +44,33 @@ pub async fn finish(
     }
 }
 
+/// The whole object's checksum a completion names, checked against what the upload declared.
+fn full_checksum(video: &Video, value: &str) -> Result<Checksum, UploadError> {
+    let Some(algorithm) = video.checksum_algorithm else {
+        return Err(UploadError::invalid(
+            "checksum_not_declared",
+            "this upload declared no checksumAlgorithm: complete it without a checksum (vidgate still records the one S3 computes)",
+        ));
+    };
+    if algorithm.multipart_type() != ChecksumType::FullObject {
+        return Err(UploadError::invalid(
+            "invalid_checksum",
+            format!(
+                "a {} upload is checked part by part (S3's composite checksum): name each part's checksum instead",
+                algorithm.as_str()
+            ),
+        ));
+    }
+    let value = algorithm.check("checksum", value)?;
+    Ok(Checksum { algorithm, kind: ChecksumType::FullObject, value })
+}
+
 async fn complete(
     app: &impl Objects,
     video: Video,
     upload_id: &str,
     wanted: Option<Vec<NamedPart>>,
+    full: Option<Checksum>,
 ) -> Result<Video, UploadError> {
     let listed = match app.objects().list_parts(&video.key, upload_id).await {
         Ok(parts) => parts,
@@ -59,10 +91,23 @@ async fn complete(
     }
     check_sizes(&video, &chosen)?;
 
-    let refs: Vec<PartRef> =
-        chosen.iter().map(|p| PartRef { part_number: p.part_number, etag: p.etag.clone() }).collect();
-    let etag = match app.objects().complete_multipart(&video.key, upload_id, &refs).await {
-        Ok(etag) => etag,
+    let refs: Vec<PartRef> = chosen
+        .iter()
+        .map(|p| PartRef { part_number: p.part_number, etag: p.etag.clone(), checksum: p.checksum.clone() })
+        .collect();
+    let assembled = match app.objects().complete_multipart(&video.key, upload_id, &refs, full.as_ref()).await
+    {
+        Ok(assembled) => assembled,
+        Err(ObjectError::ChecksumMismatch(why)) => {
+            let named = full.map_or_else(String::new, |f| format!(" {} {}", f.algorithm.as_str(), f.value));
+            return Err(UploadError::invalid(
+                "checksum_mismatch",
+                format!(
+                    "S3 did not assemble the object: its bytes do not have the checksum{named} ({why}); \
+                     the upload is still open — check the file and complete again"
+                ),
+            ));
+        }
         Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
         Err(ObjectError::RejectedParts { code, message }) => {
             let code = match code.as_str() {
@@ -75,7 +120,8 @@ async fn complete(
         Err(e) => return Err(e.into()),
     };
     let size = chosen.iter().map(|p| p.size).sum();
-    finished(arrived(app, &video, ObjectInfo { size, etag }).await?)
+    let object = ObjectInfo { size, etag: assembled.etag, checksum: assembled.checksum };
+    finished(arrived(app, &video, object).await?)
 }
 
 /// A credentials-mode or single-`PUT` upload: the client wrote the object itself; HeadObject says
@@ -149,6 +195,18 @@ fn choose_parts(
                 return Err(UploadError::invalid(
                     "etag_mismatch",
                     format!("part {}: etag {} does not match the uploaded part", w.part_number, w.etag),
+                ));
+            }
+            if let Some(named) = &w.checksum
+                && part.checksum.as_deref() != Some(named.trim())
+            {
+                return Err(UploadError::invalid(
+                    "checksum_mismatch",
+                    format!(
+                        "part {}: checksum {named} does not match the uploaded part's ({})",
+                        w.part_number,
+                        part.checksum.as_deref().unwrap_or("none")
+                    ),
                 ));
             }
             Ok((*part).clone())

@@ -135,19 +135,19 @@ mod tests {
             (video.status, video.plan().max_parts(&app.config().size_rules())),
             (Status::Uploading, 1)
         );
-        let signed = sign_parts(&app, &video, vec![1], PartLengths::Unstated).await.unwrap();
+        let signed = sign_parts(&app, &video, vec![1], PartLengths::Unstated, None).await.unwrap();
         assert_eq!(signed.urls.len(), 1);
         // The URL signs the part's length: the whole 6 MiB.
         assert!(signed.urls[0].1.contains(&format!("content-length={}", 6 * MIB)), "{}", signed.urls[0].1);
         assert!(
-            matches!(sign_parts(&app, &video, vec![2], PartLengths::Unstated).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
+            matches!(sign_parts(&app, &video, vec![2], PartLengths::Unstated, None).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
         );
         assert!(
-            matches!(sign_parts(&app, &video, vec![1], PartLengths::Stated(vec![5 * MIB])).await, Err(UploadError::Invalid(i)) if i.code == "part_size_mismatch")
+            matches!(sign_parts(&app, &video, vec![1], PartLengths::Stated(vec![5 * MIB]), None).await, Err(UploadError::Invalid(i)) if i.code == "part_size_mismatch")
         );
 
         objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, video_like(6 * MIB, 1)).unwrap();
-        let done = finish(&app, video.clone(), None).await.unwrap();
+        let done = finish(&app, video.clone(), None, None).await.unwrap();
         assert_eq!((done.status, done.size), (Status::Uploaded, Some(6 * MIB)));
         // Finished: other use cases say why they can't run, as a conflict with a code.
         assert!(matches!(
@@ -158,7 +158,89 @@ mod tests {
             list_parts(&app, &done).await,
             Err(UploadError::Conflict { code: "upload_completed", .. })
         ));
-        assert_eq!(finish(&app, done.clone(), None).await.unwrap(), done);
+        assert_eq!(finish(&app, done.clone(), None, None).await.unwrap(), done);
+    }
+
+    #[tokio::test]
+    async fn a_declared_checksum_is_signed_into_each_part_url_checked_at_completion_and_recorded() {
+        use crate::domain::checksum::{self, Checksum, ChecksumAlgorithm::Crc64nvme, ChecksumType};
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        let body =
+            serde_json::json!({"filename": "a.mp4", "size": 6 * MIB, "checksumAlgorithm": "crc64nvme"});
+        let Started { video, .. } = start(&app, &alice, upload(body)).await.unwrap();
+        assert_eq!(video.checksum_algorithm, Some(Crc64nvme));
+        let upload_id = video.upload_id.clone().unwrap();
+        let bytes = video_like(6 * MIB, 1);
+        let part = checksum::of(Crc64nvme, &bytes);
+        let refused = |r: Result<SignedParts, UploadError>| match r {
+            Err(UploadError::Invalid(i)) => i.code,
+            other => panic!("{:?}", other.map(|s| s.urls)),
+        };
+        assert_eq!(
+            refused(sign_parts(&app, &video, vec![1], PartLengths::Unstated, None).await),
+            "part_checksums_required"
+        );
+        assert_eq!(
+            refused(
+                sign_parts(&app, &video, vec![1], PartLengths::Unstated, Some(vec!["AAAA".into()])).await
+            ),
+            "invalid_checksum"
+        );
+        let signed =
+            sign_parts(&app, &video, vec![1], PartLengths::Unstated, Some(vec![part.clone()])).await.unwrap();
+        assert!(
+            signed.urls[0].1.contains(&format!("x-amz-checksum-crc64nvme={part}")),
+            "{}",
+            signed.urls[0].1
+        );
+        objects.put_part_bytes(&upload_id, 1, bytes.clone()).unwrap();
+
+        // A whole-object checksum the bytes don't have: nothing is final.
+        let wrong = checksum::of(Crc64nvme, b"another file");
+        let err = finish(&app, video.clone(), None, Some(wrong)).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Invalid(i) if i.code == "checksum_mismatch"), "{err}");
+        assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Uploading);
+        assert!(objects.has_upload(&upload_id));
+        // A part named with another checksum: refused before S3 is asked.
+        let etag = app.objects.list_parts(&video.key, &upload_id).await.unwrap()[0].etag.clone();
+        let named = vec![NamedPart {
+            part_number: 1,
+            etag: etag.clone(),
+            checksum: Some(checksum::of(Crc64nvme, b"x")),
+        }];
+        let err = finish(&app, video.clone(), Some(named), None).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Invalid(i) if i.code == "checksum_mismatch"), "{err}");
+
+        // The right one: uploaded, and the record keeps S3's checksum of the whole object.
+        let named = vec![NamedPart { part_number: 1, etag, checksum: Some(part) }];
+        let done =
+            finish(&app, video.clone(), Some(named), Some(checksum::of(Crc64nvme, &bytes))).await.unwrap();
+        assert_eq!(done.status, Status::Uploaded);
+        let expected = Checksum {
+            algorithm: Crc64nvme,
+            kind: ChecksumType::FullObject,
+            value: checksum::of(Crc64nvme, &bytes),
+        };
+        assert_eq!(done.checksum, Some(expected.clone()));
+        assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().checksum, Some(expected));
+
+        // An upload that declared none takes no checksums; other methods can't declare one.
+        let Started { video: plain, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "b.mp4", "size": MIB}))).await.unwrap();
+        let some = Some(vec![checksum::of(Crc64nvme, b"")]);
+        assert_eq!(
+            refused(sign_parts(&app, &plain, vec![1], PartLengths::Unstated, some).await),
+            "checksum_not_declared"
+        );
+        let err = finish(&app, plain, None, Some(checksum::of(Crc64nvme, b""))).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Invalid(i) if i.code == "checksum_not_declared"), "{err}");
+        let credentials = serde_json::from_value::<UploadRequest>(
+            serde_json::json!({"filename": "c.mp4", "method": "credentials", "checksumAlgorithm": "sha256"}),
+        )
+        .unwrap()
+        .validate(&Config::for_local("b", "t").size_rules());
+        assert_eq!(credentials.unwrap_err().code, "checksum_not_supported");
     }
 
     #[tokio::test]
@@ -175,7 +257,7 @@ mod tests {
         let upload_id = video.upload_id.clone().unwrap();
         objects.put_part(&upload_id, 1, 5 * MIB).unwrap();
         objects.put_part(&upload_id, 2, 4 * MIB).unwrap();
-        let err = finish(&app, video.clone(), None).await.unwrap_err();
+        let err = finish(&app, video.clone(), None, None).await.unwrap_err();
         assert!(matches!(&err, UploadError::Invalid(i) if i.code == "video_too_large"), "{err}");
         assert!(!objects.has_upload(&upload_id), "the parts are still in S3");
         let stored = app.videos.get(&video.id).await.unwrap().unwrap();
@@ -192,7 +274,7 @@ mod tests {
                 .await
                 .unwrap();
         objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
-        assert!(matches!(finish(&app, video.clone(), None).await, Err(UploadError::NotAVideo)));
+        assert!(matches!(finish(&app, video.clone(), None, None).await, Err(UploadError::NotAVideo)));
         assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Rejected);
     }
 
@@ -217,14 +299,14 @@ mod tests {
         let Started { video: uploaded, .. } =
             start(&app, &alice, upload(serde_json::json!({"filename": "a.mp4"}))).await.unwrap();
         objects.put_part_bytes(uploaded.upload_id.as_deref().unwrap(), 1, video_like(MIB, 1)).unwrap();
-        let uploaded = finish(&app, uploaded, None).await.unwrap();
+        let uploaded = finish(&app, uploaded, None, None).await.unwrap();
         let Started { video: uploading, .. } =
             start(&app, &alice, upload(serde_json::json!({"filename": "b.mp4", "size": MIB}))).await.unwrap();
         objects.put_part(uploading.upload_id.as_deref().unwrap(), 1, MIB).unwrap();
         let Started { video: rejected, .. } =
             start(&app, &alice, upload(serde_json::json!({"filename": "c.mp4"}))).await.unwrap();
         objects.put_part_bytes(rejected.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
-        assert!(matches!(finish(&app, rejected.clone(), None).await, Err(UploadError::NotAVideo)));
+        assert!(matches!(finish(&app, rejected.clone(), None, None).await, Err(UploadError::NotAVideo)));
         assert_eq!(app.videos.quota_use(&alice).await.unwrap().uploads, 1);
 
         for video in [&uploaded, &uploading, &rejected] {
@@ -257,7 +339,7 @@ mod tests {
         assert_eq!(app.objects.head(&uploaded.key).await.unwrap(), None);
         assert_eq!(app.videos.get(&uploaded.id).await.unwrap().unwrap().status, Status::Deleted);
         // A retried complete of the deleted upload: not found, nothing made.
-        assert!(matches!(finish(&app, uploading.clone(), None).await, Err(UploadError::NotFound)));
+        assert!(matches!(finish(&app, uploading.clone(), None, None).await, Err(UploadError::NotFound)));
         assert_eq!(app.objects.head(&uploading.key).await.unwrap(), None);
     }
 
@@ -272,10 +354,10 @@ mod tests {
         // The complete got S3 to assemble the object, then the delete wrote its tombstone before
         // the complete wrote `uploaded`.
         let parts = app.objects.list_parts(&video.key, &upload_id).await.unwrap();
-        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone() }];
-        let etag = app.objects.complete_multipart(&video.key, &upload_id, &refs).await.unwrap();
+        let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone(), checksum: None }];
+        let assembled = app.objects.complete_multipart(&video.key, &upload_id, &refs, None).await.unwrap();
         app.videos.bury(&video, crate::domain::time::now()).await.unwrap();
-        let object = crate::objects::ObjectInfo { size: MIB, etag };
+        let object = crate::objects::ObjectInfo { size: MIB, etag: assembled.etag, checksum: None };
         let after = settle::arrived(&app, &video, object).await.unwrap();
         assert_eq!(after.status, Status::Deleted);
         assert_eq!(app.objects.head(&video.key).await.unwrap(), None);
@@ -288,7 +370,7 @@ mod tests {
         let video = crate::domain::video::tests::sample("alice");
         let video = Video { upload_id: None, method: crate::domain::UploadMethod::Credentials, ..video };
         app.videos.insert(&video).await.unwrap();
-        let left = app.objects.create_multipart(&video.key, "video/mp4").await.unwrap();
+        let left = app.objects.create_multipart(&video.key, "video/mp4", None).await.unwrap();
         objects.put_part(&left, 1, MIB).unwrap();
         delete(&app, owned(&app, &alice, &video.id).await.unwrap()).await.unwrap();
         assert!(!objects.has_upload(&left));

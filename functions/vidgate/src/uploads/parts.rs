@@ -33,12 +33,15 @@ pub enum PartLengths {
 
 /// Presigned `PUT` URLs for `numbers` of the caller's upload `video`. Each URL signs the part's
 /// `Content-Length` whenever it is known — from the declared size, or as the client states it —
-/// so S3 refuses a part of any other length before storing it.
+/// so S3 refuses a part of any other length before storing it; and, when the upload declared a
+/// checksum algorithm, the part's checksum (`checksums`, one per number, base64), so S3 refuses
+/// a part whose bytes differ from the ones the client checksummed.
 pub async fn sign_parts(
     app: &impl Objects,
     video: &Video,
     numbers: Vec<u32>,
     lengths: PartLengths,
+    checksums: Option<Vec<String>>,
 ) -> Result<SignedParts, UploadError> {
     require_uploading(video)?;
     let upload_id = presigned_upload(video)?;
@@ -64,16 +67,57 @@ pub async fn sign_parts(
         ));
     }
     let lengths = part_lengths(video, &numbers, lengths, &rules)?;
+    let checksums = part_checksums(video, numbers.len(), checksums)?;
     let ttl = app.config().part_url_ttl;
     let expires_at = time::now() + ttl;
     let mut urls = Vec::with_capacity(numbers.len());
-    for (part_number, length) in numbers.into_iter().zip(lengths) {
+    for ((part_number, length), checksum) in numbers.into_iter().zip(lengths).zip(checksums) {
+        let checksum = video.checksum_algorithm.zip(checksum.as_deref());
         urls.push((
             part_number,
-            app.objects().presign_part(&video.key, upload_id, part_number, length, ttl).await?,
+            app.objects().presign_part(&video.key, upload_id, part_number, length, checksum, ttl).await?,
         ));
     }
     Ok(SignedParts { urls, expires_at })
+}
+
+/// The checksum each URL signs, in the order of the part numbers: one per part when the upload
+/// declared an algorithm, none otherwise.
+fn part_checksums(
+    video: &Video,
+    count: usize,
+    checksums: Option<Vec<String>>,
+) -> Result<Vec<Option<String>>, UploadError> {
+    match (video.checksum_algorithm, checksums) {
+        (None, None) => Ok(vec![None; count]),
+        (None, Some(_)) => Err(UploadError::invalid(
+            "checksum_not_declared",
+            "this upload declared no checksumAlgorithm: create it with one to send partChecksums",
+        )),
+        (Some(algorithm), None) => Err(UploadError::invalid(
+            "part_checksums_required",
+            format!(
+                "this upload declared checksumAlgorithm {}: give partChecksums, one per part number",
+                algorithm.as_str()
+            ),
+        )),
+        (Some(algorithm), Some(given)) => {
+            if given.len() != count {
+                return Err(UploadError::invalid(
+                    "invalid_part_checksums",
+                    format!(
+                        "partChecksums must list one checksum per part number ({count} numbers, {} checksums)",
+                        given.len()
+                    ),
+                ));
+            }
+            given
+                .iter()
+                .enumerate()
+                .map(|(i, value)| Ok(Some(algorithm.check(&format!("partChecksums[{i}]"), value)?)))
+                .collect()
+        }
+    }
 }
 
 /// The length each URL signs, in the order of `numbers`.

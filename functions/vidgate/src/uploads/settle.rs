@@ -103,7 +103,7 @@ pub(super) async fn arrived(
         app.objects().get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
     };
     let change = match rejection(&head) {
-        None => Change::Complete { size: object.size, etag: object.etag },
+        None => Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum },
         Some(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
     };
     let updated = record(app, video, &change).await?;

@@ -51,7 +51,9 @@ pub(super) async fn record_start(
     let id = VideoId::new();
     let key = keys::object_key(owner, &id, upload.extension);
     let upload_id = match upload.method {
-        UploadMethod::Presigned => Some(app.objects().create_multipart(&key, &upload.content_type).await?),
+        UploadMethod::Presigned => {
+            Some(app.objects().create_multipart(&key, &upload.content_type, upload.checksum_algorithm).await?)
+        }
         UploadMethod::Credentials | UploadMethod::Put | UploadMethod::Signed => None,
     };
     let now = time::now();
