@@ -1,6 +1,7 @@
-//! Upload throughput: `vidgate upload` vs raw parallel presigned PUTs of the same parts (the
-//! limit: no API calls, no process start, just the bytes) vs `aws s3 cp`, same run, same local S3
-//! (the strict local S3), same concurrency and part size. Prints a table.
+//! Upload throughput: `vidgate upload` (with its CRC-64/NVME checksums, and with `--no-checksum`)
+//! vs raw parallel presigned PUTs of the same parts (the limit: no API calls, no process start,
+//! just the bytes) vs `aws s3 cp`, same run, same local S3 (the strict local S3, which verifies
+//! every checksum it is sent), same concurrency and part size. Prints a table.
 //!
 //! `infra/bench/upload [SIZE_MIB] [CONCURRENCY] [PART_MIB] [RUNS]` (1024 8 16 3) runs it in
 //! release with awscli from its own venv. Each figure is the median of RUNS; the object is deleted
@@ -53,11 +54,13 @@ async fn vidgate(
     concurrency: usize,
     part_mib: usize,
     state: &Path,
+    checksums: bool,
 ) -> (f64, f64) {
     let started = Instant::now();
     let out = Command::new(BIN)
         .args(["upload", file.to_str().unwrap(), "--json", "--concurrency", &concurrency.to_string()])
         .args(["--part-size", &format!("{part_mib}M")])
+        .args(if checksums { &[][..] } else { &["--no-checksum"][..] })
         .env("VIDGATE_API_URL", &stack.api)
         .env("VIDGATE_TOKEN", stack.token("bench"))
         .env("VIDGATE_STATE_DIR", state)
@@ -67,6 +70,7 @@ async fn vidgate(
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["video"]["status"], "uploaded");
+    assert_eq!(report["checksum"].is_string(), checksums, "{report}");
     delete(stack, report["video"]["key"].as_str().unwrap()).await;
     (report["transferSeconds"].as_f64().unwrap(), seconds)
 }
@@ -181,19 +185,24 @@ async fn main() {
 
     let (mut ours, mut ours_puts, mut limit, mut flow, mut cli) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut plain, mut plain_puts) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let (puts, all) = raw(&stack, &file, size, concurrency, part_mib).await;
         limit.push(puts);
         flow.push(all);
-        let (puts, all) = vidgate(&stack, &file, concurrency, part_mib, &dir.join("state")).await;
+        let (puts, all) = vidgate(&stack, &file, concurrency, part_mib, &dir.join("state"), true).await;
         ours_puts.push(puts);
         ours.push(all);
+        let (puts, all) = vidgate(&stack, &file, concurrency, part_mib, &dir.join("state"), false).await;
+        plain_puts.push(puts);
+        plain.push(all);
         if let Some(aws) = &aws {
             cli.push(aws_cli(&stack, aws, &file, concurrency, part_mib, &dir).await);
         }
     }
     let mbps = |seconds: f64| size as f64 / 1e6 / seconds;
     let (ours, ours_puts, limit, flow) = (median(ours), median(ours_puts), median(limit), median(flow));
+    let (plain, plain_puts) = (median(plain), median(plain_puts));
     println!(
         "upload of {size_mib} MiB to the local S3, {concurrency} parts in flight, {part_mib} MiB parts, median of {runs} runs"
     );
@@ -203,9 +212,31 @@ async fn main() {
         println!("| {what} | {client} | {seconds:.2} | {:.1} | {ratio} |", mbps(seconds));
     };
     row("the part PUTs", "raw parallel presigned PUTs (the limit)", limit, "1.00".into());
-    row("the part PUTs", "`vidgate upload`", ours_puts, format!("**{:.2}** of the limit", limit / ours_puts));
+    row(
+        "the part PUTs",
+        "`vidgate upload` (checksums)",
+        ours_puts,
+        format!("**{:.2}** of the limit", limit / ours_puts),
+    );
+    row(
+        "the part PUTs",
+        "`vidgate upload --no-checksum`",
+        plain_puts,
+        format!("{:.2} of the limit", limit / plain_puts),
+    );
     row("create → complete", "raw: the API calls + the PUTs above", flow, "1.00".into());
-    row("create → complete", "`vidgate upload`, whole command", ours, format!("{:.2} of raw", flow / ours));
+    row(
+        "create → complete",
+        "`vidgate upload`, whole command (checksums)",
+        ours,
+        format!("{:.2} of raw", flow / ours),
+    );
+    row("create → complete", "`vidgate upload --no-checksum`", plain, format!("{:.2} of raw", flow / plain));
+    println!(
+        "integrity costs {:+.1} % of the whole command's time ({:+.1} % of the PUTs')",
+        (ours / plain - 1.0) * 100.0,
+        (ours_puts / plain_puts - 1.0) * 100.0
+    );
     if aws.is_some() {
         let cli = median(cli);
         row("create → complete", "`aws s3 cp`", cli, format!("{:.2} of raw", flow / cli));

@@ -27,8 +27,22 @@ pub struct Video {
     pub part_size: u64,
     pub part_count: Option<u32>,
     pub created_at: String,
+    /// The algorithm the upload declared (`crc64nvme`), if any.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
+    /// S3's checksum of the stored object.
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
     #[serde(skip)]
     pub raw: Value,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Checksum {
+    pub algorithm: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +58,9 @@ pub struct Created {
 pub struct PartUrl {
     pub part_number: u32,
     pub url: String,
+    /// Headers the `PUT` must send as given (the part's checksum).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -53,6 +70,8 @@ pub struct Part {
     pub etag: String,
     #[serde(default, skip_serializing)]
     pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,18 +201,23 @@ impl Api {
         self.call_some(Method::POST, "/v1/uploads", Some(request)).await
     }
 
-    pub async fn sign_parts(&self, id: &str, numbers: &[u32]) -> Result<Vec<PartUrl>> {
+    /// URLs for `numbers`; with `checksums` (one per number) each URL signs its part's.
+    pub async fn sign_parts(
+        &self,
+        id: &str,
+        numbers: &[u32],
+        checksums: Option<&[String]>,
+    ) -> Result<Vec<PartUrl>> {
         #[derive(Deserialize)]
         struct Signed {
             urls: Vec<PartUrl>,
         }
-        let signed: Signed = self
-            .call_some(
-                Method::POST,
-                &format!("/v1/uploads/{id}/part-urls"),
-                Some(&json!({"partNumbers": numbers})),
-            )
-            .await?;
+        let mut body = json!({"partNumbers": numbers});
+        if let Some(checksums) = checksums {
+            body["partChecksums"] = json!(checksums);
+        }
+        let signed: Signed =
+            self.call_some(Method::POST, &format!("/v1/uploads/{id}/part-urls"), Some(&body)).await?;
         Ok(signed.urls)
     }
 
@@ -202,10 +226,14 @@ impl Api {
         Ok(parts.parts)
     }
 
-    pub async fn complete(&self, id: &str, parts: &[Part]) -> Result<Video> {
-        let done: Value = self
-            .call_some(Method::POST, &format!("/v1/uploads/{id}/complete"), Some(&json!({"parts": parts})))
-            .await?;
+    /// Completes with `parts`; with `checksum` (the whole file's) S3 assembles only those bytes.
+    pub async fn complete(&self, id: &str, parts: &[Part], checksum: Option<&str>) -> Result<Video> {
+        let mut body = json!({"parts": parts});
+        if let Some(checksum) = checksum {
+            body["checksum"] = json!(checksum);
+        }
+        let done: Value =
+            self.call_some(Method::POST, &format!("/v1/uploads/{id}/complete"), Some(&body)).await?;
         video(done["video"].clone())
     }
 

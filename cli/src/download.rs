@@ -14,7 +14,8 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::api::Api;
+use crate::api::{Api, Video};
+use crate::checksum;
 use crate::progress::Progress;
 use crate::retry::{Backoff, Verdict, classify};
 use crate::{CliError, Result};
@@ -26,6 +27,9 @@ pub struct DownloadReport {
     pub path: PathBuf,
     pub bytes: u64,
     pub seconds: f64,
+    /// The recorded checksum the file was verified against (none when S3 recorded none this
+    /// command can check).
+    pub checksum: Option<String>,
 }
 
 pub struct DownloadOptions {
@@ -129,13 +133,59 @@ pub async fn download(
         )));
     }
     file.sync_all().map_err(io(&part_path))?;
+    // The bytes on disk, not just their count, must be the video's.
+    let checksum = match check_file(&video, &part_path).await {
+        Ok(checksum) => checksum,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part_path);
+            return Err(e);
+        }
+    };
     std::fs::rename(&part_path, out).map_err(io(out))?;
     Ok(DownloadReport {
         video_id: id.to_owned(),
         path: out.to_owned(),
         bytes: size,
         seconds: started.elapsed().as_secs_f64(),
+        checksum,
     })
+}
+
+/// Checks that `path` holds video `id`'s bytes: its CRC-64/NVME against the recorded checksum.
+/// Returns the checksum, or refuses naming both values.
+pub async fn verify(api: &Api, id: &str, path: &Path) -> Result<String> {
+    let video = api.video(id).await?;
+    check_file(&video, path).await?.ok_or_else(|| {
+        CliError::Refused(format!(
+            "video {id} has no recorded CRC-64/NVME of the whole object to check against ({:?})",
+            video.checksum
+        ))
+    })
+}
+
+/// `Some(checksum)` when the file matches the recorded whole-object CRC-64/NVME, `None` when
+/// none is recorded; a mismatch is an error.
+async fn check_file(video: &Video, path: &Path) -> Result<Option<String>> {
+    let Some(recorded) =
+        video.checksum.as_ref().filter(|c| c.algorithm == checksum::ALGORITHM && c.kind == "FULL_OBJECT")
+    else {
+        return Ok(None);
+    };
+    let owned = path.to_owned();
+    let crc = tokio::task::spawn_blocking(move || checksum::of_file(&owned))
+        .await
+        .expect("checksumming does not panic")
+        .map_err(|source| CliError::Io { path: path.to_owned(), source })?;
+    let local = checksum::encode(crc);
+    if local != recorded.value {
+        return Err(CliError::Refused(format!(
+            "{} is not video {}: its CRC-64/NVME is {local}, the recorded one {}",
+            path.display(),
+            video.id,
+            recorded.value
+        )));
+    }
+    Ok(Some(local))
 }
 
 /// Bytes `start..=end` into the file at their offset, continuing short replies; returns how many.

@@ -6,6 +6,8 @@
 //!   can't succeed (other 4xx).
 //! - [`api`]: the vidgate HTTP API as typed calls, retried by [`retry`]'s rules; its JSON errors
 //!   become [`CliError::Api`].
+//! - [`checksum`]: CRC-64/NVME of each part as it is read, and of the whole file combined from
+//!   them; S3 checks both.
 //! - [`state`]: what a resumable upload remembers on disk, per file (path, size, modified time),
 //!   written atomically.
 //! - [`progress`]: a progress bar on a terminal, plain lines otherwise.
@@ -16,6 +18,7 @@
 //! `main.rs` is the clap front end over these.
 
 pub mod api;
+pub mod checksum;
 pub mod download;
 pub mod progress;
 pub mod retry;

@@ -39,6 +39,10 @@ enum Command {
         /// Print the final video (and what the run did) as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Send no checksums (by default each part's CRC-64/NVME is signed into its URL, so S3
+        /// refuses bytes that differ, and the whole file's is checked at completion).
+        #[arg(long)]
+        no_checksum: bool,
     },
     /// List my videos, newest first.
     Ls {
@@ -61,7 +65,10 @@ enum Command {
     },
     /// Print a playback URL (for a `<video>` tag or a player) once the video is uploaded.
     Play { id: String },
-    /// Download a video through the stream route, in parallel ranges.
+    /// Check that a local file is a video's bytes: its CRC-64/NVME against the recorded one.
+    Verify { id: String, file: PathBuf },
+    /// Download a video through the stream route, in parallel ranges; verified against its
+    /// recorded checksum.
     Download {
         id: String,
         #[arg(long, short = 'o')]
@@ -101,8 +108,9 @@ fn print_json(value: &impl serde::Serialize) {
 async fn run(cli: Cli) -> Result<()> {
     let api = Api::new(&cli.api_url, &token(&cli).await?);
     match cli.command {
-        Command::Upload { file, concurrency, part_size, json } => {
-            let options = UploadOptions { concurrency, part_size, ..UploadOptions::default() };
+        Command::Upload { file, concurrency, part_size, json, no_checksum } => {
+            let options =
+                UploadOptions { concurrency, part_size, checksums: !no_checksum, ..UploadOptions::default() };
             let report = upload(&api, &StateDir::from_env(), &file, &options, false).await?;
             if json {
                 print_json(&report);
@@ -165,6 +173,10 @@ async fn run(cli: Cli) -> Result<()> {
                 )));
             }
             println!("{}", api.playback(&id).await?);
+        }
+        Command::Verify { id, file } => {
+            let checksum = vidgate_cli::download::verify(&api, &id, &file).await?;
+            println!("{} is video {id} (CRC-64/NVME {checksum})", file.display());
         }
         Command::Download { id, output, concurrency, json } => {
             let options = DownloadOptions { concurrency, ..DownloadOptions::default() };

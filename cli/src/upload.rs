@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::api::{Api, Part, Video};
+use crate::api::{Api, Part, PartUrl, Video};
+use crate::checksum;
 use crate::progress::Progress;
 use crate::retry::{Backoff, Verdict, classify};
 use crate::state::{FileIdentity, StateDir, UploadState};
@@ -37,11 +38,15 @@ pub struct UploadOptions {
     /// URLs signed per API call (at least `concurrency`).
     pub sign_batch: usize,
     pub backoff: Backoff,
+    /// Send each part's CRC-64/NVME (signed into its URL, so S3 refuses bytes that differ) and
+    /// complete with the whole file's. On by default; a new upload only (a resumed one keeps
+    /// what it was created with).
+    pub checksums: bool,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
-        Self { concurrency: 8, part_size: None, sign_batch: 64, backoff: Backoff::default() }
+        Self { concurrency: 8, part_size: None, sign_batch: 64, backoff: Backoff::default(), checksums: true }
     }
 }
 
@@ -62,6 +67,10 @@ pub struct UploadReport {
     /// From the first part `PUT` to the last one done: the transfer alone.
     pub transfer_seconds: f64,
     pub seconds: f64,
+    /// The whole file's CRC-64/NVME (base64), equal to the one S3 recorded.
+    pub checksum: Option<String>,
+    /// Parts S3 refused because their bytes arrived different from their checksum, re-sent.
+    pub resent_after_bad_digest: u32,
 }
 
 pub async fn upload(
@@ -73,8 +82,8 @@ pub async fn upload(
 ) -> Result<UploadReport> {
     let started = Instant::now();
     let file = FileIdentity::of(path)?;
-    let (state, resumed) = match find_upload(api, states, &file).await? {
-        Found::Resume(state) => (state, true),
+    let (state, resumed, checksummed) = match find_upload(api, states, &file).await? {
+        Found::Resume(state, checksummed) => (state, true, checksummed),
         Found::Uploaded(video) => {
             states.remove(api.base(), &file.path)?;
             return Ok(UploadReport {
@@ -84,7 +93,7 @@ pub async fn upload(
                 ..UploadReport::default()
             });
         }
-        Found::Nothing => (create(api, states, &file, options).await?, false),
+        Found::Nothing => (create(api, states, &file, options).await?, false, options.checksums),
     };
 
     let label = file.path.file_name().map_or_else(|| "upload".into(), |n| n.to_string_lossy().into_owned());
@@ -96,10 +105,24 @@ pub async fn upload(
     // What S3 already holds, of the right size, is kept (a new upload holds nothing yet).
     let listed = if resumed { api.list_parts(&state.video_id).await? } else { Vec::new() };
     let mut done: BTreeMap<u32, Part> = BTreeMap::new();
+    let mut crcs: BTreeMap<u32, u64> = BTreeMap::new();
+    let reader = if listed.is_empty() { None } else { Some(Arc::new(open(&file.path)?)) };
     for part in listed {
-        if part.part_number <= plan.count && part.size == plan.len(part.part_number) {
-            done.insert(part.part_number, part);
+        if part.part_number > plan.count || part.size != plan.len(part.part_number) {
+            continue;
         }
+        if checksummed {
+            // Kept only if S3 holds exactly this file's bytes for it: its checksum says.
+            let bytes =
+                read_part(reader.as_ref().expect("parts were listed"), &file.path, plan, part.part_number)
+                    .await?;
+            let crc = checksum::crc64(&bytes);
+            if part.checksum.as_deref() != Some(checksum::encode(crc).as_str()) {
+                continue;
+            }
+            crcs.insert(part.part_number, crc);
+        }
+        done.insert(part.part_number, part);
     }
     progress.skip(done.values().map(|p| p.size).sum());
     let missing: Vec<u32> = (1..=plan.count).filter(|n| !done.contains_key(n)).collect();
@@ -113,6 +136,8 @@ pub async fn upload(
         retries: AtomicU32::new(0),
         bytes_sent: AtomicU64::new(0),
         failed: Mutex::new(None),
+        checksummed,
+        bad_digests: AtomicU32::new(0),
     });
     let transfer = Instant::now();
     let mut workers = Vec::new();
@@ -136,8 +161,12 @@ pub async fn upload(
         progress.finish();
         return Err(error);
     }
-    for (part_number, etag) in shared.etags.lock().await.drain(..) {
-        done.insert(part_number, Part { part_number, etag, size: plan.len(part_number) });
+    for (part_number, etag, crc) in shared.etags.lock().await.drain(..) {
+        let checksum = crc.map(checksum::encode);
+        done.insert(part_number, Part { part_number, etag, size: plan.len(part_number), checksum });
+        if let Some(crc) = crc {
+            crcs.insert(part_number, crc);
+        }
     }
     progress.finish();
 
@@ -146,8 +175,28 @@ pub async fn upload(
     if !state.matches(&now) {
         return Err(changed(&file, &state.video_id));
     }
-    let parts: Vec<Part> = done.into_values().collect();
-    let video = api.complete(&state.video_id, &parts).await?;
+    let mut parts: Vec<Part> = done.into_values().collect();
+    // The whole file's CRC, combined from the parts' in order: S3 assembles only these bytes.
+    let whole = checksummed.then(|| {
+        (1..=plan.count).fold(None, |acc: Option<u64>, n| {
+            let crc = crcs[&n];
+            Some(acc.map_or(crc, |acc| checksum::combine(acc, crc, plan.len(n))))
+        })
+    });
+    let whole = whole.flatten().map(checksum::encode);
+    if !checksummed {
+        parts.iter_mut().for_each(|p| p.checksum = None);
+    }
+    let video = api.complete(&state.video_id, &parts, whole.as_deref()).await?;
+    if let Some(whole) = &whole
+        && video.checksum.as_ref().map(|c| &c.value) != Some(whole)
+    {
+        return Err(CliError::Refused(format!(
+            "S3 recorded checksum {:?} for video {}, but the file's CRC-64/NVME is {whole}",
+            video.checksum.as_ref().map(|c| &c.value),
+            state.video_id
+        )));
+    }
     states.remove(api.base(), &file.path)?;
     Ok(UploadReport {
         video: video.raw,
@@ -160,11 +209,32 @@ pub async fn upload(
         retries: shared.retries.load(Ordering::Relaxed),
         transfer_seconds,
         seconds: started.elapsed().as_secs_f64(),
+        checksum: whole,
+        resent_after_bad_digest: shared.bad_digests.load(Ordering::Relaxed),
     })
 }
 
+fn open(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|source| CliError::Io { path: path.to_owned(), source })
+}
+
+/// Part `n`'s bytes, read at its offset (one part in memory).
+async fn read_part(file: &Arc<std::fs::File>, path: &Path, plan: PartPlan, n: u32) -> Result<Bytes> {
+    let (file, offset, len) = (file.clone(), plan.offset(n), plan.len(n) as usize);
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).map(|()| Bytes::from(buf))
+    })
+    .await
+    .expect("reading a part does not panic")
+    .map_err(|source| CliError::Io { path, source })
+}
+
 enum Found {
-    Resume(UploadState),
+    /// An upload to continue, and whether it declared CRC-64/NVME checksums.
+    Resume(UploadState, bool),
     Uploaded(Video),
     Nothing,
 }
@@ -199,7 +269,8 @@ async fn find_upload(api: &Api, states: &StateDir, file: &FileIdentity) -> Resul
     match video.status.as_str() {
         "uploading" => {
             states.save(&state)?;
-            Ok(Found::Resume(state))
+            let checksummed = video.checksum_algorithm.as_deref() == Some(checksum::ALGORITHM);
+            Ok(Found::Resume(state, checksummed))
         }
         "uploaded" => Ok(Found::Uploaded(video)),
         // Aborted, expired or rejected: start over.
@@ -247,6 +318,9 @@ async fn create(
     if let Some(part_size) = options.part_size {
         request["partSize"] = json!(part_size);
     }
+    if options.checksums {
+        request["checksumAlgorithm"] = json!(checksum::ALGORITHM);
+    }
     let created = api.create_upload(&request).await?;
     let state = UploadState {
         api: api.base().to_owned(),
@@ -263,7 +337,7 @@ async fn create(
 }
 
 #[derive(Clone, Copy, Debug)]
-struct PartPlan {
+pub(crate) struct PartPlan {
     size: u64,
     part_size: u64,
     count: u32,
@@ -282,11 +356,15 @@ impl PartPlan {
 struct Shared {
     queue: Mutex<VecDeque<u32>>,
     urls: Mutex<HashMap<u32, String>>,
-    etags: Mutex<Vec<(u32, String)>>,
+    /// Each part sent: its number, ETag and CRC (when checksummed).
+    etags: Mutex<Vec<(u32, String, Option<u64>)>>,
     resigned: AtomicU32,
     retries: AtomicU32,
     bytes_sent: AtomicU64,
     failed: Mutex<Option<CliError>>,
+    /// Parts carry their CRC-64/NVME.
+    checksummed: bool,
+    bad_digests: AtomicU32,
 }
 
 struct Worker {
@@ -311,7 +389,7 @@ impl Worker {
             }
             let Some(n) = self.shared.queue.lock().await.pop_front() else { return };
             match self.send_part(&file, n).await {
-                Ok(etag) => self.shared.etags.lock().await.push((n, etag)),
+                Ok((etag, crc)) => self.shared.etags.lock().await.push((n, etag, crc)),
                 Err(e) => return self.fail(e).await,
             }
         }
@@ -322,22 +400,30 @@ impl Worker {
         failed.get_or_insert(error);
     }
 
-    /// A URL for part `n`, signing it with the next parts in the queue when it has none.
-    async fn url(&self, n: u32) -> Result<String> {
+    /// A URL for part `n`. With its CRC, signed for it alone (the URL signs the checksum, known
+    /// once the part is read); without, signed with the next parts in the queue when it has none.
+    async fn url(&self, n: u32, crc: Option<u64>) -> Result<PartUrl> {
+        if let Some(crc) = crc {
+            let signed = self.api.sign_parts(&self.video_id, &[n], Some(&[checksum::encode(crc)])).await?;
+            return signed
+                .into_iter()
+                .find(|p| p.part_number == n)
+                .ok_or_else(|| CliError::Refused(format!("the API signed no URL for part {n}")));
+        }
         let mut urls = self.shared.urls.lock().await;
         if let Some(url) = urls.remove(&n) {
-            return Ok(url);
+            return Ok(PartUrl { part_number: n, url, headers: BTreeMap::new() });
         }
         let batch = self.options.sign_batch.max(self.options.concurrency).clamp(1, 1000);
         let mut numbers = vec![n];
         numbers.extend(
             self.shared.queue.lock().await.iter().filter(|m| !urls.contains_key(m)).take(batch - 1).copied(),
         );
-        let signed = self.api.sign_parts(&self.video_id, &numbers).await?;
+        let signed = self.api.sign_parts(&self.video_id, &numbers, None).await?;
         let mut mine = None;
         for part in signed {
             if part.part_number == n {
-                mine = Some(part.url);
+                mine = Some(part);
             } else {
                 urls.insert(part.part_number, part.url);
             }
@@ -345,31 +431,50 @@ impl Worker {
         mine.ok_or_else(|| CliError::Refused(format!("the API signed no URL for part {n}")))
     }
 
-    async fn read_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<Bytes> {
-        let (file, offset, len) = (file.clone(), self.plan.offset(n), self.plan.len(n) as usize);
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            use std::os::unix::fs::FileExt;
-            let mut buf = vec![0u8; len];
-            file.read_exact_at(&mut buf, offset).map(|()| Bytes::from(buf))
-        })
-        .await
-        .expect("reading a part does not panic")
-        .map_err(|source| CliError::Io { path, source })
-    }
-
-    async fn send_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<String> {
-        let bytes = self.read_part(file, n).await?;
-        let (mut retry, mut resigns) = (0u32, 0u32);
+    /// Sends part `n`; returns its ETag and (checksummed) its CRC. A part S3 refuses because its
+    /// bytes arrived different from their checksum (`BadDigest`: corrupted on the way) is read
+    /// again and re-sent once; a second refusal fails the upload, naming the part.
+    async fn send_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<(String, Option<u64>)> {
+        let mut bytes = read_part(file, &self.path, self.plan, n).await?;
+        // One pass: the CRC of the bytes in memory, the very ones sent.
+        let crc = self.shared.checksummed.then(|| checksum::crc64(&bytes));
+        let (mut retry, mut resigns, mut bad_digests) = (0u32, 0u32, 0u32);
         loop {
-            let url = self.url(n).await?;
+            let url = self.url(n, crc).await?;
             let sent = Arc::new(AtomicU64::new(0));
             let outcome = self.put(&url, bytes.clone(), sent.clone()).await;
+            if let Ok((400, _, body)) = &outcome
+                && body.contains("<Code>BadDigest</Code>")
+            {
+                self.progress.sub(sent.load(Ordering::Relaxed));
+                if bad_digests > 0 {
+                    return Err(CliError::S3 {
+                        part: n,
+                        status: 400,
+                        detail: "BadDigest twice: its bytes reached S3 different from their CRC-64/NVME \
+                                 (corrupted on the way, or a disk or memory fault here); nothing of it was stored"
+                            .into(),
+                    });
+                }
+                bad_digests += 1;
+                self.shared.bad_digests.fetch_add(1, Ordering::Relaxed);
+                self.progress.note(&format!(
+                    "part {n}: S3 found its bytes corrupted on the way; reading and sending it again"
+                ));
+                bytes = read_part(file, &self.path, self.plan, n).await?;
+                if crc != Some(checksum::crc64(&bytes)) {
+                    return Err(CliError::Refused(format!(
+                        "{} changed while part {n} was being uploaded; upload it again once it is final",
+                        self.path.display()
+                    )));
+                }
+                continue;
+            }
             let (verdict, status, detail) = match outcome {
                 Ok((status, etag, body)) => match (classify(status, &body), etag) {
                     (Verdict::Done, Some(etag)) => {
                         self.shared.bytes_sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        return Ok(etag);
+                        return Ok((etag, crc));
                     }
                     (Verdict::Done, None) => {
                         (Verdict::Fail, status, "no ETag header (is the bucket's CORS exposing it?)".into())
@@ -402,7 +507,7 @@ impl Worker {
     /// One `PUT` of the part, streamed in chunks that move the progress as they go out.
     async fn put(
         &self,
-        url: &str,
+        url: &PartUrl,
         bytes: Bytes,
         sent: Arc<AtomicU64>,
     ) -> reqwest::Result<(u16, Option<String>, String)> {
@@ -414,10 +519,12 @@ impl Worker {
             sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             Ok::<Bytes, std::io::Error>(chunk)
         });
-        let response = self
-            .api
-            .http()
-            .put(url)
+        let mut request = self.api.http().put(&url.url);
+        // The signed headers (the part's checksum) go as given.
+        for (name, value) in &url.headers {
+            request = request.header(name, value);
+        }
+        let response = request
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
             .timeout(Duration::from_secs(300))

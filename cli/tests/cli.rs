@@ -237,6 +237,7 @@ async fn a_file_changed_since_its_upload_began_is_refused_with_or_without_local_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expired_part_urls_are_signed_again_and_the_upload_completes() {
     // URLs live 2 s; each part PUT takes 500 ms: URLs signed in one batch expire before their turn.
+    // Batches are signed without checksums (with them, each URL is signed as its part is read).
     let stack = Stack::start_behind_edge(Duration::from_millis(500), |config| {
         config.part_url_ttl = Duration::from_secs(2);
     })
@@ -245,9 +246,19 @@ async fn expired_part_urls_are_signed_again_and_the_upload_completes() {
     let source = bytes(8 * 5 * MIB, 74);
     let file = run.file("slow.mp4", &source);
     let out = run
-        .run(&["upload", file.to_str().unwrap(), "--concurrency", "1", "--part-size", "5M", "--json"])
+        .run(&[
+            "upload",
+            file.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--part-size",
+            "5M",
+            "--json",
+            "--no-checksum",
+        ])
         .await;
     let report = json_of(&out);
+    assert_eq!((&report["checksum"], &report["video"]["checksumAlgorithm"]), (&Value::Null, &Value::Null));
     let expired: Vec<u32> = stack
         .edge
         .as_ref()
@@ -283,4 +294,75 @@ async fn without_a_token_or_with_a_bad_file_it_says_what_to_do() {
     let refused = run.run(&["upload", not_video.to_str().unwrap()]).await;
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused.stderr).contains("unsupported_content_type"), "{}", text(&refused.stderr));
+}
+
+/// CRC-64/NVME, bit by bit (base64): an independent check of the CLI's hardware CRC and of S3's.
+fn crc64nvme(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut crc = !0u64;
+    for &b in bytes {
+        crc ^= u64::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x9A6C_9329_AC4B_C9B5 } else { crc >> 1 };
+        }
+    }
+    base64::engine::general_purpose::STANDARD.encode((!crc).to_be_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_corrupted_on_the_way_is_refused_by_s3_and_sent_again_and_the_checksums_agree() {
+    let stack = Stack::start_behind_edge(Duration::ZERO, |_| {}).await;
+    let run = Run::new(&stack, "corrupt-once");
+    let source = bytes(3 * 5 * MIB + 4321, 73);
+    let file = run.file("river.mp4", &source);
+    let edge = stack.edge.as_ref().unwrap();
+    edge.corrupt_part(2, 1);
+    let report = json_of(&run.run(&["upload", file.to_str().unwrap(), "--part-size", "5M", "--json"]).await);
+    assert_eq!(report["video"]["status"], "uploaded");
+    assert_eq!(report["resentAfterBadDigest"], 1);
+    // Part 2 reached S3 twice: refused (400 BadDigest: its bytes did not match the signed
+    // checksum), then stored.
+    let part2: Vec<u16> = edge.puts().iter().filter(|p| p.part_number == 2).map(|p| p.status).collect();
+    assert_eq!(part2, [400, 200]);
+    let whole = crc64nvme(&source);
+    assert_eq!(report["checksum"], whole.as_str());
+    assert_eq!(
+        report["video"]["checksum"],
+        serde_json::json!({"algorithm": "crc64nvme", "type": "FULL_OBJECT", "value": whole})
+    );
+    assert_eq!(stored_bytes(&stack, &report).await, source);
+
+    // The download is checked against that checksum; `verify` catches a corrupted local copy.
+    let id = report["video"]["id"].as_str().unwrap();
+    let copy = run.dir.join("copy.mp4");
+    let down = json_of(&run.run(&["download", id, "-o", copy.to_str().unwrap(), "--json"]).await);
+    assert_eq!(down["checksum"], whole.as_str());
+    let ok = run.run(&["verify", id, copy.to_str().unwrap()]).await;
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let mut damaged = std::fs::read(&copy).unwrap();
+    damaged[12_345] ^= 1;
+    std::fs::write(&copy, &damaged).unwrap();
+    let bad = run.run(&["verify", id, copy.to_str().unwrap()]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    let err = text(&bad.stderr);
+    assert!(err.contains("is not video") && err.contains(&whole), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_corrupted_every_time_fails_the_upload_naming_it_and_nothing_is_assembled() {
+    let stack = Stack::start_behind_edge(Duration::ZERO, |_| {}).await;
+    let run = Run::new(&stack, "corrupt-always");
+    let source = bytes(2 * 5 * MIB + 99, 74);
+    let file = run.file("storm.mp4", &source);
+    stack.edge.as_ref().unwrap().corrupt_part(3, 100);
+    let out = run.run(&["upload", file.to_str().unwrap(), "--part-size", "5M"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("S3 refused part 3") && err.contains("BadDigest twice"), "{err}");
+    // Still uploading, without part 3; a rerun over a sound link sends only part 3.
+    assert_eq!(sorted(parts_in_s3(&stack).await), [1, 2]);
+    stack.edge.as_ref().unwrap().corrupt_part(3, 0);
+    let report = json_of(&run.run(&["upload", file.to_str().unwrap(), "--part-size", "5M", "--json"]).await);
+    assert_eq!((report["partsSkipped"].as_u64(), report["partsSent"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(report["video"]["checksum"]["value"], crc64nvme(&source).as_str());
 }

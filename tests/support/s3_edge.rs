@@ -1,6 +1,6 @@
 //! A slow link in front of the local S3: it delays part `PUT`s by a latency (which is when URLs
-//! expire in practice) and records each with the status S3 gave it, so tests can count what a
-//! client sent. Requests pass unchanged, `Host` included, so their signatures still verify; the
+//! expire in practice), can corrupt a part's bytes on the way, and records each `PUT` with the
+//! status S3 gave it, so tests can count what a client sent. Requests pass unchanged, `Host` included, so their signatures still verify; the
 //! refusals (an expired URL's 403 among them) are the local S3's own.
 
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,8 @@ struct Inner {
     latency: Duration,
     http: reqwest::Client,
     puts: Mutex<Vec<PartPut>>,
+    /// Flip one byte of the next `times` `PUT`s of this part (a link that corrupts).
+    corrupt: Mutex<Option<(u32, u32)>>,
 }
 
 pub struct S3Edge {
@@ -42,6 +44,7 @@ impl S3Edge {
             latency,
             http: reqwest::Client::new(),
             puts: Mutex::new(Vec::new()),
+            corrupt: Mutex::new(None),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -60,6 +63,12 @@ impl S3Edge {
     /// Every part `PUT` so far, in arrival order.
     pub fn puts(&self) -> Vec<PartPut> {
         self.inner.puts.lock().unwrap().clone()
+    }
+
+    /// From now on, one byte of each of the next `times` `PUT`s of part `part` is flipped on the
+    /// way to S3 (headers, signature and length unchanged).
+    pub fn corrupt_part(&self, part: u32, times: u32) {
+        *self.inner.corrupt.lock().unwrap() = Some((part, times));
     }
 
     /// Part numbers `PUT` successfully, from the `from`-th record on.
@@ -90,7 +99,19 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     };
     // Read the whole request first, as S3 does before it answers: an answer sent mid-upload makes
     // the client see a broken connection instead of the 403.
-    let body = to_bytes(body, 1 << 30).await.unwrap_or_default();
+    let mut body = to_bytes(body, 1 << 30).await.unwrap_or_default();
+    if let Some(n) = part_number
+        && let Some((part, times)) = inner.corrupt.lock().unwrap().as_mut()
+        && *part == n
+        && *times > 0
+        && !body.is_empty()
+    {
+        *times -= 1;
+        let mut flipped = body.to_vec();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x20;
+        body = flipped.into();
+    }
     if part_number.is_some() && !inner.latency.is_zero() {
         tokio::time::sleep(inner.latency).await;
     }
