@@ -298,6 +298,29 @@ pub fn verify_body(
 
 /// The composite checksum of a multipart upload: the checksum of the parts' binary checksums,
 /// `-<parts>` appended.
+/// The full-object CRC of parts with these (base64) CRCs and sizes, combined without their bytes
+/// (`crc-fast`'s CRC combination); `None` for SHA algorithms or an unreadable value.
+pub fn combine(algorithm: Algorithm, parts: &[(&str, u64)]) -> Option<String> {
+    use base64::Engine as _;
+    let (crc, width) = match algorithm {
+        Algorithm::Crc64Nvme => (crc_fast::CrcAlgorithm::Crc64Nvme, 8),
+        Algorithm::Crc32 => (crc_fast::CrcAlgorithm::Crc32IsoHdlc, 4),
+        Algorithm::Crc32c => (crc_fast::CrcAlgorithm::Crc32Iscsi, 4),
+        _ => return None,
+    };
+    let mut whole: Option<u64> = None;
+    for (value, size) in parts {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+        let part = match width {
+            8 => u64::from_be_bytes(bytes.try_into().ok()?),
+            _ => u64::from(u32::from_be_bytes(bytes.try_into().ok()?)),
+        };
+        whole = Some(whole.map_or(part, |acc| crc_fast::checksum_combine(crc, acc, part, *size)));
+    }
+    let whole = whole?;
+    Some(base64(&if width == 8 { whole.to_be_bytes().to_vec() } else { (whole as u32).to_be_bytes().to_vec() }))
+}
+
 pub fn composite(algorithm: Algorithm, parts: &[&str]) -> String {
     let mut hasher = Hasher::new(algorithm);
     for part in parts {
@@ -313,6 +336,23 @@ pub fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_object_crc_combined_from_the_parts_is_the_crc_of_their_bytes() {
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (a, b, c) = (&bytes[..100_000], &bytes[100_000..250_000], &bytes[250_000..]);
+        for algorithm in [Algorithm::Crc64Nvme, Algorithm::Crc32, Algorithm::Crc32c] {
+            let sum = |part: &[u8]| {
+                let mut h = Hasher::new(algorithm);
+                h.update(part);
+                base64(&h.finalize())
+            };
+            let (sa, sb, sc) = (sum(a), sum(b), sum(c));
+            let parts = [(sa.as_str(), a.len() as u64), (sb.as_str(), b.len() as u64), (sc.as_str(), c.len() as u64)];
+            assert_eq!(combine(algorithm, &parts), Some(sum(&bytes)), "{}", algorithm.name());
+        }
+        assert_eq!(combine(Algorithm::Sha256, &[("x", 1)]), None);
+    }
 
     #[test]
     fn crc_and_sha_values_are_the_ones_aws_documents() {

@@ -1142,7 +1142,18 @@ impl S3 for LocalS3 {
 
         let dest = self.new_blob();
         let blobs: Vec<Arc<Blob>> = chosen.iter().map(|(_, p)| p.blob.clone()).collect();
-        let full = upload.algorithm.filter(|_| upload.full_object);
+        // A full-object CRC is combined from the parts' CRCs, as S3 does (no pass over the
+        // object's bytes); only parts without a stored checksum make the bytes be read again.
+        let combined = upload.algorithm.filter(|_| upload.full_object).and_then(|algorithm| {
+            let parts: Option<Vec<(&str, u64)>> = chosen
+                .iter()
+                .map(|(_, p)| {
+                    p.checksum.as_ref().filter(|c| c.algorithm == algorithm).map(|c| (c.value.as_str(), p.size))
+                })
+                .collect();
+            checksum::combine(algorithm, &parts?)
+        });
+        let full = upload.algorithm.filter(|_| upload.full_object && combined.is_none());
         let path = dest.0.clone();
         let assembled = tokio::task::spawn_blocking(move || assemble(&path, &blobs, full))
             .await
@@ -1152,7 +1163,7 @@ impl S3 for LocalS3 {
             self.state().uploads.insert(input.upload_id.clone(), upload);
         };
         let full_sum = match assembled {
-            Ok(sum) => sum,
+            Ok(sum) => sum.or(combined),
             Err(e) => {
                 restore(upload);
                 return Err(e);
