@@ -3,8 +3,8 @@
 //!
 //! Resuming trusts S3, not the local state: the state file (or, without one, the caller's
 //! unfinished uploads on the server, matched by a hash of the path in their metadata) says which
-//! upload; `ListParts` says which parts S3 holds. Only the others are sent. Each worker holds one
-//! part in memory at a time, so memory is bounded by concurrency × part size.
+//! upload; `ListParts` says which parts S3 holds. Only the others are sent. Each worker holds the
+//! part it sends and the next one it prepares, so memory is bounded by 2 × concurrency × part size.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -367,6 +367,13 @@ struct Shared {
     bad_digests: AtomicU32,
 }
 
+struct Prepared {
+    n: u32,
+    bytes: Bytes,
+    crc: Option<u64>,
+    url: PartUrl,
+}
+
 struct Worker {
     api: Api,
     video_id: String,
@@ -383,16 +390,47 @@ impl Worker {
             Ok(f) => Arc::new(f),
             Err(source) => return self.fail(CliError::Io { path: self.path.clone(), source }).await,
         };
+        // The next part is read, checksummed and signed while this one is in flight, so the
+        // sign call a checksummed part needs costs no transfer time (two parts in memory).
+        let mut next: Option<Result<Prepared>> = None;
         loop {
             if self.shared.failed.lock().await.is_some() {
                 return;
             }
-            let Some(n) = self.shared.queue.lock().await.pop_front() else { return };
-            match self.send_part(&file, n).await {
+            let current = match next.take() {
+                Some(prepared) => prepared,
+                None => {
+                    let Some(n) = self.shared.queue.lock().await.pop_front() else { return };
+                    self.prepare(&file, n).await
+                }
+            };
+            let current = match current {
+                Ok(current) => current,
+                Err(e) => return self.fail(e).await,
+            };
+            let n = current.n;
+            let following = self.shared.queue.lock().await.pop_front();
+            let (sent, prepared) = tokio::join!(self.send_part(&file, current), async {
+                match following {
+                    Some(m) => Some(self.prepare(&file, m).await),
+                    None => None,
+                }
+            });
+            match sent {
                 Ok((etag, crc)) => self.shared.etags.lock().await.push((n, etag, crc)),
                 Err(e) => return self.fail(e).await,
             }
+            next = prepared;
         }
+    }
+
+    /// Part `n` ready to go: its bytes, their CRC (checksummed uploads) and a URL.
+    async fn prepare(&self, file: &Arc<std::fs::File>, n: u32) -> Result<Prepared> {
+        let bytes = read_part(file, &self.path, self.plan, n).await?;
+        // One pass: the CRC of the bytes in memory, the very ones sent.
+        let crc = self.shared.checksummed.then(|| checksum::crc64(&bytes));
+        let url = self.url(n, crc).await?;
+        Ok(Prepared { n, bytes, crc, url })
     }
 
     async fn fail(&self, error: CliError) {
@@ -434,13 +472,15 @@ impl Worker {
     /// Sends part `n`; returns its ETag and (checksummed) its CRC. A part S3 refuses because its
     /// bytes arrived different from their checksum (`BadDigest`: corrupted on the way) is read
     /// again and re-sent once; a second refusal fails the upload, naming the part.
-    async fn send_part(&self, file: &Arc<std::fs::File>, n: u32) -> Result<(String, Option<u64>)> {
-        let mut bytes = read_part(file, &self.path, self.plan, n).await?;
-        // One pass: the CRC of the bytes in memory, the very ones sent.
-        let crc = self.shared.checksummed.then(|| checksum::crc64(&bytes));
+    async fn send_part(&self, file: &Arc<std::fs::File>, part: Prepared) -> Result<(String, Option<u64>)> {
+        let Prepared { n, mut bytes, crc, url } = part;
+        let mut first = Some(url);
         let (mut retry, mut resigns, mut bad_digests) = (0u32, 0u32, 0u32);
         loop {
-            let url = self.url(n, crc).await?;
+            let url = match first.take() {
+                Some(url) => url,
+                None => self.url(n, crc).await?,
+            };
             let sent = Arc::new(AtomicU64::new(0));
             let outcome = self.put(&url, bytes.clone(), sent.clone()).await;
             if let Ok((400, _, body)) = &outcome

@@ -318,7 +318,11 @@ pub fn combine(algorithm: Algorithm, parts: &[(&str, u64)]) -> Option<String> {
         whole = Some(whole.map_or(part, |acc| crc_fast::checksum_combine(crc, acc, part, *size)));
     }
     let whole = whole?;
-    Some(base64(&if width == 8 { whole.to_be_bytes().to_vec() } else { (whole as u32).to_be_bytes().to_vec() }))
+    Some(base64(&if width == 8 {
+        whole.to_be_bytes().to_vec()
+    } else {
+        (whole as u32).to_be_bytes().to_vec()
+    }))
 }
 
 pub fn composite(algorithm: Algorithm, parts: &[&str]) -> String {
@@ -348,7 +352,8 @@ mod tests {
                 base64(&h.finalize())
             };
             let (sa, sb, sc) = (sum(a), sum(b), sum(c));
-            let parts = [(sa.as_str(), a.len() as u64), (sb.as_str(), b.len() as u64), (sc.as_str(), c.len() as u64)];
+            let parts =
+                [(sa.as_str(), a.len() as u64), (sb.as_str(), b.len() as u64), (sc.as_str(), c.len() as u64)];
             assert_eq!(combine(algorithm, &parts), Some(sum(&bytes)), "{}", algorithm.name());
         }
         assert_eq!(combine(Algorithm::Sha256, &[("x", 1)]), None);

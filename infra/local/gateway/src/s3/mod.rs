@@ -1148,7 +1148,10 @@ impl S3 for LocalS3 {
             let parts: Option<Vec<(&str, u64)>> = chosen
                 .iter()
                 .map(|(_, p)| {
-                    p.checksum.as_ref().filter(|c| c.algorithm == algorithm).map(|c| (c.value.as_str(), p.size))
+                    p.checksum
+                        .as_ref()
+                        .filter(|c| c.algorithm == algorithm)
+                        .map(|c| (c.value.as_str(), p.size))
                 })
                 .collect();
             checksum::combine(algorithm, &parts?)
