@@ -18,6 +18,8 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::{Value, json};
 use vidgate::bus::EventBus;
 
+use crate::notifications::sqs_error;
+
 /// The rule on the local bus that sends every vidgate event to the webhook's queue.
 pub const RULE: &str = "vidgate-local-webhook";
 /// The queue the rule fills and [`deliver`] empties, and its dead-letter queue.
@@ -91,29 +93,10 @@ pub struct WebhookQueues {
     pub account: String,
 }
 
-fn error(what: &str, e: impl std::error::Error + 'static) -> String {
-    format!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
-}
-
+/// A queue's URL and ARN.
 async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String), String> {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .map_err(|e| error(&format!("creating queue {name}"), e))?
-        .queue_url
-        .ok_or_else(|| format!("CreateQueue {name} returned no URL"))?;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| error("reading a queue's ARN", e))?
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .ok_or("the queue has no ARN")?;
+    let url = crate::notifications::create_queue(sqs, name).await?;
+    let arn = crate::notifications::queue_arn(sqs, &url).await?;
     Ok((url, arn))
 }
 
@@ -145,7 +128,7 @@ pub async fn ensure_bus(
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await
-        .map_err(|e| error("setting the webhook queue's redrive policy", e))?;
+        .map_err(|e| sqs_error("setting the webhook queue's redrive policy", e))?;
     let put_rule = events
         .put_rule()
         .name(RULE)
@@ -364,7 +347,7 @@ async fn report_failure(sdk: &SdkConfig, stream_arn: &str, sequence: &str) {
             .message_body(body.to_string())
             .send()
             .await
-            .map_err(|e| error("reporting a failed record", e))
+            .map_err(|e| sqs_error("reporting a failed record", e))
     };
     if let Err(e) = sent.await {
         tracing::error!(error = e, "the on-failure queue");
@@ -400,7 +383,7 @@ pub async fn deliver(sdk: SdkConfig, queues: WebhookQueues, webhook: Webhook) {
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = error("reading the webhook queue", e), "webhook");
+                tracing::warn!(error = sqs_error("reading the webhook queue", e), "webhook");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -456,7 +439,7 @@ pub async fn deliver(sdk: SdkConfig, queues: WebhookQueues, webhook: Webhook) {
                 && let Err(e) =
                     sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
             {
-                tracing::warn!(error = error("deleting a delivered event", e), "webhook");
+                tracing::warn!(error = sqs_error("deleting a delivered event", e), "webhook");
             }
         }
     }

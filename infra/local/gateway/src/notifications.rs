@@ -64,11 +64,11 @@ pub struct Queues {
     pub dead_letters: String,
 }
 
-fn sqs_error(what: &str, e: impl std::error::Error + 'static) -> String {
+pub(crate) fn sqs_error(what: &str, e: impl std::error::Error + 'static) -> String {
     format!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
+pub(crate) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -82,6 +82,17 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, Strin
         .ok_or_else(|| "the queue has no ARN".into())
 }
 
+/// Creates the queue `name` (or finds it: creating is idempotent in SQS); returns its URL.
+pub(crate) async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, String> {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| sqs_error(&format!("creating queue {name}"), e))?
+        .queue_url
+        .ok_or_else(|| format!("CreateQueue {name} returned no URL"))
+}
+
 /// Creates both queues with `delivery`'s rules and points the bucket's `ObjectCreated:*`
 /// notifications at the first. Safe to run again.
 pub async fn ensure_notifications(
@@ -90,20 +101,8 @@ pub async fn ensure_notifications(
     delivery: Delivery,
 ) -> Result<Queues, String> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let create = |name: &'static str| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.create_queue()
-                .queue_name(name)
-                .send()
-                .await
-                .map_err(|e| sqs_error(&format!("creating queue {name}"), e))?
-                .queue_url
-                .ok_or_else(|| format!("CreateQueue {name} returned no URL"))
-        }
-    };
-    let dead_letters = create(DEAD_LETTER_QUEUE).await?;
-    let events = create(QUEUE).await?;
+    let dead_letters = create_queue(&sqs, DEAD_LETTER_QUEUE).await?;
+    let events = create_queue(&sqs, QUEUE).await?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": queue_arn(&sqs, &dead_letters).await?,
         "maxReceiveCount": delivery.max_receives,
