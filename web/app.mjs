@@ -87,6 +87,25 @@ function formatSize(bytes) {
   return bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
+/** What the header says, as the list shows it: `0:06 · 640×360 · avc1.64001F + mp4a.40.2`. */
+function formatMedia(v) {
+  const m = v.media;
+  if (!m) return { text: v.status === 'rejected' ? v.rejectReason ?? '' : '–', warnings: [] };
+  const parts = [];
+  if (m.durationMs != null) {
+    const s = Math.ceil(m.durationMs / 1000);
+    parts.push(`${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`);
+  }
+  parts.push(`${m.width}×${m.height}${m.rotation ? ` ↻${m.rotation}°` : ''}`);
+  parts.push([m.videoCodec, m.audioCodec].filter(Boolean).join(' + '));
+  const warnings = [];
+  if (m.faststart === false) warnings.push('not faststart: playback waits for the whole file');
+  const missing = [['chromium', 'Chromium'], ['firefox', 'Firefox'], ['safari', 'Safari']]
+    .filter(([key]) => m.browsers[key] === false).map(([, name]) => name);
+  if (missing.length > 0) warnings.push(`won't play in ${missing.join(', ')}`);
+  return { text: parts.join(' · '), warnings };
+}
+
 async function refresh() {
   if (!token) return;
   clearTimeout(refreshTimer);
@@ -102,6 +121,17 @@ async function refresh() {
         if (i === 1) { td.className = 'status'; td.dataset.status = v.status; }
         tr.append(td);
       });
+      const media = formatMedia(v);
+      const mediaCell = document.createElement('td');
+      mediaCell.className = 'media';
+      mediaCell.textContent = media.text;
+      for (const warning of media.warnings) {
+        const w = document.createElement('span');
+        w.className = 'media-warning';
+        w.textContent = ` ⚠ ${warning}`;
+        mediaCell.append(w);
+      }
+      tr.append(mediaCell);
       const action = document.createElement('td');
       if (v.status === 'uploaded') {
         const play = document.createElement('button');
@@ -151,6 +181,15 @@ async function playVideo(video) {
   try {
     const { url } = await call('POST', `/v1/videos/${video.id}/playback`);
     const player = $('player');
+    // The box takes the video's shape before its first frame: the recorded aspect, turned by
+    // the rotation the browser will apply.
+    const m = video.media;
+    if (m) {
+      const [w, h] = m.displayAspectRatio.split(':').map(Number);
+      player.style.aspectRatio = m.rotation % 180 === 90 ? `${h} / ${w}` : `${w} / ${h}`;
+    } else {
+      player.style.aspectRatio = '';
+    }
     player.src = url;
     player.dataset.id = video.id;
     $('now-playing').textContent = `Playing ${video.filename}`;

@@ -39,7 +39,7 @@ fn make_file(path: &Path, size: usize) {
         file.write_all_at(&chunk, offset as u64).unwrap();
         offset += len;
     }
-    file.write_all_at(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", 0).unwrap();
+    file.write_all_at(&vidgate::domain::media::synthetic_prefix(), 0).unwrap();
 }
 
 async fn delete(stack: &Stack, key: &str) {

@@ -71,6 +71,41 @@ pub fn human_bytes(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// A video's `media` as a person reads it: `2:41 1920x1080 ↻90 29.97 fps hvc1.1.6.L93.90 + mp4a.40.2`,
+/// then its warnings (`not faststart`, `won't play in Chromium, Firefox`). `None` without media.
+pub fn media_summary(video: &serde_json::Value) -> Option<String> {
+    let m = video.get("media").filter(|m| m.is_object())?;
+    let mut out = Vec::new();
+    if let Some(ms) = m["durationMs"].as_u64() {
+        let s = ms.div_ceil(1000);
+        out.push(match s / 3600 {
+            0 => format!("{}:{:02}", s / 60, s % 60),
+            h => format!("{h}:{:02}:{:02}", s / 60 % 60, s % 60),
+        });
+    }
+    out.push(format!("{}x{}", m["width"], m["height"]));
+    if let Some(r) = m["rotation"].as_u64().filter(|&r| r != 0) {
+        out.push(format!("rotated {r}°"));
+    }
+    if let Some(f) = m["frameRate"].as_f64() {
+        out.push(format!("{f} fps"));
+    }
+    let codecs = [m["videoCodec"].as_str(), m["audioCodec"].as_str()];
+    out.push(codecs.into_iter().flatten().collect::<Vec<_>>().join(" + "));
+    if m["faststart"] == serde_json::Value::Bool(false) {
+        out.push("(not faststart: moov after mdat)".into());
+    }
+    let missing: Vec<&str> = [("chromium", "Chromium"), ("firefox", "Firefox"), ("safari", "Safari")]
+        .into_iter()
+        .filter(|(key, _)| m["browsers"][key] == serde_json::Value::Bool(false))
+        .map(|(_, name)| name)
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!("(won't play in {})", missing.join(", ")));
+    }
+    Some(out.join(" "))
+}
+
 /// Sizes as people type them: `8M`, `16MiB`, `1g`, `5242880`.
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
@@ -102,5 +137,25 @@ mod tests {
         assert!(parse_size("M").is_err());
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(3 << 29), "1.5 GiB");
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::media_summary;
+    use serde_json::json;
+
+    #[test]
+    fn a_summary_names_duration_picture_codecs_and_warnings() {
+        let video = json!({"media": {
+            "container": "quicktime", "durationMs": 161_400, "width": 1920, "height": 1080, "rotation": 90,
+            "frameRate": 29.97, "videoCodec": "hvc1.1.6.L93.90", "audioCodec": "mp4a.40.2", "faststart": false,
+            "browsers": {"chromium": false, "firefox": false, "safari": true}}});
+        assert_eq!(
+            media_summary(&video).unwrap(),
+            "2:42 1920x1080 rotated 90° 29.97 fps hvc1.1.6.L93.90 + mp4a.40.2 (not faststart: moov after mdat) \
+             (won't play in Chromium, Firefox)"
+        );
+        assert_eq!(media_summary(&json!({"media": null})), None);
     }
 }

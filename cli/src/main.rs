@@ -54,7 +54,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show one video as JSON.
+    /// Show one video as JSON (its `media`: duration, picture, codecs, faststart, browsers).
     Info { id: String },
     /// Abort an unfinished upload.
     Abort { id: String },
@@ -126,6 +126,9 @@ async fn run(cli: Cli) -> Result<()> {
                     report.parts_skipped,
                     report.seconds
                 );
+                if let Some(media) = vidgate_cli::media_summary(&report.video) {
+                    println!("{media}");
+                }
             }
         }
         Command::Ls { status, limit, json } => {
@@ -135,7 +138,12 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 for v in &videos {
                     let size = v.size.map_or_else(|| "-".into(), human_bytes);
-                    println!("{}  {:<9}  {:>10}  {}  {}", v.id, v.status, size, v.created_at, v.filename);
+                    let media =
+                        vidgate_cli::media_summary(&v.raw).map(|m| format!("  {m}")).unwrap_or_default();
+                    println!(
+                        "{}  {:<9}  {:>10}  {}  {}{media}",
+                        v.id, v.status, size, v.created_at, v.filename
+                    );
                 }
             }
         }

@@ -60,8 +60,9 @@ async fn main() {
         let len = part.min(size - i * part);
         let mut chunk: Vec<u8> = (0..len).map(|j| ((i * part + j) % 251) as u8).collect();
         if i == 0 {
-            // An MP4 `ftyp` box first, or the upload would be rejected as not a video.
-            chunk[..24].copy_from_slice(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom");
+            // A real MP4 header first, or the upload would be rejected as not a video.
+            let header = vidgate::domain::media::synthetic_prefix();
+            chunk[..header.len()].copy_from_slice(&header);
         }
         stack.put_part(url["url"].as_str().unwrap(), chunk).await;
     }

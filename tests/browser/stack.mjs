@@ -106,7 +106,14 @@ export async function launchChromium() {
 
 export const MIB = 1024 * 1024;
 
-/// Deterministic bytes that begin like an MP4 file, so the upload is recorded `uploaded`.
+/// A real MP4 header (a one-frame 64x36 H.264 video's ftyp and moov, made by
+/// tests/fixtures/media/make) and an mdat box to the end of the file: what the probe reads as video.
+const MP4_PREFIX = Buffer.concat([
+  readFileSync(path.join(root, 'functions/vidgate/src/domain/media/synthetic-header.mp4')),
+  Buffer.from('00000000', 'hex'), Buffer.from('mdat'),
+]);
+
+/// Deterministic bytes behind a real MP4 header, so the upload is recorded `uploaded`.
 export function videoLike(length, seed = 0x2545f491) {
   const bytes = Buffer.alloc(length);
   let x = seed;
@@ -114,7 +121,7 @@ export function videoLike(length, seed = 0x2545f491) {
     x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
     bytes[i] = x & 0xff;
   }
-  Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex').copy(bytes);
+  MP4_PREFIX.copy(bytes);
   return bytes;
 }
 

@@ -111,6 +111,11 @@ test('Uppy 6 signRequest: multipart with pause and resume, one PUT, playback; an
     const clipRecord = await alice('GET', `/v1/videos/${clipId}`);
     assert.equal(clipRecord.body.method, 'put');
     assert.equal(clipRecord.body.size, clip.length);
+    // The probe read the header at arrival (ffprobe: 6 s, 320x240, avc1 Constrained Baseline 2.0 + AAC-LC).
+    assert.equal(clipRecord.body.media.durationMs, 6000);
+    assert.equal(clipRecord.body.media.videoCodec, 'avc1.42C014');
+    const mediaCell = await page.textContent(`#videos tr[data-id="${clipId}"] td.media`);
+    assert.match(mediaCell, /^0:06 · 320×240 · avc1\.42C014 \+ mp4a\.40\.2/);
 
     await page.click(`#videos tr[data-id="${clipId}"] button.play`);
     await page.waitForFunction(() => document.getElementById('player').currentTime > 1, null, { timeout: 30_000 });

@@ -369,11 +369,12 @@ impl Drop for Stack {
     }
 }
 
-/// Deterministic pseudo-random bytes that begin like an MP4 file (an `ftyp` box), so uploads of
-/// them are recorded `uploaded`; a failure can be reproduced from the seed.
+/// Deterministic pseudo-random bytes behind a real MP4 header (a one-frame H.264 `moov`, then an
+/// `mdat` box to the end), so uploads of them are recorded `uploaded`; a failure can be
+/// reproduced from the seed. Shorter than the header (796 bytes), they are rejected as truncated.
 pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut out = noise(len, seed);
-    let header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom";
+    let header = vidgate::domain::media::synthetic_prefix();
     let n = header.len().min(len);
     out[..n].copy_from_slice(&header[..n]);
     out

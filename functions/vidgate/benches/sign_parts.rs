@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
         quota_bytes: None,
         checksum_algorithm: None,
         checksum: None,
+        media: None,
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 

@@ -86,7 +86,22 @@ pub struct Config {
     /// `VIDGATE_EVENT_BUS`: the EventBridge bus (name or ARN) lifecycle events are published
     /// to; required by publish-events.
     pub event_bus: Option<String>,
+    /// `VIDGATE_MAX_PROBE_BYTES` (default [`DEFAULT_MAX_PROBE_BYTES`]) and `VIDGATE_MAX_PROBE_MS`
+    /// (default 2000): what reading one video's header may fetch and parse before the video is
+    /// rejected as unreadable.
+    pub probe: ProbeLimits,
 }
+
+/// The bounds on reading a container's header (see [`crate::domain::media`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeLimits {
+    pub bytes: u64,
+    /// Parser time, measured around each run (the fetches are not counted).
+    pub time: Duration,
+}
+
+/// 16 MiB: a two-hour 30 fps MP4's `moov` is about 6 MB.
+pub const DEFAULT_MAX_PROBE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The bounds on one owner's uploads in progress. An upload holds its declared size of the bytes
 /// bound, or the maximum video size when it declared none (that is what it may still store).
@@ -130,6 +145,8 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_MAX_OPEN_UPLOADS",
     "VIDGATE_MAX_BYTES_IN_FLIGHT",
     "VIDGATE_EVENT_BUS",
+    "VIDGATE_MAX_PROBE_BYTES",
+    "VIDGATE_MAX_PROBE_MS",
 ];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
@@ -249,6 +266,15 @@ impl Config {
             max_video_size,
             quota: Quota { uploads: uploads as u32, bytes },
             event_bus: get("VIDGATE_EVENT_BUS").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
+            probe: ProbeLimits {
+                bytes: number(
+                    "VIDGATE_MAX_PROBE_BYTES",
+                    DEFAULT_MAX_PROBE_BYTES,
+                    64 * 1024,
+                    1024 * 1024 * 1024,
+                )?,
+                time: Duration::from_millis(number("VIDGATE_MAX_PROBE_MS", 2000, 10, 60_000)?),
+            },
         })
     }
 

@@ -7,6 +7,7 @@ pub mod checksum;
 pub mod credentials;
 pub mod keys;
 pub mod lifecycle;
+pub mod media;
 pub mod parts;
 pub mod playback;
 pub mod range;

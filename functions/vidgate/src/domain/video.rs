@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::checksum::{Checksum, ChecksumAlgorithm};
+use super::media::Media;
 use super::parts::PartPlan;
 use super::time::{self, Timestamp};
 use super::upload::NewUpload;
@@ -151,6 +152,8 @@ pub enum Change {
         etag: String,
         /// What S3 reports of the object's checksum, when it has one.
         checksum: Option<Checksum>,
+        /// What its header says, for the containers vidgate reads ([`super::media`]).
+        media: Option<Box<Media>>,
     },
     /// The object exists but is not a video.
     Reject {
@@ -239,6 +242,9 @@ pub struct Video {
     /// The stored object's checksum, as S3 reported it when the object was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
+    /// Duration, picture, codecs…, read from the container's header when the object was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Box<Media>>,
 }
 
 /// Why a change can't be applied: the record already reached a final state.
@@ -269,10 +275,11 @@ impl Video {
         self.status = change.target();
         self.updated_at = at;
         match change {
-            Change::Complete { size, etag, checksum } => {
+            Change::Complete { size, etag, checksum, media } => {
                 self.size = Some(*size);
                 self.etag = Some(etag.clone());
                 self.checksum = checksum.clone();
+                self.media = media.clone();
                 self.completed_at = Some(at);
             }
             Change::Reject { size, etag, reason } => {
@@ -319,6 +326,7 @@ impl Video {
             quota_bytes: None,
             checksum_algorithm: upload.checksum_algorithm,
             checksum: None,
+            media: None,
         }
     }
 
@@ -356,6 +364,7 @@ pub(crate) mod tests {
             quota_bytes: None,
             checksum_algorithm: None,
             checksum: None,
+            media: None,
         }
     }
 
@@ -363,7 +372,8 @@ pub(crate) mod tests {
     fn given_uploading_when_completed_then_uploaded_with_size_and_etag() {
         let mut v = sample("alice");
         let at = time::now();
-        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None }, at).unwrap();
+        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None, media: None }, at)
+            .unwrap();
         assert_eq!(v.status, Status::Uploaded);
         assert_eq!(v.size, Some(42));
         assert_eq!(v.etag.as_deref(), Some("\"e\""));
@@ -374,7 +384,7 @@ pub(crate) mod tests {
     fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
         for start in [Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
             for change in [
-                Change::Complete { size: 1, etag: "x".into(), checksum: None },
+                Change::Complete { size: 1, etag: "x".into(), checksum: None, media: None },
                 Change::Abort,
                 Change::Expire,
             ] {

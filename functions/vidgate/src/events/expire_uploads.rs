@@ -47,7 +47,7 @@ mod tests {
         let created = h.create(json!({"filename": "late.mp4", "method": "presigned"})).await;
         let id = created["videoId"].as_str().unwrap();
         let video = h.stored(id).await.unwrap();
-        h.objects.put_object(&video.key, crate::objects::memory::video_like(10, 1));
+        h.objects.put_object(&video.key, crate::objects::memory::video_like(1000, 1));
         back_date(&h, id).await;
         let report = expire_uploads(&h.app).await.unwrap();
         assert_eq!(report.finished, 1);

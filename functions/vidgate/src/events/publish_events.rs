@@ -157,6 +157,7 @@ mod tests {
             quota_bytes: None,
             checksum_algorithm: None,
             checksum: None,
+            media: None,
         }
     }
 

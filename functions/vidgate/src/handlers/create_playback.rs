@@ -74,7 +74,7 @@ mod tests {
         let (status, body) = call(&h.app, HttpFunction::CreatePlayback, h.raw("POST", &path, "")).await;
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("video_not_uploaded")));
 
-        h.objects.put_part(upload, 1, 100).unwrap();
+        h.objects.put_part(upload, 1, 1000).unwrap();
         let (status, _) = call(
             &h.app,
             HttpFunction::CompleteUpload,

@@ -194,7 +194,12 @@ mod tests {
             .videos
             .transition(
                 &video,
-                &crate::domain::Change::Complete { size: bytes.len() as u64, etag, checksum: None },
+                &crate::domain::Change::Complete {
+                    size: bytes.len() as u64,
+                    etag,
+                    checksum: None,
+                    media: None,
+                },
                 time::now(),
             )
             .await

@@ -157,8 +157,8 @@ impl From<UploadError> for ApiError {
                 ApiError::TooManyRequests { code: "quota_exceeded", message }
             }
             UploadError::Conflict { code, message } => ApiError::Conflict { code, message },
-            UploadError::NotAVideo => {
-                ApiError::Unprocessable { code: "not_a_video", message: UploadError::NotAVideo.to_string() }
+            e @ UploadError::NotAVideo(_) => {
+                ApiError::Unprocessable { code: "not_a_video", message: e.to_string() }
             }
             UploadError::Store(e) => e.into(),
             UploadError::Objects(e) => e.into(),
@@ -241,7 +241,7 @@ mod tests {
             (UploadError::NotFound, 404, "video_not_found"),
             (UploadError::Vanished(VideoId::new()), 404, "video_not_found"),
             (UploadError::conflict("upload_aborted", "no"), 409, "upload_aborted"),
-            (UploadError::NotAVideo, 422, "not_a_video"),
+            (UploadError::NotAVideo("no video track".into()), 422, "not_a_video"),
             (UploadError::QuotaExceeded("no".into()), 429, "quota_exceeded"),
             (UploadError::Credentials(CredentialError::Disabled), 400, "credentials_not_enabled"),
             (UploadError::Credentials(CredentialError::Unavailable("x".into())), 503, "service_unavailable"),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
+use crate::domain::media::Media;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Status, UploadMethod, Video, VideoId};
 use crate::uploads::Grant;
@@ -39,6 +40,9 @@ pub struct VideoView<'a> {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The stored object's checksum as S3 reported it (`null` until recorded, or if S3 kept none).
     pub checksum: Option<&'a Checksum>,
+    /// What the container's header says (`null` until uploaded, and for containers vidgate
+    /// doesn't read: AVI, MPEG, Ogg, FLV, ASF).
+    pub media: Option<&'a Media>,
 }
 
 impl<'a> From<&'a Video> for VideoView<'a> {
@@ -63,6 +67,7 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             expires_at: v.expires_at,
             checksum_algorithm: v.checksum_algorithm,
             checksum: v.checksum.as_ref(),
+            media: v.media.as_deref(),
         }
     }
 }

@@ -23,12 +23,12 @@ struct Upload {
     parts: BTreeMap<u32, (UploadedPart, Vec<u8>)>,
 }
 
-/// What `put_part` stores: bytes that begin like an MP4 file, so an assembled object sniffs as
-/// video.
+/// What `put_part` stores: part 1 begins with a real MP4 header and an `mdat` to the end of the
+/// file, so an assembled object reads as video (when part 1 is larger than that prefix).
 pub fn video_like(size: u64, part_number: u32) -> Vec<u8> {
     let mut bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     if part_number == 1 {
-        let header = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom";
+        let header = crate::domain::media::synthetic_prefix();
         let n = header.len().min(bytes.len());
         bytes[..n].copy_from_slice(&header[..n]);
     }

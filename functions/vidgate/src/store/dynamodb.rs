@@ -164,6 +164,14 @@ impl DynamoVideoStore {
                 .expression_attribute_names("#checksum", "checksum")
                 .expression_attribute_values(":checksum", value);
         }
+        if let Change::Complete { media: Some(media), .. } = change {
+            update.push_str(", #media = :media");
+            let value = serde_dynamo::to_attribute_value(media)
+                .map_err(|e| StoreError::Other(format!("encoding media: {e}")))?;
+            request = request
+                .expression_attribute_names("#media", "media")
+                .expression_attribute_values(":media", value);
+        }
         if let Change::Complete { size, etag, .. } | Change::Reject { size, etag, .. } = change {
             update.push_str(", #size = :size, #etag = :etag");
             request = request

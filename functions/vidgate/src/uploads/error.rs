@@ -16,9 +16,10 @@ pub enum UploadError {
     /// The upload is in a state (or of a method) that does not allow this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    /// The bytes that arrived are not a video; the record says `rejected`.
-    #[error("the uploaded bytes are not a known video container; the upload is rejected")]
-    NotAVideo,
+    /// The bytes that arrived are not a video (or not one vidgate can read); the record says
+    /// `rejected` and why.
+    #[error("the upload is rejected: {0}")]
+    NotAVideo(String),
     /// Starting this upload would take its owner past a bound of their quota; finishing or
     /// aborting one of their uploads in progress makes room.
     #[error("{0}")]

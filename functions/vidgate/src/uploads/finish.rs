@@ -40,7 +40,7 @@ pub async fn finish(
         (Status::Uploading, None) => complete_uploaded_object(app, video, parts).await,
         // Completing twice answers the same as the first time.
         (Status::Uploaded, _) => Ok(video),
-        (other, _) => Err(finished_error(other)),
+        (_, _) => Err(finished_error(&video)),
     }
 }
 
@@ -152,13 +152,15 @@ async fn complete_uploaded_object(
 fn finished(video: Video) -> Result<Video, UploadError> {
     match video.status {
         Status::Uploaded => Ok(video),
-        other => Err(finished_error(other)),
+        _ => Err(finished_error(&video)),
     }
 }
 
-fn finished_error(status: Status) -> UploadError {
-    match status {
-        Status::Rejected => UploadError::NotAVideo,
+fn finished_error(video: &Video) -> UploadError {
+    match video.status {
+        Status::Rejected => {
+            UploadError::NotAVideo(video.reject_reason.clone().unwrap_or_else(|| "not a video".into()))
+        }
         other => not_uploading(other),
     }
 }

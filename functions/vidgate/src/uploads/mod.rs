@@ -18,6 +18,7 @@ mod expire;
 mod finish;
 mod grant;
 mod parts;
+mod probe;
 mod settle;
 mod start;
 
@@ -31,6 +32,7 @@ pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
 pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedParts, list_parts, sign_parts};
+pub use probe::{Probe, probe};
 pub use start::{PutTarget, Started, post_target, put_target, start};
 
 use crate::app::Records;
@@ -274,7 +276,7 @@ mod tests {
                 .await
                 .unwrap();
         objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
-        assert!(matches!(finish(&app, video.clone(), None, None).await, Err(UploadError::NotAVideo)));
+        assert!(matches!(finish(&app, video.clone(), None, None).await, Err(UploadError::NotAVideo(_))));
         assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Rejected);
     }
 
@@ -306,7 +308,7 @@ mod tests {
         let Started { video: rejected, .. } =
             start(&app, &alice, upload(serde_json::json!({"filename": "c.mp4"}))).await.unwrap();
         objects.put_part_bytes(rejected.upload_id.as_deref().unwrap(), 1, b"%PDF-1.7".to_vec()).unwrap();
-        assert!(matches!(finish(&app, rejected.clone(), None, None).await, Err(UploadError::NotAVideo)));
+        assert!(matches!(finish(&app, rejected.clone(), None, None).await, Err(UploadError::NotAVideo(_))));
         assert_eq!(app.videos.quota_use(&alice).await.unwrap().uploads, 1);
 
         for video in [&uploaded, &uploading, &rejected] {

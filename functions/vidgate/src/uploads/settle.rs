@@ -9,9 +9,11 @@
 //! of any route, the S3 event, or the sweeper.
 
 use super::UploadError;
+use super::probe::probe;
 use crate::Config;
 use crate::app::{Objects, Records};
-use crate::domain::sniff::{SNIFF_BYTES, rejection};
+use crate::domain::media;
+use crate::domain::sniff::{SNIFF_BYTES, container, rejection};
 use crate::domain::{Change, Status, Video, time};
 use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
@@ -76,8 +78,9 @@ pub(super) async fn settle_counted(
     }
 }
 
-/// Records an object that now exists: `uploaded` if its first bytes are a video container,
-/// `rejected` with the reason if not. An object larger than its upload may be (the maximum video
+/// Records an object that now exists: `uploaded` if its first bytes are a video container (with
+/// its media facts, for the containers vidgate reads), `rejected` with the reason if not, or if
+/// its header can't be read or holds no video track. An object larger than its upload may be (the maximum video
 /// size, or the size it declared) is `rejected` and deleted: credentials-mode and
 /// `signRequest` clients write objects S3 could not hold to a length.
 pub(super) async fn arrived(
@@ -102,9 +105,31 @@ pub(super) async fn arrived(
     } else {
         app.objects().get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
     };
-    let change = match rejection(&head) {
-        None => Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum },
-        Some(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
+    let change = match (rejection(&head), container(&head).filter(|c| media::probed(c))) {
+        (Some(reason), _) => Change::Reject { size: object.size, etag: object.etag, reason },
+        (None, None) => {
+            Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum, media: None }
+        }
+        (None, Some(container)) => {
+            let probe = probe(app, &video.key, &object, container, head).await?;
+            tracing::info!(
+                video_id = %video.id,
+                requests = probe.requests,
+                bytes = probe.bytes,
+                parse_us = probe.parse_time.as_micros() as u64,
+                readable = probe.outcome.is_ok(),
+                "video header read"
+            );
+            match probe.outcome {
+                Ok(media) => Change::Complete {
+                    size: object.size,
+                    etag: object.etag,
+                    checksum: object.checksum,
+                    media: Some(Box::new(media)),
+                },
+                Err(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
+            }
+        }
     };
     let updated = record(app, video, &change).await?;
     if updated.status == Status::Deleted {
