@@ -145,6 +145,20 @@ async fn every_fixture_records_what_ffprobe_says() {
         let stored = &item["media"].as_m().unwrap()["videoCodec"];
         assert_eq!(stored.as_s().unwrap(), media["videoCodec"].as_str().unwrap(), "{name}");
     }
+    // A fragmented MP4: the picture and codecs as ffprobe says; its length is only in the
+    // fragments (ffprobe sums them), which the probe doesn't walk: unknown, not made up.
+    let bytes = fixture("fragmented.mp4");
+    let video = stack.upload("alice", "fragmented.mp4", &bytes).await;
+    assert_eq!(video["status"], "uploaded", "{video}");
+    let probe = ffprobe("fragmented.mp4");
+    let stream = &probe["streams"][0];
+    assert_eq!(stream["codec_type"], "video");
+    assert_eq!((&video["media"]["width"], &video["media"]["height"]), (&stream["width"], &stream["height"]));
+    assert_codec(video["media"]["videoCodec"].as_str().unwrap(), stream, "fragmented.mp4");
+    assert_codec(video["media"]["audioCodec"].as_str().unwrap(), &probe["streams"][1], "fragmented.mp4");
+    assert_eq!(video["media"]["faststart"], true);
+    assert_eq!(video["media"]["durationMs"], Value::Null);
+
     let rotated = &stack.call("GET", "/v1/videos?limit=50", Some("alice"), None).await.1["videos"];
     let rotated = rotated.as_array().unwrap().iter().find(|v| v["filename"] == "phone-rotated.mov").unwrap();
     assert_eq!(rotated["media"]["rotation"], 90, "listings carry media too");

@@ -35,6 +35,8 @@ test('the list shows media facts and warnings; a rotated video plays in its own 
       "0:02 · 640×360 · hvc1.1.6.L63.90 + mp4a.40.2 ⚠ not faststart: playback waits for the whole file ⚠ won't play in Chromium, Firefox");
 
     await page.click(`#videos tr[data-id="${rotated.id}"] button.play`);
+    // Set with the source, before anything is fetched.
+    await page.waitForFunction(() => document.getElementById('player').src !== '');
     assert.equal(await page.evaluate(() => document.getElementById('player').style.aspectRatio), '9 / 16');
     await page.waitForFunction(() => document.getElementById('player').currentTime > 0.5, null, { timeout: 30_000 });
     const shown = await page.evaluate(() => {

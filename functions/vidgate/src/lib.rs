@@ -22,7 +22,8 @@
 //! - [`store`], [`objects`], [`credentials`], [`bus`]: the ports (DynamoDB records, S3, STS,
 //!   EventBridge), each with its AWS adapter and an in-memory fake.
 //! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
-//!   arithmetic, validation, ranges, keys, sniffing, playback tokens, IAM session policies.
+//!   arithmetic, validation, ranges, keys, sniffing, media facts (container headers through
+//!   `re_mp4` and `matroska-demuxer`), playback tokens, IAM session policies.
 //! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
 //!   settings parsed once at Init; [`aws`]: the one `SdkConfig` with explicit timeouts;
 //!   [`telemetry`]: tracing (JSON under Lambda).

@@ -1,7 +1,9 @@
 //! The use cases of an upload, each a function over the ports it needs (see [`crate::app`]):
 //! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`erase_owner`], [`grant`] /
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
-//! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper).
+//! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper). Whichever
+//! path records an arrived object reads its header with [`probe`] (media facts, or why it is not
+//! a video vidgate can read).
 //!
 //! The HTTP handlers (`/v1`, Companion, Uppy) and the event functions only translate their
 //! requests into these calls and the results into replies. Every use case returns

@@ -88,3 +88,54 @@ pub async fn probe(
         ahead = (ahead * 2).min(MAX_FETCH);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::objects::ObjectStore;
+    use crate::objects::memory::MemoryObjectStore;
+    use crate::store::memory::MemoryVideoStore;
+    use crate::{App, Config};
+
+    async fn probe_with(config: Config, fixture: &str) -> Probe {
+        let bytes =
+            std::fs::read(format!("{}/../../tests/fixtures/media/{fixture}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        let objects = Arc::new(MemoryObjectStore::new());
+        objects.put_object("k", bytes.clone());
+        let app = App::new(config, Arc::new(MemoryVideoStore::new()), objects.clone());
+        let info = objects.head("k").await.unwrap().unwrap();
+        probe(&app, "k", &info, "mp4", bytes[..189].to_vec()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_header_read_in_two_gets_and_its_cost_reported() {
+        let probe = probe_with(Config::for_local("b", "t"), "h264-aac-faststart.mp4").await;
+        assert_eq!(probe.outcome.unwrap().video_codec, "avc1.64001E");
+        assert_eq!(probe.requests, 1, "moov and the mdat header in the first fetch after the sniff");
+        assert_eq!(probe.bytes, 189 + FIRST_FETCH);
+    }
+
+    #[tokio::test]
+    async fn past_the_byte_cap_the_video_is_rejected_with_the_setting_named() {
+        let mut config = Config::for_local("b", "t");
+        config.probe.bytes = 64 * 1024;
+        let probe = probe_with(config, "h264-aac-faststart.mp4").await;
+        let reason = probe.outcome.unwrap_err();
+        assert!(
+            reason.starts_with("the header needs more than 65536 bytes read (VIDGATE_MAX_PROBE_BYTES)"),
+            "{reason}"
+        );
+        assert_eq!(probe.requests, 0, "nothing fetched past the cap");
+    }
+
+    #[tokio::test]
+    async fn past_the_time_cap_the_video_is_rejected_with_the_setting_named() {
+        let mut config = Config::for_local("b", "t");
+        config.probe.time = Duration::ZERO;
+        let reason = probe_with(config, "h264-aac-faststart.mp4").await.outcome.unwrap_err();
+        assert_eq!(reason, "reading the header took more than 0 ms of parsing (VIDGATE_MAX_PROBE_MS)");
+    }
+}

@@ -12,7 +12,7 @@ use super::UploadError;
 use super::probe::probe;
 use crate::Config;
 use crate::app::{Objects, Records};
-use crate::domain::media;
+use crate::domain::media::{self, Media};
 use crate::domain::sniff::{SNIFF_BYTES, container, rejection};
 use crate::domain::{Change, Status, Video, time};
 use crate::objects::{ObjectError, ObjectInfo};
@@ -78,11 +78,10 @@ pub(super) async fn settle_counted(
     }
 }
 
-/// Records an object that now exists: `uploaded` if its first bytes are a video container (with
-/// its media facts, for the containers vidgate reads), `rejected` with the reason if not, or if
-/// its header can't be read or holds no video track. An object larger than its upload may be (the maximum video
-/// size, or the size it declared) is `rejected` and deleted: credentials-mode and
-/// `signRequest` clients write objects S3 could not hold to a length.
+/// Records an object that now exists: `uploaded` if it is a video ([`examine`]), `rejected` with
+/// the reason if not. An object larger than its upload may be (the maximum video size, or the
+/// size it declared) is `rejected` and deleted: credentials-mode and `signRequest` clients write
+/// objects S3 could not hold to a length.
 pub(super) async fn arrived(
     app: &impl Objects,
     video: &Video,
@@ -105,31 +104,11 @@ pub(super) async fn arrived(
     } else {
         app.objects().get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
     };
-    let change = match (rejection(&head), container(&head).filter(|c| media::probed(c))) {
-        (Some(reason), _) => Change::Reject { size: object.size, etag: object.etag, reason },
-        (None, None) => {
-            Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum, media: None }
+    let change = match examine(app, video, &object, head).await? {
+        Ok(media) => {
+            Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum, media }
         }
-        (None, Some(container)) => {
-            let probe = probe(app, &video.key, &object, container, head).await?;
-            tracing::info!(
-                video_id = %video.id,
-                requests = probe.requests,
-                bytes = probe.bytes,
-                parse_us = probe.parse_time.as_micros() as u64,
-                readable = probe.outcome.is_ok(),
-                "video header read"
-            );
-            match probe.outcome {
-                Ok(media) => Change::Complete {
-                    size: object.size,
-                    etag: object.etag,
-                    checksum: object.checksum,
-                    media: Some(Box::new(media)),
-                },
-                Err(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
-            }
-        }
+        Err(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
     };
     let updated = record(app, video, &change).await?;
     if updated.status == Status::Deleted {
@@ -137,6 +116,33 @@ pub(super) async fn arrived(
         bury_leftovers(app, &updated).await?;
     }
     Ok(updated)
+}
+
+/// Whether an object starting with `head` is a video: its media facts when vidgate reads its
+/// container (MP4/QuickTime, WebM/Matroska: ranged GETs of the header), `None` for the other
+/// containers it accepts by signature; `Err` is why it is not a video, or not one that can be read.
+async fn examine(
+    app: &impl Objects,
+    video: &Video,
+    object: &ObjectInfo,
+    head: Vec<u8>,
+) -> Result<Result<Option<Box<Media>>, String>, UploadError> {
+    if let Some(reason) = rejection(&head) {
+        return Ok(Err(reason));
+    }
+    let Some(container) = container(&head).filter(|c| media::probed(c)) else {
+        return Ok(Ok(None));
+    };
+    let probe = probe(app, &video.key, object, container, head).await?;
+    tracing::info!(
+        video_id = %video.id,
+        requests = probe.requests,
+        bytes = probe.bytes,
+        parse_us = probe.parse_time.as_micros() as u64,
+        readable = probe.outcome.is_ok(),
+        "video header read"
+    );
+    Ok(probe.outcome.map(|media| Some(Box::new(media))))
 }
 
 /// Why `size` bytes (`what`: "the object is") are too many for `video`, if they are.

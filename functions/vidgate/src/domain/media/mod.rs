@@ -49,7 +49,7 @@ pub struct Media {
     pub browsers: Browsers,
 }
 
-/// `frame_rate` is never NaN ([`judge`] keeps finite rates only), so equality is total.
+/// `frame_rate` is never NaN (only finite rates are kept), so equality is total.
 impl Eq for Media {}
 
 /// A parser's findings, before they are judged.
@@ -196,6 +196,18 @@ mod tests {
         assert_eq!(s.take_miss(), None);
         assert_eq!(media.faststart, Some(false));
         assert_eq!((media.width, media.height, media.duration_ms), (640, 360, Some(2000)));
+    }
+
+    #[test]
+    fn a_fragmented_mp4_is_read_from_its_moov_without_walking_the_fragments() {
+        let (media, fetches) = probe(&fixture("fragmented.mp4"));
+        let media = media.unwrap();
+        assert_eq!(fetches, 1, "moov and the first moof's header in one fetch; the fragments are not walked");
+        assert_eq!((media.width, media.height, media.faststart), (320, 180, Some(true)));
+        assert_eq!(media.video_codec, "avc1.4D400D");
+        assert_eq!(media.audio_codec.as_deref(), Some("mp4a.40.2"));
+        // No mehd: the length is only in the fragments (ffprobe sums them: 2.07 s), so unknown here.
+        assert_eq!((media.duration_ms, media.frame_rate, media.bitrate), (None, None, None));
     }
 
     #[test]

@@ -41,9 +41,9 @@ pub fn parse(s: &mut Sparse) -> Result<Parsed, String> {
     let mut ftyp = None;
     let mut moov = None;
     let mut first_mdat = None;
-    let mut fragmented = false;
     let mut at = 0;
-    while at < size {
+    let mut fragmented = false;
+    while at < size && !(fragmented && moov.is_some()) {
         s.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
         let header =
             BoxHeader::read(s).map_err(|e| format!("the box header at offset {at} is unreadable: {e}"))?;
@@ -72,6 +72,9 @@ pub fn parse(s: &mut Sparse) -> Result<Parsed, String> {
             BoxType::MdatBox => {
                 first_mdat.get_or_insert(at);
             }
+            // Fragments follow (a browser's MediaRecorder, a live recording): a `moof`/`mdat` pair
+            // every few seconds to the end. Once `moov` is read nothing after it is needed, and
+            // walking on would cost a ranged GET per fragment.
             BoxType::MoofBox => fragmented = true,
             _ => {}
         }
@@ -102,11 +105,19 @@ pub fn parse(s: &mut Sparse) -> Result<Parsed, String> {
         } else if handler == b"soun" && audio.is_none() {
             audio = Some(audio_track(trak));
         }
-        if duration_ms.is_none_or(|d| d == 0) || fragmented {
+        if duration_ms.is_none_or(|d| d == 0) {
             let track = scaled_ms(trak.mdia.mdhd.duration, u64::from(trak.mdia.mdhd.timescale));
             duration_ms = duration_ms.max(track);
         }
     }
+    // A fragmented MP4 (a browser's MediaRecorder, a live recording) states its length in `mehd`,
+    // if anywhere; without it the length is unknown, not zero.
+    if duration_ms.is_none_or(|d| d == 0) {
+        let fragments = moov.mvex.as_ref().and_then(|mvex| mvex.mehd.as_ref());
+        duration_ms =
+            fragments.and_then(|mehd| scaled_ms(mehd.fragment_duration, timescale)).filter(|&d| d > 0);
+    }
+
     Ok(Parsed {
         container,
         duration_ms,
