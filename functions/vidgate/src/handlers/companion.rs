@@ -199,10 +199,13 @@ pub(super) async fn sign_parts(
     let SignedParts { urls: signed, expires_at } =
         uploads::sign_parts(app, &video, numbers, PartLengths::Unsayable, None).await?;
     if single.is_some() {
-        let (_, url) = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
-        return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
+        let part = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
+        return Ok(json_response(
+            StatusCode::OK,
+            &SignedPart { url: part.url, expires: seconds_until(expires_at) },
+        ));
     }
-    let presigned_urls = signed.into_iter().map(|(n, url)| (n.to_string(), url)).collect();
+    let presigned_urls = signed.into_iter().map(|part| (part.part_number.to_string(), part.url)).collect();
     Ok(json_response(StatusCode::OK, &SignedBatch { presigned_urls }))
 }
 

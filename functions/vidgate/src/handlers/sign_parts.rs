@@ -51,7 +51,6 @@ pub(super) async fn handle(
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
     let video = owned(app, owner, &id).await?;
-    let checksums = request.part_checksums.clone();
     let SignedParts { urls, expires_at } = uploads::sign_parts(
         app,
         &video,
@@ -62,13 +61,11 @@ pub(super) async fn handle(
     .await?;
     let urls = urls
         .into_iter()
-        .enumerate()
-        .map(|(i, (part_number, url))| {
-            let mut headers = BTreeMap::new();
-            if let (Some(algorithm), Some(values)) = (video.checksum_algorithm, &checksums) {
-                headers.insert(algorithm.header(), values[i].trim().to_owned());
-            }
-            PartUrl { part_number, url, method: "PUT", headers }
+        .map(|part| PartUrl {
+            part_number: part.part_number,
+            url: part.url,
+            method: "PUT",
+            headers: part.headers,
         })
         .collect();
     Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))

@@ -33,7 +33,7 @@ pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
-pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedParts, list_parts, sign_parts};
+pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedPart, SignedParts, list_parts, sign_parts};
 pub use probe::{Probe, probe};
 pub use start::{PutTarget, Started, post_target, put_target, start};
 
@@ -142,7 +142,11 @@ mod tests {
         let signed = sign_parts(&app, &video, vec![1], PartLengths::Unstated, None).await.unwrap();
         assert_eq!(signed.urls.len(), 1);
         // The URL signs the part's length: the whole 6 MiB.
-        assert!(signed.urls[0].1.contains(&format!("content-length={}", 6 * MIB)), "{}", signed.urls[0].1);
+        assert!(
+            signed.urls[0].url.contains(&format!("content-length={}", 6 * MIB)),
+            "{}",
+            signed.urls[0].url
+        );
         assert!(
             matches!(sign_parts(&app, &video, vec![2], PartLengths::Unstated, None).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
         );
@@ -194,10 +198,12 @@ mod tests {
         let signed =
             sign_parts(&app, &video, vec![1], PartLengths::Unstated, Some(vec![part.clone()])).await.unwrap();
         assert!(
-            signed.urls[0].1.contains(&format!("x-amz-checksum-crc64nvme={part}")),
+            signed.urls[0].url.contains(&format!("x-amz-checksum-crc64nvme={part}")),
             "{}",
-            signed.urls[0].1
+            signed.urls[0].url
         );
+        // The header the PUT must send is the value the URL signs.
+        assert_eq!(signed.urls[0].headers.get("x-amz-checksum-crc64nvme"), Some(&part));
         objects.put_part_bytes(&upload_id, 1, bytes.clone()).unwrap();
 
         // A whole-object checksum the bytes don't have: nothing is final.

@@ -1,6 +1,6 @@
 //! Parts of a presigned-mode upload: URLs to `PUT` them, and what S3 holds so far.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::settle::settle;
 use super::{UploadError, not_uploading, presigned_upload, require_uploading};
@@ -15,8 +15,17 @@ pub const MAX_URLS_PER_CALL: usize = 1000;
 
 /// Presigned `PUT` URLs by part number, in the order asked, and when they expire.
 pub struct SignedParts {
-    pub urls: Vec<(u32, String)>,
+    pub urls: Vec<SignedPart>,
     pub expires_at: Timestamp,
+}
+
+/// One part's presigned URL and the headers its `PUT` must send as given: they are signed (the
+/// part's checksum, when the upload declared an algorithm).
+#[derive(Debug)]
+pub struct SignedPart {
+    pub part_number: u32,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
 }
 
 /// What a client says of the lengths of the parts it is about to send.
@@ -73,10 +82,11 @@ pub async fn sign_parts(
     let mut urls = Vec::with_capacity(numbers.len());
     for ((part_number, length), checksum) in numbers.into_iter().zip(lengths).zip(checksums) {
         let checksum = video.checksum_algorithm.zip(checksum.as_deref());
-        urls.push((
-            part_number,
-            app.objects().presign_part(&video.key, upload_id, part_number, length, checksum, ttl).await?,
-        ));
+        let url =
+            app.objects().presign_part(&video.key, upload_id, part_number, length, checksum, ttl).await?;
+        let headers =
+            checksum.map(|(algorithm, value)| (algorithm.header(), value.to_owned())).into_iter().collect();
+        urls.push(SignedPart { part_number, url, headers });
     }
     Ok(SignedParts { urls, expires_at })
 }
