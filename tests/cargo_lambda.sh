@@ -77,7 +77,8 @@ check "get-video answers 404 after the erasure" test "$(jq -r .statusCode <<<"$g
 echo '{"limit": 5}' >"$work/no-owner.json"
 refused=$(invoke erase-owner "$work/no-owner.json" || true)
 check "erase-owner refuses a payload without an owner, naming what it expected" \
-  grep -q 'owner' <<<"$refused$(tail -n 5 "$work/invoke.log")"
+  grep -qF 'expected {"owner": "<sub>", "limit": n}: missing field `owner`' <<<"$refused$(tail -n 5 "$work/invoke.log")"
+check "erase-owner's refusal erased nothing (no erasure report)" bash -c '! grep -q "\"deleted\"" <<<"$1"' _ "$refused"
 
 if [ "$failed" -gt 0 ]; then
   echo "--- cargo lambda watch:"; tail -n 40 "$work/watch.log"
