@@ -366,3 +366,29 @@ async fn a_part_corrupted_every_time_fails_the_upload_naming_it_and_nothing_is_a
     assert_eq!((report["partsSkipped"].as_u64(), report["partsSent"].as_u64()), (Some(2), Some(1)));
     assert_eq!(report["video"]["checksum"]["value"], crc64nvme(&source).as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_ls_and_info_show_the_media_facts_and_a_file_without_video_is_refused_with_why() {
+    let stack = Stack::start().await;
+    let run = Run::new(&stack, "media");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/media");
+    let phone = run.file("phone.mov", &std::fs::read(format!("{fixtures}/phone-rotated.mov")).unwrap());
+    let out = run.run(&["upload", phone.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = "0:02 480x270 rotated 90° 30 fps avc1.4D4015 + mp4a.40.2 (not faststart: moov after mdat)";
+    let printed = text(&out.stdout);
+    assert_eq!(printed.lines().nth(1), Some(summary), "{printed}");
+
+    let listed = text(&run.run(&["ls"]).await.stdout);
+    assert!(listed.lines().any(|l| l.contains("phone.mov") && l.ends_with(summary)), "{listed}");
+    let id = printed.split_whitespace().next().unwrap();
+    let info = json_of(&run.run(&["info", id]).await);
+    assert_eq!(info["media"]["rotation"], 90);
+    assert_eq!(info["media"]["container"], "quicktime");
+
+    let audio = run.file("talk.mp4", &std::fs::read(format!("{fixtures}/audio-only.mp4")).unwrap());
+    let refused = run.run(&["upload", audio.to_str().unwrap()]).await;
+    assert_eq!(refused.status.code(), Some(2), "a 422: the file is what must change");
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("no video track: the file holds only audio (mp4a.40.2)"), "{stderr}");
+}
