@@ -51,7 +51,11 @@ mod tests {
         back_date(&h, id).await;
         let report = expire_uploads(&h.app).await.unwrap();
         assert_eq!(report.finished, 1);
-        assert_eq!(h.stored(id).await.unwrap().status, Status::Uploaded);
+        let stored = h.stored(id).await.unwrap();
+        assert_eq!(stored.status, Status::Uploaded);
+        // The sweeper's path reads the header too (the synthetic one-frame 64x36 H.264 header).
+        let media = stored.media.expect("media facts recorded by the sweeper");
+        assert_eq!((media.width, media.height, media.video_codec.as_str()), (64, 36, "avc1.42C00A"));
     }
 
     #[tokio::test]
