@@ -117,8 +117,17 @@ fn assert_matches_ffprobe(name: &str, media: &Value, bytes: &[u8]) {
     assert_eq!(format.contains("mp4") || format.contains("mov"), media["faststart"].is_boolean(), "{name}");
 }
 
+/// openapi.yaml's `Video` schema (with `Media`), as a JSON Schema validator.
+fn video_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
+    let spec: Value = serde_norway::from_str(&text).unwrap();
+    let root = json!({"$ref": "#/components/schemas/Video", "components": spec["components"]});
+    jsonschema::options().build(&root).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_records_what_ffprobe_says() {
+    let schema = video_schema();
     let stack = Stack::start().await;
     let cases = [
         ("h264-aac-faststart.mp4", "mp4", Some(true), true),
@@ -135,6 +144,8 @@ async fn every_fixture_records_what_ffprobe_says() {
         let id = video["id"].as_str().unwrap();
         let (status, got) = stack.call("GET", &format!("/v1/videos/{id}"), Some("alice"), None).await;
         assert_eq!(status, StatusCode::OK);
+        let errors: Vec<String> = schema.iter_errors(&got).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name}: the reply breaks openapi.yaml's Video schema: {errors:?}");
         let media = &got["media"];
         assert_eq!(media["container"], container, "{name}");
         assert_eq!(media["faststart"], json!(faststart), "{name}");
