@@ -211,6 +211,16 @@ mod tests {
     }
 
     #[test]
+    fn a_live_webm_with_unknown_sizes_and_no_duration_is_read() {
+        // As a browser's MediaRecorder writes it: the length is unknown, not zero.
+        let (media, _) = probe(&fixture("vp9-opus-live.webm"));
+        let media = media.unwrap();
+        assert_eq!((media.container.as_str(), media.width, media.height), ("webm", 320, 180));
+        assert_eq!((media.video_codec.as_str(), media.audio_codec.as_deref()), ("vp9", Some("opus")));
+        assert_eq!((media.duration_ms, media.bitrate), (None, None));
+    }
+
+    #[test]
     fn what_is_not_a_playable_video_is_rejected_with_the_reason() {
         let (outcome, _) = probe(&fixture("audio-only.mp4"));
         assert_eq!(outcome.unwrap_err(), "no video track: the file holds only audio (mp4a.40.2)");
