@@ -18,6 +18,7 @@
 //! `main.rs` is the clap front end over these.
 
 pub mod api;
+pub mod capacity;
 pub mod checksum;
 pub mod download;
 pub mod progress;

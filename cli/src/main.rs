@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use vidgate_cli::api::Api;
+use vidgate_cli::capacity::Shape;
 use vidgate_cli::download::{DownloadOptions, download};
 use vidgate_cli::state::StateDir;
 use vidgate_cli::upload::{UploadOptions, upload};
@@ -65,6 +66,31 @@ enum Command {
     },
     /// Print a playback URL (for a `<video>` tag or a player) once the video is uploaded.
     Play { id: String },
+    /// What a shape of traffic costs a month and which limit it reaches first, playback through
+    /// the stream route and through a CDN (us-east-1 list prices; no API call is made).
+    Capacity {
+        /// Videos uploaded a day.
+        #[arg(long)]
+        uploads_per_day: f64,
+        /// Their mean size (e.g. 500M, 2GiB).
+        #[arg(long, value_parser = parse_size)]
+        mean_size: u64,
+        /// Hours watched a day, all viewers together.
+        #[arg(long)]
+        watch_hours_per_day: f64,
+        /// Playback bitrate in Mbit/s.
+        #[arg(long, default_value_t = 5.0)]
+        bitrate_mbps: f64,
+        /// Viewers at the busiest moment (default: the day's average audience × 3).
+        #[arg(long)]
+        peak_viewers: Option<f64>,
+        /// Days a video is kept.
+        #[arg(long, default_value_t = 365.0)]
+        retention_days: f64,
+        /// Share of CDN requests served from the edge (0–1).
+        #[arg(long, default_value_t = 0.9)]
+        cache_hit: f64,
+    },
     /// Check that a local file is a video's bytes: its CRC-64/NVME against the recorded one.
     Verify { id: String, file: PathBuf },
     /// Download a video through the stream route, in parallel ranges; verified against its
@@ -106,6 +132,30 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    if let Command::Capacity {
+        uploads_per_day,
+        mean_size,
+        watch_hours_per_day,
+        bitrate_mbps,
+        peak_viewers,
+        retention_days,
+        cache_hit,
+    } = cli.command
+    {
+        let shape = Shape {
+            uploads_per_day,
+            mean_size: mean_size as f64,
+            watch_hours_per_day,
+            bitrate: bitrate_mbps * 1e6,
+            peak_viewers,
+            retention_days,
+            cache_hit,
+            ..Shape::default()
+        };
+        shape.check().map_err(CliError::Refused)?;
+        print!("{}", vidgate_cli::capacity::render(&shape));
+        return Ok(());
+    }
     let api = Api::new(&cli.api_url, &token(&cli).await?);
     match cli.command {
         Command::Upload { file, concurrency, part_size, json, no_checksum } => {
@@ -182,6 +232,8 @@ async fn run(cli: Cli) -> Result<()> {
             }
             println!("{}", api.playback(&id).await?);
         }
+        // Answered above, before a token is needed.
+        Command::Capacity { .. } => {}
         Command::Verify { id, file } => {
             let checksum = vidgate_cli::download::verify(&api, &id, &file).await?;
             println!("{} is video {id} (CRC-64/NVME {checksum})", file.display());

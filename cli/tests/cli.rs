@@ -392,3 +392,29 @@ async fn upload_ls_and_info_show_the_media_facts_and_a_file_without_video_is_ref
     let stderr = text(&refused.stderr);
     assert!(stderr.contains("no video track: the file holds only audio (mp4a.40.2)"), "{stderr}");
 }
+
+/// The README's scale tables are what `vidgate capacity` prints for their arguments.
+#[test]
+fn the_readme_scale_tables_are_the_capacity_commands_output() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let mut checked = 0;
+    for block in readme.split("<!-- capacity: ").skip(1) {
+        let (args, rest) = block.split_once(" -->\n").unwrap();
+        let shown = rest.split("<!-- /capacity -->").next().unwrap();
+        let out = Command::new(BIN).arg("capacity").args(args.split_whitespace()).output().unwrap();
+        assert!(out.status.success(), "vidgate capacity {args}: {}", text(&out.stderr));
+        assert_eq!(shown.trim(), text(&out.stdout).trim(), "README block for `vidgate capacity {args}`");
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "the three shapes: hobby, 10k uploads a day, one viral video");
+    let refused =
+        Command::new(BIN).args(["capacity", "--uploads-per-day", "1", "--mean-size", "1M"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "clap names the missing --watch-hours-per-day");
+    let bad = Command::new(BIN)
+        .args(["capacity", "--uploads-per-day", "1", "--mean-size", "1M", "--watch-hours-per-day", "1"])
+        .args(["--cache-hit", "1.5"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("cache hit must be within 0..=1, not 1.5"), "{}", text(&bad.stderr));
+}
