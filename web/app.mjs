@@ -93,16 +93,19 @@ function formatMedia(v) {
   if (!m) return { text: v.status === 'rejected' ? v.rejectReason ?? '' : '–', warnings: [] };
   const parts = [];
   if (m.durationMs != null) {
-    const s = Math.ceil(m.durationMs / 1000);
+    const s = Math.round(m.durationMs / 1000);
     parts.push(`${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`);
   }
   parts.push(`${m.width}×${m.height}${m.rotation ? ` ↻${m.rotation}°` : ''}`);
   parts.push([m.videoCodec, m.audioCodec].filter(Boolean).join(' + '));
+  // Each warning: a short label, and its explanation as the label's tooltip.
   const warnings = [];
-  if (m.faststart === false) warnings.push('not faststart: playback waits for the whole file');
+  if (m.faststart === false) {
+    warnings.push(['not faststart', 'moov after mdat: playback starts only once the end of the file has loaded']);
+  }
   const missing = [['chromium', 'Chromium'], ['firefox', 'Firefox'], ['safari', 'Safari']]
     .filter(([key]) => m.browsers[key] === false).map(([, name]) => name);
-  if (missing.length > 0) warnings.push(`won't play in ${missing.join(', ')}`);
+  if (missing.length > 0) warnings.push([`won't play in ${missing.join(', ')}`, `${m.videoCodec} in ${m.container}`]);
   return { text: parts.join(' · '), warnings };
 }
 
@@ -125,10 +128,11 @@ async function refresh() {
       const mediaCell = document.createElement('td');
       mediaCell.className = 'media';
       mediaCell.textContent = media.text;
-      for (const warning of media.warnings) {
+      for (const [label, why] of media.warnings) {
         const w = document.createElement('span');
         w.className = 'media-warning';
-        w.textContent = ` ⚠ ${warning}`;
+        w.textContent = `⚠ ${label}`;
+        w.title = why;
         mediaCell.append(w);
       }
       tr.append(mediaCell);

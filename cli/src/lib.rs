@@ -78,7 +78,7 @@ pub fn media_summary(video: &serde_json::Value) -> Option<String> {
     let m = video.get("media").filter(|m| m.is_object())?;
     let mut out = Vec::new();
     if let Some(ms) = m["durationMs"].as_u64() {
-        let s = ms.div_ceil(1000);
+        let s = (ms + 500) / 1000;
         out.push(match s / 3600 {
             0 => format!("{}:{:02}", s / 60, s % 60),
             h => format!("{h}:{:02}:{:02}", s / 60 % 60, s % 60),
@@ -154,7 +154,7 @@ mod media_tests {
             "browsers": {"chromium": false, "firefox": false, "safari": true}}});
         assert_eq!(
             media_summary(&video).unwrap(),
-            "2:42 1920x1080 rotated 90° 29.97 fps hvc1.1.6.L93.90 + mp4a.40.2 (not faststart: moov after mdat) \
+            "2:41 1920x1080 rotated 90° 29.97 fps hvc1.1.6.L93.90 + mp4a.40.2 (not faststart: moov after mdat) \
              (won't play in Chromium, Firefox)"
         );
         assert_eq!(media_summary(&json!({"media": null})), None);
