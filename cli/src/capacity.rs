@@ -20,7 +20,8 @@ const DAYS_PER_MONTH: f64 = 30.0;
 /// The busiest hour of the day over the day's average.
 const PEAK_FACTOR: f64 = 3.0;
 
-// What one request costs vidgate's functions (measured orders of magnitude, see the README).
+// What one request costs vidgate's functions: assumed, not measured (cold starts and S3's latency
+// vary); Lambda is a small share of every shape's bill, but its concurrency is a limit.
 /// The stream route's reply cap (`RangeCapBytes`).
 const RANGE_CAP: f64 = 4.0 * MIB;
 const API_CALL_SECONDS: f64 = 0.05;
