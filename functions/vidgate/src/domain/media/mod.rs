@@ -221,6 +221,18 @@ mod tests {
     }
 
     #[test]
+    fn a_track_re_mp4_cannot_read_costs_its_facts_not_the_video() {
+        // 96 kHz AAC in QuickTime: a version 2 sound description (re_mp4 reads versions 0 and 1).
+        let (media, _) = probe(&fixture("hires-audio.mov"));
+        let media = media.unwrap();
+        assert_eq!((media.width, media.height, media.duration_ms), (320, 180, Some(1000)));
+        assert_eq!(media.video_codec, "avc1.4D400D");
+        assert_eq!(media.audio_codec.as_deref(), Some("mp4a"), "named by its sample entry");
+        assert_eq!((media.audio_channels, media.audio_sample_rate), (None, None));
+        assert!(media.browser_playable, "AAC plays everywhere, whatever its rate");
+    }
+
+    #[test]
     fn what_is_not_a_playable_video_is_rejected_with_the_reason() {
         let (outcome, _) = probe(&fixture("audio-only.mp4"));
         assert_eq!(outcome.unwrap_err(), "no video track: the file holds only audio (mp4a.40.2)");

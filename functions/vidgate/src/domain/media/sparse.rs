@@ -151,6 +151,11 @@ impl<R> Budget<R> {
         Self { inner, left }
     }
 
+    /// A new allowance, for the next part of the work (each track of a `moov`, say).
+    pub fn allow(&mut self, left: u64) {
+        self.left = left;
+    }
+
     fn spend(&mut self, n: u64) -> io::Result<()> {
         self.left = self.left.checked_sub(n.max(1)).ok_or_else(|| {
             io::Error::new(
