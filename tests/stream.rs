@@ -1,4 +1,5 @@
-//! Ranged reads through the stream route, against bytes stored in moto's S3.
+//! Ranged reads through the stream route (deployments with the CDN off), against bytes stored in
+//! the local S3.
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, RANGE};
@@ -15,7 +16,11 @@ async fn playback(stack: &Stack, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranges_read_through_the_stream_route_equal_the_stored_bytes() {
-    let stack = Stack::start_configured(Outage::None, |c| c.range_cap = CAP).await;
+    let stack = Stack::start_configured(Outage::None, |c| {
+        c.range_cap = CAP;
+        c.cdn = None;
+    })
+    .await;
     let source = bytes(200_000, 7);
     let video = stack.upload("alice", "clip.mp4", &source).await;
     let id = video["id"].as_str().unwrap();
@@ -60,7 +65,7 @@ async fn ranges_read_through_the_stream_route_equal_the_stored_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_route_wants_a_valid_token_and_an_uploaded_video() {
-    let stack = Stack::start().await;
+    let stack = Stack::start_configured(Outage::None, |c| c.cdn = None).await;
     let video = stack.upload("alice", "clip.mp4", &bytes(1000, 8)).await;
     let id = video["id"].as_str().unwrap();
     let url = playback(&stack, id).await;

@@ -126,23 +126,35 @@ impl Stack {
             None => sdk.clone(),
         };
         let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = format!("http://{}", listener.local_addr().unwrap());
+        // As `vidgate-local up` runs: playback through the local CDN, with a development key
+        // (tests turn it off with `c.cdn = None`).
+        let cdn_keys = vidgate_local::cdn::local_keys(|_| None, &api).unwrap();
         let mut config = Config::for_local(BUCKET, TABLE);
+        config.cdn = cdn_keys.as_ref().map(|keys| keys.settings.clone());
         configure(&mut config);
+        let signer = vidgate::cdn::load_signer(&config, &sdk).await.unwrap();
+        let local_cdn = match (&config.cdn, &cdn_keys) {
+            (Some(_), Some(keys)) => {
+                Some(vidgate_local::cdn::LocalCdn::new(keys, bootstrap::s3_client(&s3_sdk), BUCKET))
+            }
+            _ => None,
+        };
         let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE)
             .purging_after_days(config.purge_after_days);
         let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
         let role = config.uploader_role_arn.clone().expect("the local defaults name an uploader role");
         let credentials = vidgate::credentials::sts::StsIssuer::new(&sdk, &role);
-        let app =
-            App::new(config, Arc::new(videos), Arc::new(objects)).with_credentials(Arc::new(credentials));
+        let app = App::new(config, Arc::new(videos), Arc::new(objects))
+            .with_credentials(Arc::new(credentials))
+            .with_cdn(signer);
 
         let jwt = DevJwt::new("integration-test-secret");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(gateway::serve(
             listener,
-            Gateway::with_web(app.clone(), jwt.clone(), None, throttles),
+            Gateway::with_cdn(app.clone(), jwt.clone(), None, throttles, local_cdn),
             async {
                 let _ = rx.await;
             },
@@ -212,7 +224,9 @@ impl Stack {
     pub async fn app_without_dynamodb(&self) -> App {
         let dead = bootstrap::sdk_config(&dead_endpoint().await).await;
         let videos = DynamoVideoStore::new(&dead, TABLE);
-        App::new((*self.app.config).clone(), Arc::new(videos), self.app.objects.clone())
+        let mut app = App::new((*self.app.config).clone(), Arc::new(videos), self.app.objects.clone());
+        app.cdn = self.app.cdn.clone();
+        app
     }
 
     pub fn sdk(&self) -> &aws_config::SdkConfig {

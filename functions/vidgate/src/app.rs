@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::Config;
 use crate::credentials::{self, CredentialIssuer};
+use crate::domain::cdn::UrlSigner;
 use crate::objects::{self, ObjectStore};
 use crate::store::uploaded::UploadedMemo;
 use crate::store::{self, VideoStore};
@@ -29,12 +30,16 @@ pub struct App<O = Arc<dyn ObjectStore>, C = Arc<dyn CredentialIssuer>> {
     pub credentials: C,
     /// Uploaded records the stream route has read, kept for the function's lifetime.
     pub uploaded: Arc<UploadedMemo>,
+    /// Signs CloudFront playback URLs when playback goes through the CDN.
+    pub cdn: Option<Arc<UrlSigner>>,
 }
 
 /// Upload records (DynamoDB) and the settings.
 pub trait Records: Send + Sync {
     fn config(&self) -> &Config;
     fn videos(&self) -> &dyn VideoStore;
+    /// The CDN's URL signer, when playback goes through CloudFront ([`Config::cdn`]).
+    fn cdn(&self) -> Option<&UrlSigner>;
 }
 
 /// Records and the objects themselves (S3).
@@ -55,6 +60,10 @@ impl<O: Send + Sync, C: Send + Sync> Records for App<O, C> {
 
     fn videos(&self) -> &dyn VideoStore {
         self.videos.as_ref()
+    }
+
+    fn cdn(&self) -> Option<&UrlSigner> {
+        self.cdn.as_deref()
     }
 }
 
@@ -83,6 +92,7 @@ impl App<NotWired, NotWired> {
             objects: NotWired,
             credentials: NotWired,
             uploaded: Arc::default(),
+            cdn: None,
         }
     }
 
@@ -95,6 +105,12 @@ impl App<NotWired, NotWired> {
 }
 
 impl<O, C> App<O, C> {
+    /// Playback URLs signed for the CDN by `signer` (from [`crate::cdn::load_signer`]).
+    pub fn with_cdn(mut self, signer: Option<UrlSigner>) -> Self {
+        self.cdn = signer.map(Arc::new);
+        self
+    }
+
     pub fn with_objects(self, objects: Arc<dyn ObjectStore>) -> App<Arc<dyn ObjectStore>, C> {
         App {
             config: self.config,
@@ -102,6 +118,7 @@ impl<O, C> App<O, C> {
             objects,
             credentials: self.credentials,
             uploaded: self.uploaded,
+            cdn: self.cdn,
         }
     }
 
@@ -120,6 +137,7 @@ impl<O, C> App<O, C> {
             objects: self.objects,
             credentials: issuer,
             uploaded: self.uploaded,
+            cdn: self.cdn,
         }
     }
 

@@ -90,6 +90,40 @@ pub struct Config {
     /// (default 2000): what reading one video's header may fetch and parse before the video is
     /// rejected as unreadable.
     pub probe: ProbeLimits,
+    /// Playback through CloudFront: `VIDGATE_CDN_URL` and the key that signs its URLs. Without
+    /// it, playback URLs are the stream route's.
+    pub cdn: Option<CdnSettings>,
+}
+
+/// Where playback URLs point and what signs them (see [`crate::domain::cdn`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CdnSettings {
+    /// `VIDGATE_CDN_URL`: the distribution's base URL (its `*.cloudfront.net` name or the custom
+    /// domain); an object's URL is this, `/`, its key.
+    pub url: String,
+    /// `VIDGATE_CDN_KEY_PAIR_ID`: the id of the CloudFront public key, in the distribution's
+    /// trusted key group, whose private half signs.
+    pub key_pair_id: String,
+    pub private_key: PrivateKeySource,
+}
+
+/// Where the signing key is read from at Init.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrivateKeySource {
+    /// `VIDGATE_CDN_PRIVATE_KEY_SECRET`: a Secrets Manager secret (name or ARN) whose string is
+    /// the PEM. What the template sets: the key never sits in a function's environment.
+    Secret(String),
+    /// `VIDGATE_CDN_PRIVATE_KEY`: the PEM itself, for local stacks and `cargo lambda watch`.
+    Pem(String),
+}
+
+impl std::fmt::Debug for PrivateKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(name) => f.debug_tuple("Secret").field(name).finish(),
+            Self::Pem(_) => f.write_str("Pem(<redacted>)"),
+        }
+    }
 }
 
 /// The bounds on reading a container's header (see [`crate::domain::media`]).
@@ -147,10 +181,58 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_EVENT_BUS",
     "VIDGATE_MAX_PROBE_BYTES",
     "VIDGATE_MAX_PROBE_MS",
+    "VIDGATE_CDN_URL",
+    "VIDGATE_CDN_KEY_PAIR_ID",
+    "VIDGATE_CDN_PRIVATE_KEY_SECRET",
+    "VIDGATE_CDN_PRIVATE_KEY",
 ];
+
+/// Variables a deployment never sets: local-stand-in switches, and the private key itself (the
+/// template names a secret instead).
+pub const LOCAL_ONLY_VARIABLES: &[&str] = &["VIDGATE_S3_PATH_STYLE", "VIDGATE_CDN_PRIVATE_KEY"];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
 pub const MIN_PLAYBACK_SECRET_CHARS: usize = 32;
+
+/// `VIDGATE_CDN_*`: all or nothing, so a half-configured CDN fails Init instead of silently
+/// falling back to the stream route.
+fn cdn_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Option<CdnSettings>, ConfigError> {
+    let value = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (secret, pem) = (value("VIDGATE_CDN_PRIVATE_KEY_SECRET"), value("VIDGATE_CDN_PRIVATE_KEY"));
+    let Some(url) = value("VIDGATE_CDN_URL") else {
+        if let Some(name) =
+            ["VIDGATE_CDN_KEY_PAIR_ID", "VIDGATE_CDN_PRIVATE_KEY_SECRET", "VIDGATE_CDN_PRIVATE_KEY"]
+                .into_iter()
+                .find(|name| value(name).is_some())
+        {
+            return Err(ConfigError::Invalid { name, reason: "set without VIDGATE_CDN_URL".into() });
+        }
+        return Ok(None);
+    };
+    let parsed = http::Uri::try_from(url.as_str()).ok();
+    if !parsed.as_ref().is_some_and(|u| {
+        matches!(u.scheme_str(), Some("https" | "http")) && u.host().is_some() && u.query().is_none()
+    }) {
+        return Err(ConfigError::Invalid {
+            name: "VIDGATE_CDN_URL",
+            reason: format!("{url:?} is not an http(s) base URL"),
+        });
+    }
+    let key_pair_id =
+        value("VIDGATE_CDN_KEY_PAIR_ID").ok_or(ConfigError::Missing("VIDGATE_CDN_KEY_PAIR_ID"))?;
+    let private_key = match (secret, pem) {
+        (Some(secret), None) => PrivateKeySource::Secret(secret),
+        (None, Some(pem)) => PrivateKeySource::Pem(pem),
+        (None, None) => return Err(ConfigError::Missing("VIDGATE_CDN_PRIVATE_KEY_SECRET")),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "VIDGATE_CDN_PRIVATE_KEY",
+                reason: "set beside VIDGATE_CDN_PRIVATE_KEY_SECRET; name one key".into(),
+            });
+        }
+    };
+    Ok(Some(CdnSettings { url: url.trim_end_matches('/').to_owned(), key_pair_id, private_key }))
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -164,9 +246,13 @@ impl Config {
 
     pub fn check_for(self, function: impl Into<Function>) -> Result<Self, ConfigError> {
         let function = function.into();
-        if matches!(function, Function::Http(HttpFunction::StreamVideo | HttpFunction::CreatePlayback))
-            && self.playback_secret.is_none()
-        {
+        // Through the CDN, create-playback signs with the CDN's key instead.
+        let needs_secret = match function {
+            Function::Http(HttpFunction::StreamVideo) => true,
+            Function::Http(HttpFunction::CreatePlayback) => self.cdn.is_none(),
+            _ => false,
+        };
+        if needs_secret && self.playback_secret.is_none() {
             return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
         }
         if function == Function::Http(HttpFunction::IssueCredentials) && self.uploader_role_arn.is_none() {
@@ -275,6 +361,7 @@ impl Config {
                 )?,
                 time: Duration::from_millis(number("VIDGATE_MAX_PROBE_MS", 2000, 10, 60_000)?),
             },
+            cdn: cdn_settings(&get)?,
         })
     }
 
@@ -386,6 +473,39 @@ mod tests {
         let too_big =
             Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_MAX_VIDEO_SIZE", "53687091200001")]));
         assert!(too_big.unwrap_err().to_string().contains("VIDGATE_MAX_VIDEO_SIZE"));
+    }
+
+    #[test]
+    fn the_cdn_is_all_or_nothing_and_its_key_comes_from_one_place() {
+        let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(lookup(&pairs))
+        };
+        assert_eq!(with(&[]).unwrap().cdn, None);
+        let url = ("VIDGATE_CDN_URL", "https://d111111abcdef8.cloudfront.net/");
+        let id = ("VIDGATE_CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F");
+        let secret = ("VIDGATE_CDN_PRIVATE_KEY_SECRET", "vidgate/cdn-key");
+        let c = with(&[url, id, secret]).unwrap();
+        let cdn = c.cdn.clone().unwrap();
+        assert_eq!(cdn.url, "https://d111111abcdef8.cloudfront.net");
+        assert_eq!(cdn.private_key, PrivateKeySource::Secret("vidgate/cdn-key".into()));
+        // Through the CDN, create-playback needs no stream secret; the stream route still does.
+        assert!(c.clone().check_for(HttpFunction::CreatePlayback).is_ok());
+        assert!(c.check_for(HttpFunction::StreamVideo).is_err());
+        let pem = ("VIDGATE_CDN_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----");
+        assert!(!format!("{:?}", with(&[url, id, pem]).unwrap()).contains("BEGIN"));
+        for (bad, named) in [
+            (vec![id], "VIDGATE_CDN_KEY_PAIR_ID"),
+            (vec![url, secret], "VIDGATE_CDN_KEY_PAIR_ID"),
+            (vec![url, id], "VIDGATE_CDN_PRIVATE_KEY_SECRET"),
+            (vec![url, id, secret, pem], "VIDGATE_CDN_PRIVATE_KEY"),
+            (vec![("VIDGATE_CDN_URL", "d111111abcdef8.cloudfront.net"), id, secret], "VIDGATE_CDN_URL"),
+        ] {
+            let err = with(&bad).unwrap_err().to_string();
+            assert!(err.contains(named), "{bad:?}: {err}");
+        }
     }
 
     #[test]

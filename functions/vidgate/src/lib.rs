@@ -23,7 +23,8 @@
 //!   EventBridge), each with its AWS adapter and an in-memory fake.
 //! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
 //!   arithmetic, validation, ranges, keys, sniffing, media facts (container headers through
-//!   `re_mp4` and `matroska-demuxer`), playback tokens, IAM session policies.
+//!   `re_mp4` and `matroska-demuxer`), playback tokens and CloudFront signed URLs, IAM session policies.
+//! - [`cdn`]: the CloudFront signing key, read at Init.
 //! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
 //!   settings parsed once at Init; [`aws`]: the one `SdkConfig` with explicit timeouts;
 //!   [`telemetry`]: tracing (JSON under Lambda).
@@ -31,6 +32,7 @@
 pub mod app;
 pub mod aws;
 pub mod bus;
+pub mod cdn;
 pub mod config;
 pub mod credentials;
 pub mod domain;

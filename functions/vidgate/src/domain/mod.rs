@@ -3,6 +3,7 @@
 //! Handlers translate requests into these types, ask the ports to do I/O, and let this module
 //! decide what is valid and which state changes are allowed.
 
+pub mod cdn;
 pub mod checksum;
 pub mod credentials;
 pub mod keys;

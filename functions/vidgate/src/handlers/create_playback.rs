@@ -1,4 +1,6 @@
-//! `POST /v1/videos/{videoId}/playback`: a stream URL with an expiring playback token.
+//! `POST /v1/videos/{videoId}/playback`: a URL a `<video>` tag plays until it expires — a
+//! CloudFront signed URL for the video's object when playback goes through the CDN (the default
+//! deployment), else the stream route with a playback token.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -7,7 +9,7 @@ use serde::Serialize;
 use super::playback_secret;
 use crate::app::Records;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, Status, playback};
+use crate::domain::{Owner, Status, cdn, playback};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
 use crate::uploads::owned;
@@ -25,7 +27,6 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let secret = playback_secret(app)?;
     let video = owned(app, owner, &video_id(req)?).await?;
     if video.status != Status::Uploaded {
         return Err(ApiError::conflict(
@@ -34,8 +35,13 @@ pub(super) async fn handle(
         ));
     }
     let expires_at = time::now() + app.config().playback_ttl;
-    let token = playback::issue(secret.as_bytes(), &video.id, expires_at);
-    let url = format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id);
+    let url = match (app.cdn(), &app.config().cdn) {
+        (Some(signer), Some(cdn)) => signer.sign(&cdn::object_url(&cdn.url, &video.key), expires_at),
+        _ => {
+            let token = playback::issue(playback_secret(app)?.as_bytes(), &video.id, expires_at);
+            format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id)
+        }
+    };
     Ok(json_response(StatusCode::OK, &Playback { url, expires_at }))
 }
 

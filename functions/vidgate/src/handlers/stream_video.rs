@@ -6,27 +6,23 @@
 //! limit): longer ranges are cut short, which players follow with the next request; a whole video
 //! over the cap is a 307 to a short-lived presigned S3 URL. Memory stays bounded by the cap.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
-    IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE,
-};
-use http::{HeaderMap, Method, StatusCode};
+use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use super::playback_secret;
 use crate::app::Objects;
 use crate::domain::range::{self, Selection};
-use crate::domain::{Status, Video, playback, time};
+use crate::domain::{Status, playback, time};
 use crate::http::ApiError;
+use crate::http::representation::{Representation, header};
 use crate::http::request::{query, video_id};
 use crate::objects::ObjectError;
 
 /// How long a redirect to S3 stays valid: enough to start the download.
 const REDIRECT_TTL: Duration = Duration::from_secs(300);
-/// Browsers may keep bytes of an uploaded video: its key never gets other bytes.
-const CACHE: &str = "private, max-age=3600";
 
 pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response<Body>, ApiError> {
     let secret = playback_secret(app)?;
@@ -62,7 +58,7 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
         Err(e) => Err(ApiError::from(e)),
     };
 
-    let meta = Meta::of(&video);
+    let meta = Representation::of(&video);
     let headers = req.headers();
     if meta.not_modified(headers) {
         return Ok(meta.response(StatusCode::NOT_MODIFIED).body(Body::Empty).expect("valid headers"));
@@ -118,61 +114,6 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
 
 fn binary(bytes: Vec<u8>) -> Body {
     if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes) }
-}
-
-fn header(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The representation's validators and type.
-struct Meta<'a> {
-    size: u64,
-    etag: String,
-    modified: SystemTime,
-    content_type: &'a str,
-}
-
-impl<'a> Meta<'a> {
-    fn of(video: &'a Video) -> Self {
-        let etag = video.etag.as_deref().unwrap_or_default();
-        let etag = if etag.starts_with('"') { etag.to_owned() } else { format!("\"{etag}\"") };
-        let modified = video.completed_at.unwrap_or(video.updated_at);
-        // HTTP dates have whole seconds.
-        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(modified.timestamp().max(0) as u64);
-        Self { size: video.size.unwrap_or(0), etag, modified, content_type: &video.content_type }
-    }
-
-    fn response(&self, status: StatusCode) -> http::response::Builder {
-        Response::builder()
-            .status(status)
-            .header(ACCEPT_RANGES, "bytes")
-            .header(ETAG, &self.etag)
-            .header(LAST_MODIFIED, httpdate::fmt_http_date(self.modified))
-            .header(CONTENT_TYPE, self.content_type)
-            .header(CACHE_CONTROL, CACHE)
-    }
-
-    /// RFC 9110 §13.1.2–3: `If-None-Match` (weak comparison) wins over `If-Modified-Since`.
-    fn not_modified(&self, headers: &HeaderMap) -> bool {
-        if let Some(tags) = header(headers, IF_NONE_MATCH) {
-            return range::none_match(tags, &self.etag);
-        }
-        header(headers, IF_MODIFIED_SINCE)
-            .and_then(|date| httpdate::parse_http_date(date).ok())
-            .is_some_and(|since| self.modified <= since)
-    }
-
-    /// RFC 9110 §13.1.5: a range applies only if `If-Range` (when sent) still names this
-    /// representation — by strong ETag, or by exactly its `Last-Modified` date.
-    fn if_range_holds(&self, headers: &HeaderMap) -> bool {
-        match header(headers, IF_RANGE).map(str::trim) {
-            None => true,
-            Some(tag) if tag.starts_with('"') || tag.starts_with("W/") => {
-                range::strong_match(tag, &self.etag)
-            }
-            Some(date) => httpdate::parse_http_date(date).is_ok_and(|d| d == self.modified),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cursor;
 pub mod error;
 pub mod event;
+pub mod representation;
 pub mod request;
 pub mod routes;
 pub mod view;

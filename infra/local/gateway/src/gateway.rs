@@ -24,6 +24,7 @@ use vidgate::http::event::Event;
 use vidgate::http::routes::Auth;
 use vidgate::http::{NoRoute, ROUTES, Router};
 
+use crate::cdn::{self, LocalCdn};
 use crate::jwt::DevJwt;
 use crate::throttle::Throttles;
 
@@ -43,6 +44,7 @@ pub struct Gateway {
     jwt: DevJwt,
     web: Option<PathBuf>,
     throttles: Throttles,
+    cdn: Option<Arc<LocalCdn>>,
 }
 
 impl Gateway {
@@ -53,7 +55,18 @@ impl Gateway {
 
     /// Also serves the static files under `web` (the demo pages) for paths no route matches.
     pub fn with_web(app: App, jwt: DevJwt, web: Option<PathBuf>, throttles: Throttles) -> Arc<Self> {
-        Arc::new(Self { app, router: Router::default(), jwt, web, throttles })
+        Self::with_cdn(app, jwt, web, throttles, None)
+    }
+
+    /// Also plays CloudFront under [`cdn::PATH`].
+    pub fn with_cdn(
+        app: App,
+        jwt: DevJwt,
+        web: Option<PathBuf>,
+        throttles: Throttles,
+        cdn: Option<LocalCdn>,
+    ) -> Arc<Self> {
+        Arc::new(Self { app, router: Router::default(), jwt, web, throttles, cdn: cdn.map(Arc::new) })
     }
 }
 
@@ -64,6 +77,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let web = gateway.web.clone();
+    let cdn = gateway.cdn.clone();
     let api = axum::Router::new().fallback(handle).with_state(gateway);
     let service = match web {
         // Files first for what can be a file (GET/HEAD below `web`); everything else, and whatever
@@ -83,6 +97,22 @@ pub async fn serve(
             })
         }
         None => api,
+    };
+    // The CDN's paths never reach the API or the files.
+    let service = match cdn {
+        Some(cdn) => axum::Router::new().fallback(move |request: axum::extract::Request| async move {
+            let cdn_path = request.uri().path().strip_prefix(cdn::PATH).is_some_and(|p| p.starts_with('/'));
+            if cdn_path {
+                let viewer = request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map_or(std::net::Ipv4Addr::LOCALHOST.into(), |c| c.0.ip());
+                cdn.serve(request, viewer).await
+            } else {
+                service.oneshot(request).await.unwrap_or_else(|e| match e {})
+            }
+        }),
+        None => service,
     };
     axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

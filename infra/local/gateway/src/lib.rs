@@ -14,6 +14,8 @@
 //! - [`lifecycle`]: lifecycle events along the template's path: the table's stream → the
 //!   `publish-events` function → an EventBridge bus (moto's) → the webhook in
 //!   `VIDGATE_EVENTS_WEBHOOK`, with an API destination's retries and dead-letter queue.
+//! - [`cdn`]: a local CloudFront under `/cdn` on the API's port: signed URLs checked as
+//!   CloudFront checks them, then ranges from the local S3.
 //! - [`jwt`]: development tokens, and the check API Gateway's JWT authorizer would make.
 //! - [`gateway`]: an HTTP server that plays API Gateway: matches vidgate's route table, runs the
 //!   authorizer, turns each request into an API Gateway v2 event and runs the very handler the
@@ -25,6 +27,7 @@
 
 pub mod aws;
 pub mod bootstrap;
+pub mod cdn;
 pub mod gateway;
 pub mod jwt;
 pub mod lifecycle;

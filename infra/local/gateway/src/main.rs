@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 use vidgate::{App, Config, telemetry};
 use vidgate_local::aws::AwsEndpoint;
-use vidgate_local::bootstrap;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::throttle::Throttles;
+use vidgate_local::{bootstrap, cdn};
 use vidgate_local::{lifecycle, notifications};
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
@@ -22,6 +22,10 @@ Environment (all optional):
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
   VIDGATE_WEB_DIR         static pages served beside the API (web)
   VIDGATE_SWEEP_SECS      run expire-uploads every N seconds, 0 = never (300)
+  VIDGATE_LOCAL_CDN       0 = no local CloudFront: playback URLs are the stream route's (on)
+  VIDGATE_CDN_KEY_PAIR_ID, VIDGATE_CDN_PRIVATE_KEY
+                          the local CloudFront's key pair id and RSA private key (PEM); unset, the
+                          stack makes a development pair
   VIDGATE_EVENTS_WEBHOOK  POST every lifecycle event (EventBridge's envelope) to this URL
   VIDGATE_EVENTS_WEBHOOK_AUTH
                           one header sent with each, as `Name: value` (the connection's API key)
@@ -111,13 +115,18 @@ async fn up() -> Result<(), String> {
     let aws_port = port("VIDGATE_AWS_PORT", 4566)?;
     let moto_program =
         env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
-    let config = Config::local(env).map_err(|e| e.to_string())?;
+    // The CDN's settings are the local CDN's (below), whatever the environment says.
+    let mut config = Config::local(|name| if name.starts_with("VIDGATE_CDN_") { None } else { env(name) })
+        .map_err(|e| e.to_string())?;
     let throttles = Throttles::from_env(env)?;
 
     // Bind the API port first: if it is taken, fail before starting anything else.
     let listener = TcpListener::bind(("127.0.0.1", api_port))
         .await
         .map_err(|e| format!("can't listen on 127.0.0.1:{api_port}: {e} (set VIDGATE_PORT)"))?;
+    let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
+    let cdn_keys = cdn::local_keys(env, &api)?;
+    config.cdn = cdn_keys.as_ref().map(|keys| keys.settings.clone());
     let aws = AwsEndpoint::start(&moto_program, aws_port, env("VIDGATE_MOTO_LOG").is_some()).await?;
     let sdk = bootstrap::sdk_config(&aws.endpoint()).await;
     bootstrap::ensure_resources(&sdk, &config.bucket, &config.table).await?;
@@ -128,14 +137,17 @@ async fn up() -> Result<(), String> {
     let bus = config.event_bus.clone().unwrap_or_else(|| vidgate::config::LOCAL_EVENT_BUS.into());
     let webhook_queues = lifecycle::ensure_bus(&sdk, &bus, webhook.as_ref()).await?;
     let (table, bucket) = (config.table.clone(), config.bucket.clone());
-    let app = App::from_sdk(config, &sdk);
+    let signer = vidgate::cdn::load_signer(&config, &sdk).await.map_err(|e| e.to_string())?;
+    let local_cdn =
+        cdn_keys.as_ref().map(|keys| cdn::LocalCdn::new(keys, bootstrap::s3_client(&sdk), &bucket));
+    let app = App::from_sdk(config, &sdk).with_cdn(signer);
     tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
     // What the table's stream, publish-events and the webhook rule do in AWS.
     tokio::spawn(lifecycle::read_stream(
         sdk.clone(),
         aws.moto_endpoint(),
         table,
-        bucket,
+        bucket.clone(),
         std::sync::Arc::new(vidgate::bus::eventbridge::EventBridgeBus::new(&sdk, &bus)),
         lifecycle::Mapping::default(),
     ));
@@ -157,14 +169,19 @@ async fn up() -> Result<(), String> {
             }
         });
     }
-    let api = format!("http://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
     println!("vidgate local API: {api}");
     println!("vidgate local AWS endpoint: {}", aws.endpoint());
+    match &cdn_keys {
+        Some(keys) => {
+            println!("vidgate local CDN: {} (key pair {})", keys.settings.url, keys.settings.key_pair_id)
+        }
+        None => println!("vidgate local CDN: off (VIDGATE_LOCAL_CDN=0): playback through the stream route"),
+    }
     println!("(Ctrl-C stops both; a token: infra/local/token alice)");
 
     let web = env("VIDGATE_WEB_DIR").map_or_else(|| PathBuf::from("web"), PathBuf::from);
     let web = web.is_dir().then_some(web);
-    gateway::serve(listener, Gateway::with_web(app, dev_jwt(), web, throttles), shutdown_signal())
+    gateway::serve(listener, Gateway::with_cdn(app, dev_jwt(), web, throttles, local_cdn), shutdown_signal())
         .await
         .map_err(|e| format!("API server failed: {e}"))?;
     drop(aws);

@@ -1,0 +1,41 @@
+//! The CloudFront signing key, read once at Init: from Secrets Manager as deployed (the template
+//! names the secret, so the key never sits in an environment variable), or as PEM in
+//! `VIDGATE_CDN_PRIVATE_KEY` for local stacks.
+
+use crate::config::{Config, PrivateKeySource};
+use crate::domain::cdn::UrlSigner;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    #[error("can't read the CDN signing key from secret {secret}: {reason}")]
+    Secret { secret: String, reason: String },
+    #[error("the CDN signing key ({source_name}) is unusable: {reason}")]
+    Key { source_name: &'static str, reason: String },
+}
+
+/// The URL signer `config` asks for, if any. An unreadable or malformed key fails Init: a
+/// create-playback that can't sign must not start answering with unplayable URLs.
+pub async fn load_signer(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<UrlSigner>, SignerError> {
+    let Some(cdn) = &config.cdn else { return Ok(None) };
+    let (pem, source_name) = match &cdn.private_key {
+        PrivateKeySource::Pem(pem) => (pem.clone(), "VIDGATE_CDN_PRIVATE_KEY"),
+        PrivateKeySource::Secret(secret) => {
+            let failed = |reason: String| SignerError::Secret { secret: secret.clone(), reason };
+            let value = aws_sdk_secretsmanager::Client::new(sdk)
+                .get_secret_value()
+                .secret_id(secret)
+                .send()
+                .await
+                .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+            let pem =
+                value.secret_string.ok_or_else(|| failed("it holds no string (a binary secret?)".into()))?;
+            (pem, "VIDGATE_CDN_PRIVATE_KEY_SECRET")
+        }
+    };
+    UrlSigner::from_pem(&cdn.key_pair_id, &pem)
+        .map(Some)
+        .map_err(|e| SignerError::Key { source_name, reason: e.to_string() })
+}
