@@ -59,13 +59,17 @@ async fn playback_is_a_signed_cdn_url_and_the_cdn_serves_ranges_from_s3() {
     assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(response.headers()[CONTENT_RANGE], format!("bytes */{n}").as_str());
     let head = stack.http.head(&url).header(RANGE, "bytes=0-1").send().await.unwrap();
-    assert_eq!((head.status(), &head.headers()[CONTENT_LENGTH]), (StatusCode::PARTIAL_CONTENT, &"2".parse().unwrap()));
+    assert_eq!(
+        (head.status(), &head.headers()[CONTENT_LENGTH]),
+        (StatusCode::PARTIAL_CONTENT, &"2".parse().unwrap())
+    );
     assert!(head.bytes().await.unwrap().is_empty());
     let etag = str_of(&video, "etag");
     let cached = stack.http.get(&url).header("if-none-match", etag).send().await.unwrap();
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
     // A range for another version of the object: the whole of this one.
-    let changed = stack.http.get(&url).header(RANGE, "bytes=0-1").header("if-range", "\"other\"").send().await.unwrap();
+    let changed =
+        stack.http.get(&url).header(RANGE, "bytes=0-1").header("if-range", "\"other\"").send().await.unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
     assert_eq!(changed.bytes().await.unwrap().len(), n);
 }
@@ -79,9 +83,8 @@ async fn the_local_cdn_refuses_what_cloudfront_refuses() {
     assert_eq!(stack.http.get(&url).send().await.unwrap().status(), StatusCode::OK);
 
     let (resource, grant) = url.split_once('?').unwrap();
-    let param = |name: &str| {
-        grant.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap().to_owned()
-    };
+    let param =
+        |name: &str| grant.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap().to_owned();
     let (expires, signature) = (param("Expires"), param("Signature"));
     let flipped: String = signature
         .char_indices()
@@ -154,7 +157,8 @@ async fn an_independent_implementation_verifies_our_urls_and_signs_urls_the_loca
     let source = bytes(4000, 34);
     let video = stack.upload("alice", "a.mp4", &source).await;
     let url = playback(&stack, str_of(&video, "id")).await;
-    let Some(PrivateKeySource::Pem(pem)) = stack.app().config.cdn.as_ref().map(|c| c.private_key.clone()) else {
+    let Some(PrivateKeySource::Pem(pem)) = stack.app().config.cdn.as_ref().map(|c| c.private_key.clone())
+    else {
         panic!("the local stack's key is PEM");
     };
     let output = std::process::Command::new(python())

@@ -312,12 +312,91 @@ fn every_setting_the_code_reads_is_set_for_the_functions() {
         }
     }
     for name in vidgate::config::VARIABLES {
-        if *name != "VIDGATE_S3_PATH_STYLE" {
+        if !vidgate::config::LOCAL_ONLY_VARIABLES.contains(name) {
             assert!(set.contains(*name), "template.yaml never sets {name}");
         }
     }
+    // The CDN's private key is never in a function's environment: the template names its secret.
+    for name in vidgate::config::LOCAL_ONLY_VARIABLES {
+        assert!(!set.contains(*name), "template.yaml sets the local-only {name}");
+    }
     for name in set.iter().filter(|n| n.starts_with("VIDGATE_")) {
         assert!(vidgate::config::VARIABLES.contains(&name.as_str()), "the code never reads {name}");
+    }
+}
+
+/// The `then` branch of `!If [condition, then, else]`, checking the condition's name.
+fn if_then<'a>(v: &'a Value, condition: &str) -> &'a Value {
+    let Value::Tagged(tagged) = v else { panic!("{v:?} is not an !If") };
+    assert_eq!(tagged.tag, "If");
+    assert_eq!(tagged.value[0], condition, "{v:?}");
+    &tagged.value[1]
+}
+
+#[test]
+fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_urls_only() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(t["Parameters"]["Cdn"]["Default"], "Enabled", "the CDN is on by default");
+    for name in ["CdnDistribution", "CdnOriginAccessControl", "CdnKeyGroup", "CdnSigningPublicKey"] {
+        assert_eq!(r[name]["Condition"], "CdnOn", "{name}");
+    }
+    let oac = &r["CdnOriginAccessControl"]["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(
+        (&oac["OriginAccessControlOriginType"], &oac["SigningBehavior"], &oac["SigningProtocol"]),
+        (&Value::from("s3"), &Value::from("always"), &Value::from("sigv4"))
+    );
+    let config = &r["CdnDistribution"]["Properties"]["DistributionConfig"];
+    let origin = &config["Origins"][0];
+    assert_eq!(str_of(&origin["DomainName"]), Some("VideoBucket.RegionalDomainName"));
+    assert_eq!(str_of(&origin["OriginAccessControlId"]), Some("CdnOriginAccessControl.Id"));
+    assert_eq!(origin["S3OriginConfig"]["OriginAccessIdentity"], "", "OAC, not the legacy OAI");
+    let behavior = &config["DefaultCacheBehavior"];
+    assert_eq!(behavior["ViewerProtocolPolicy"], "https-only");
+    assert_eq!(strings(&behavior["AllowedMethods"]), ["GET", "HEAD"]);
+    assert_eq!(strings(&behavior["TrustedKeyGroups"]), ["CdnKeyGroup"]);
+    assert_eq!(str_of(&behavior["CachePolicyId"]), Some("CdnCachePolicy"));
+    assert!(config.get("CacheBehaviors").is_none(), "no other path escapes the key group");
+    let keys = &r["CdnKeyGroup"]["Properties"]["KeyGroupConfig"]["Items"];
+    assert_eq!(strings(keys), ["CdnSigningPublicKey"]);
+    let public = &r["CdnSigningPublicKey"]["Properties"]["PublicKeyConfig"]["EncodedKey"];
+    assert_eq!(str_of(public), Some("CdnPublicKey"));
+    let cache =
+        &r["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(
+        cache["QueryStringsConfig"]["QueryStringBehavior"], "none",
+        "signatures are not part of the key"
+    );
+
+    // The bucket stays private: its policy lets this distribution (and only it) read videos.
+    let policy = &r["VideoBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let cdn = if_then(&policy[1], "CdnOn");
+    assert_eq!(
+        (&cdn["Effect"], &cdn["Principal"]["Service"]),
+        (&Value::from("Allow"), &Value::from("cloudfront.amazonaws.com"))
+    );
+    assert_eq!(strings(&cdn["Action"]), ["s3:GetObject"]);
+    assert!(str_of(&cdn["Resource"]).unwrap().ends_with("/videos/*"));
+    let source = str_of(&cdn["Condition"]["StringEquals"]["AWS:SourceArn"]).unwrap();
+    assert!(source.ends_with(":distribution/${CdnDistribution}"), "{source}");
+    assert_eq!(
+        r["VideoBucket"]["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
+        true
+    );
+
+    // create-playback signs: the key pair id and the secret's name, read at Init; only it may read the secret.
+    let vars = &r["CreatePlaybackFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(str_of(if_then(&vars["VIDGATE_CDN_KEY_PAIR_ID"], "CdnOn")), Some("CdnSigningPublicKey"));
+    assert_eq!(
+        str_of(if_then(&vars["VIDGATE_CDN_PRIVATE_KEY_SECRET"], "CdnOn")),
+        Some("CdnPrivateKeySecret")
+    );
+    for (name, resource) in r.as_mapping().unwrap() {
+        let mut found = Vec::new();
+        statements(resource, &mut found);
+        let reads =
+            found.iter().any(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("secretsmanager:")));
+        assert_eq!(reads, name == "CreatePlaybackFunction", "{name:?} and Secrets Manager");
     }
 }
 

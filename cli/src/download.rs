@@ -1,4 +1,4 @@
-//! `vidgate download`: parallel ranged reads through the stream route into a file.
+//! `vidgate download`: parallel ranged reads of the playback URL (the CDN, or the stream route) into a file.
 //!
 //! The stream route caps each reply (4 MiB by default), so the file is read in chunks no bigger
 //! than the cap, several at once, each written at its offset. A short 206 (a smaller cap) is
@@ -229,7 +229,7 @@ async fn fetch_range(
             }
             Verdict::Done => {
                 return Err(CliError::Refused(format!(
-                    "the stream route answered HTTP {status} with {} bytes to a range request for {at}-{end}",
+                    "the playback URL answered HTTP {status} with {} bytes to a range request for {at}-{end}",
                     body.len()
                 )));
             }

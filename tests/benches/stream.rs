@@ -1,4 +1,5 @@
-//! Ranged reads through the stream route vs. the same ranges straight from the local S3.
+//! Ranged reads through the stream route and through the local CDN (a CloudFront signed URL, the
+//! default playback path) vs. the same ranges straight from the local S3.
 //!
 //! `cargo bench -p vidgate-tests --bench stream [-- MIB [RANGES]]` (default: a 1024 MiB object,
 //! 48 ranges). Uploads the object through the API, then reads `RANGES` range-cap-sized ranges
@@ -71,7 +72,14 @@ async fn main() {
     eprintln!("uploaded {mib} MiB in {:.1} s", started.elapsed().as_secs_f64());
 
     let (_, playback) = stack.call("POST", &format!("/v1/videos/{id}/playback"), Some("bench"), None).await;
-    let route_url = playback["url"].as_str().unwrap().to_owned();
+    let cdn_url = playback["url"].as_str().unwrap().to_owned();
+    assert!(cdn_url.contains("/cdn/"), "playback goes through the local CDN: {cdn_url}");
+    // The stream route's URL, as create-playback gives it with the CDN off.
+    let secret = stack.app().config.playback_secret.clone().unwrap();
+    let video_id: vidgate::domain::VideoId = id.parse().unwrap();
+    let expires = vidgate::domain::time::now() + chrono::Duration::hours(1);
+    let token = vidgate::domain::playback::issue(secret.as_bytes(), &video_id, expires);
+    let route_url = format!("{}/v1/videos/{id}/stream?token={token}", stack.api);
     let key = created["key"].as_str().unwrap();
     // Straight from S3: one presigned GET (the `Range` header is not signed, so one URL serves
     // every range), as a client holding a signed URL would read.
@@ -90,12 +98,13 @@ async fn main() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = peak_rss_kib();
 
-    let mut totals = [(Duration::ZERO, Duration::ZERO, 0usize); 2];
+    let mut totals = [(Duration::ZERO, Duration::ZERO, 0usize); 3];
     let last_start = size.saturating_sub(cap);
     for i in 0..ranges {
         let start = last_start * i / (ranges - 1);
         let end = (start + cap).min(size) - 1;
-        for (path, url) in [route_url.as_str(), direct_url.as_str()].into_iter().enumerate() {
+        for (path, url) in [route_url.as_str(), cdn_url.as_str(), direct_url.as_str()].into_iter().enumerate()
+        {
             let t0 = Instant::now();
             let response =
                 stack.http.get(url).header(RANGE, format!("bytes={start}-{end}")).send().await.unwrap();
@@ -121,8 +130,10 @@ async fn main() {
     };
     println!("object: {mib} MiB, range cap {} KiB", cap / 1024);
     let (route_rate, route_ttfb) = row("stream route", totals[0]);
-    let (s3_rate, s3_ttfb) = row("local S3 directly", totals[1]);
+    let (cdn_rate, _) = row("local CDN (signed URL)", totals[1]);
+    let (s3_rate, s3_ttfb) = row("local S3 directly", totals[2]);
     println!("throughput ratio (route / S3): {:.2} (target >= 0.9)", route_rate / s3_rate);
+    println!("throughput ratio (CDN / S3):   {:.2}", cdn_rate / s3_rate);
     println!("TTFB ratio (S3 / route):       {:.2}", s3_ttfb / route_ttfb);
     println!(
         "peak RSS while streaming: {:.1} MiB (at start of streaming: {:.1} MiB)",
