@@ -275,7 +275,7 @@ impl Api {
         Ok(out)
     }
 
-    /// A stream URL with a playback token.
+    /// The playback URL: a CloudFront signed URL, or the stream route's with a playback token.
     pub async fn playback(&self, id: &str) -> Result<String> {
         let reply: Value = self.call_some(Method::POST, &format!("/v1/videos/{id}/playback"), None).await?;
         reply["url"].as_str().map(str::to_owned).ok_or_else(|| CliError::Api {

@@ -101,4 +101,36 @@ mod tests {
             call(&h.app, HttpFunction::CreatePlayback, h.request("POST", &path, "", Some("bob"))).await;
         assert_eq!(status, 404);
     }
+
+    #[tokio::test]
+    async fn through_the_cdn_the_url_is_a_cloudfront_signed_url_for_the_videos_object() {
+        use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+
+        use crate::domain::cdn;
+
+        let (private, public) = cdn::generate_pem_pair();
+        let h = Harness::with_cdn("https://d111111abcdef8.cloudfront.net", &private);
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+        h.objects.put_part(upload, 1, 1000).unwrap();
+        let complete = h.raw("POST", &format!("/v1/uploads/{id}/complete"), "");
+        let (status, done) = call(&h.app, HttpFunction::CompleteUpload, complete).await;
+        assert_eq!(status, 200, "{done}");
+        let key = done["video"]["key"].as_str().unwrap();
+        let path = format!("/v1/videos/{id}/playback");
+        let (status, body) = call(&h.app, HttpFunction::CreatePlayback, h.raw("POST", &path, "")).await;
+        assert_eq!(status, 200, "{body}");
+        let url = body["url"].as_str().unwrap();
+        let resource = format!("https://d111111abcdef8.cloudfront.net/{key}");
+        let grant = url.strip_prefix(&format!("{resource}?")).unwrap_or_else(|| panic!("{url}"));
+        let params: Vec<(String, String)> = form_urlencoded::parse(grant.as_bytes()).into_owned().collect();
+        assert_eq!(params[2], ("Key-Pair-Id".into(), "K1".into()));
+        // Expires is the playback TTL from now, as `expiresAt` says.
+        let expires: i64 = params[0].1.parse().unwrap();
+        let expires_at = chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap();
+        assert_eq!(expires, expires_at.timestamp());
+        let policy = cdn::canned_policy(&resource, expires);
+        let key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, cdn::public_key_der(&public).unwrap());
+        assert!(key.verify(policy.as_bytes(), &cdn::decode(&params[1].1).unwrap()).is_ok());
+    }
 }

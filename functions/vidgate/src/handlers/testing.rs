@@ -32,6 +32,20 @@ impl Harness {
         Self::with_config(Config { range_cap: cap, ..Config::for_local("bucket", "table") })
     }
 
+    /// A harness whose playback goes through a CDN at `url`, signing with `pem` (key pair `K1`).
+    pub fn with_cdn(url: &str, pem: &str) -> Self {
+        let cdn = crate::config::CdnSettings {
+            url: url.to_owned(),
+            key_pair_id: "K1".into(),
+            private_key: crate::config::PrivateKeySource::Pem(pem.to_owned()),
+        };
+        let mut harness =
+            Self::with_config(Config { cdn: Some(cdn), ..Config::for_local("bucket", "table") });
+        let signer = crate::domain::cdn::UrlSigner::from_pem("K1", pem).expect("a valid test key");
+        harness.app = harness.app.with_cdn(Some(signer));
+        harness
+    }
+
     fn with_config(config: Config) -> Self {
         let videos = Arc::new(MemoryVideoStore::new());
         let objects = Arc::new(MemoryObjectStore::new());
