@@ -185,3 +185,36 @@ async fn an_independent_implementation_verifies_our_urls_and_signs_urls_the_loca
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_create_playback_reads_its_key_from_secrets_manager_once_and_fails_init_without_it() {
+    use vidgate::cdn::{SignerError, load_signer};
+    let stack = Stack::start().await;
+    let mut config = (*stack.app().config).clone();
+    let cdn = config.cdn.as_mut().unwrap();
+    let PrivateKeySource::Pem(pem) = cdn.private_key.clone() else { panic!("the local key is PEM") };
+    let secrets = aws_sdk_secretsmanager::Client::new(stack.sdk());
+    secrets.create_secret().name("vidgate/cdn-private-key").secret_string(&pem).send().await.unwrap();
+    secrets.create_secret().name("vidgate/not-a-key").secret_string("hello").send().await.unwrap();
+
+    cdn.private_key = PrivateKeySource::Secret("vidgate/cdn-private-key".into());
+    let signer = load_signer(&config, stack.sdk()).await.unwrap().expect("a signer");
+    // The same key as the stack's: a URL it signs plays through the local CDN.
+    let video = stack.upload("alice", "a.mp4", &bytes(3000, 35)).await;
+    let resource = format!("{}/cdn/{}", stack.api, str_of(&video, "key"));
+    let url = signer.sign(&resource, vidgate::domain::time::now() + chrono::Duration::seconds(60));
+    assert_eq!(stack.http.get(&url).send().await.unwrap().status(), StatusCode::OK);
+
+    let cdn = config.cdn.as_mut().unwrap();
+    cdn.private_key = PrivateKeySource::Secret("vidgate/no-such-secret".into());
+    let err = load_signer(&config, stack.sdk()).await.unwrap_err();
+    assert!(
+        matches!(&err, SignerError::Secret { secret, .. } if secret == "vidgate/no-such-secret"),
+        "{err}"
+    );
+    let cdn = config.cdn.as_mut().unwrap();
+    cdn.private_key = PrivateKeySource::Secret("vidgate/not-a-key".into());
+    let err = load_signer(&config, stack.sdk()).await.unwrap_err();
+    assert!(matches!(err, SignerError::Key { .. }), "{err}");
+    assert!(!err.to_string().contains("hello"), "the secret's value is never echoed: {err}");
+}
