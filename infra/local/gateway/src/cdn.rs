@@ -234,7 +234,9 @@ impl LocalCdn {
             Ok(object) => object,
             Err(e) => return bad_gateway(e),
         };
-        into_axum(response, Body::from_stream(ReaderStream::new(object.body.into_async_read())))
+        // 256 KiB reads: ReaderStream's default 4 KiB chunks cost a third of the throughput.
+        let body = ReaderStream::with_capacity(object.body.into_async_read(), 256 * 1024);
+        into_axum(response, Body::from_stream(body))
     }
 }
 
