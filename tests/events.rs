@@ -50,6 +50,7 @@ async fn a_failing_event_is_retried_then_dead_lettered_and_a_redrive_delivers_it
         .http
         .put(put["url"].as_str().unwrap())
         .header("content-type", put["headers"]["content-type"].as_str().unwrap())
+        .header("if-none-match", put["headers"]["if-none-match"].as_str().unwrap())
         .body(source)
         .send()
         .await

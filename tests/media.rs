@@ -229,6 +229,7 @@ async fn an_object_recorded_by_its_s3_event_gets_media_too() {
         .http
         .put(put["url"].as_str().unwrap())
         .header("content-type", put["headers"]["content-type"].as_str().unwrap())
+        .header("if-none-match", put["headers"]["if-none-match"].as_str().unwrap())
         .body(bytes.clone())
         .send()
         .await

@@ -39,7 +39,7 @@ fn main() {
             let mut last = None;
             for _ in 0..21 {
                 let started = Instant::now();
-                let head = objects.get_range(key, 0, 188).await.unwrap();
+                let head = objects.get_range(key, None, 0, 188).await.unwrap();
                 let container = sniff::container(&head).expect("a video container");
                 let probe = vidgate::uploads::probe(&app, key, &info, container, head).await.unwrap();
                 total.push(started.elapsed());

@@ -63,6 +63,7 @@ fn bench(c: &mut Criterion) {
         checksum_algorithm: None,
         checksum: None,
         media: None,
+        version_id: None,
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 

@@ -98,6 +98,21 @@ pub fn object_url(base: &str, key: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), segments.join("/"))
 }
 
+/// The URL of one checked video on the CDN: its object, pinned to the checked `version` when the
+/// bucket keeps versions, and answered with `content_type` whatever type the object was stored
+/// with. The distribution forwards exactly these two query strings to S3 (and keys its cache on
+/// them); the signature covers them, so a viewer can change neither.
+pub fn video_url(base: &str, key: &str, version: Option<&str>, content_type: &str) -> String {
+    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, SEGMENT).to_string();
+    let mut url = object_url(base, key);
+    url.push('?');
+    if let Some(version) = version {
+        url.push_str(&format!("versionId={}&", encode(version)));
+    }
+    url.push_str(&format!("response-content-type={}", encode(content_type)));
+    url
+}
+
 /// Everything but RFC 3986's unreserved characters.
 const SEGMENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');

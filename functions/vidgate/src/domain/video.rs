@@ -152,6 +152,8 @@ pub enum Change {
         etag: String,
         /// What S3 reports of the object's checksum, when it has one.
         checksum: Option<Checksum>,
+        /// The object version that was checked: the only one ever served.
+        version: Option<String>,
         /// What its header says, for the containers vidgate reads ([`super::media`]).
         media: Option<Box<Media>>,
     },
@@ -245,6 +247,10 @@ pub struct Video {
     /// Duration, picture, codecs…, read from the container's header when the object was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<Box<Media>>,
+    /// The S3 version of the object that was checked (a versioned bucket): every read and every
+    /// playback URL names it, so bytes written over the key later are never served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 /// Why a change can't be applied: the record already reached a final state.
@@ -275,10 +281,11 @@ impl Video {
         self.status = change.target();
         self.updated_at = at;
         match change {
-            Change::Complete { size, etag, checksum, media } => {
+            Change::Complete { size, etag, checksum, version, media } => {
                 self.size = Some(*size);
                 self.etag = Some(etag.clone());
                 self.checksum = checksum.clone();
+                self.version_id = version.clone();
                 self.media = media.clone();
                 self.completed_at = Some(at);
             }
@@ -327,6 +334,7 @@ impl Video {
             checksum_algorithm: upload.checksum_algorithm,
             checksum: None,
             media: None,
+            version_id: None,
         }
     }
 
@@ -365,6 +373,7 @@ pub(crate) mod tests {
             checksum_algorithm: None,
             checksum: None,
             media: None,
+            version_id: None,
         }
     }
 
@@ -372,8 +381,11 @@ pub(crate) mod tests {
     fn given_uploading_when_completed_then_uploaded_with_size_and_etag() {
         let mut v = sample("alice");
         let at = time::now();
-        v.apply(&Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None, media: None }, at)
-            .unwrap();
+        v.apply(
+            &Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None, version: None, media: None },
+            at,
+        )
+        .unwrap();
         assert_eq!(v.status, Status::Uploaded);
         assert_eq!(v.size, Some(42));
         assert_eq!(v.etag.as_deref(), Some("\"e\""));
@@ -384,7 +396,7 @@ pub(crate) mod tests {
     fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
         for start in [Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
             for change in [
-                Change::Complete { size: 1, etag: "x".into(), checksum: None, media: None },
+                Change::Complete { size: 1, etag: "x".into(), checksum: None, version: None, media: None },
                 Change::Abort,
                 Change::Expire,
             ] {

@@ -32,13 +32,51 @@ mod tests {
         back_date(&h, old_id).await;
 
         let report = expire_uploads(&h.app).await.unwrap();
-        assert_eq!(report, SweepReport { due: 1, expired: 1, finished: 0, aborted_in_s3: 1 });
+        assert_eq!(report, SweepReport { due: 1, expired: 1, finished: 0, aborted_in_s3: 1, failed: 0 });
         assert_eq!(h.stored(old_id).await.unwrap().status, Status::Expired);
         assert!(!h.objects.has_upload(old_upload));
         assert_eq!(h.stored(fresh["videoId"].as_str().unwrap()).await.unwrap().status, Status::Uploading);
 
         // Running again (or concurrently) finds nothing more to do.
         assert_eq!(expire_uploads(&h.app).await.unwrap(), SweepReport::default());
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_record_is_counted_and_logged_and_the_sweep_expires_the_others() {
+        let h = Harness::new();
+        let poisoned = h.create(json!({"filename": "poison.mp4", "method": "put", "size": 28})).await;
+        let unreadable = h.create(json!({"filename": "ssec.mp4", "method": "put", "size": 28})).await;
+        let others: Vec<_> = (0..3).map(|i| format!("other{i}.mp4")).collect();
+        let mut other_ids = Vec::new();
+        for name in &others {
+            other_ids.push(h.create(json!({"filename": name})).await["videoId"].as_str().unwrap().to_owned());
+        }
+        let (poison_id, ssec_id) =
+            (poisoned["videoId"].as_str().unwrap(), unreadable["videoId"].as_str().unwrap());
+        // The oldest first: both poisoned records come before the others in every run.
+        for id in [poison_id, ssec_id].into_iter().chain(other_ids.iter().map(String::as_str)) {
+            back_date(&h, id).await;
+        }
+        let poison_key = h.stored(poison_id).await.unwrap().key;
+        h.objects.poison(&poison_key, false);
+        let ssec_key = h.stored(ssec_id).await.unwrap().key;
+        h.objects.put_object(&ssec_key, b"bytes S3 will not serve back".to_vec());
+        h.objects.poison(&ssec_key, true);
+
+        let report = expire_uploads(&h.app).await.unwrap();
+        assert_eq!((report.due, report.failed, report.expired, report.finished), (5, 1, 3, 1), "{report:?}");
+        for id in &other_ids {
+            assert_eq!(h.stored(id).await.unwrap().status, Status::Expired);
+        }
+        // S3 won't read it back: rejected with S3's reason, and the object is gone.
+        let ssec = h.stored(ssec_id).await.unwrap();
+        assert_eq!(ssec.status, Status::Rejected);
+        assert!(ssec.reject_reason.unwrap().contains("can't read the object back"));
+        assert!(h.objects.versions(&ssec_key).is_empty());
+        // The poisoned one stays due, and fails again alone next run.
+        assert_eq!(h.stored(poison_id).await.unwrap().status, Status::Uploading);
+        let again = expire_uploads(&h.app).await.unwrap();
+        assert_eq!((again.due, again.failed, again.expired), (1, 1, 0));
     }
 
     #[tokio::test]

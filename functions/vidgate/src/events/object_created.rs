@@ -85,7 +85,8 @@ pub async fn on_s3_event(app: &impl Objects, event: S3Event) -> Result<Vec<Objec
             reports.push(ignored("not an ObjectCreated event"));
             continue;
         }
-        reports.push(match uploads::record_arrival(app, &key).await? {
+        let version = record.s3.object.version_id.as_deref().filter(|v| !v.is_empty() && *v != "null");
+        reports.push(match uploads::record_arrival(app, &key, version).await? {
             Arrival::Recorded { id, status } => ObjectReport::Recorded { id, status: status.as_str() },
             Arrival::Ignored(why) => ignored(why),
         });
@@ -179,6 +180,102 @@ mod tests {
         let again = on_s3_event(&h.app, event("bucket", &key, 4000)).await.unwrap();
         assert!(matches!(again[0], ObjectReport::Ignored { why: "the upload is already final", .. }));
         assert_eq!(h.stored(&id.to_string()).await.unwrap(), stored);
+    }
+
+    /// The event of one version of an object.
+    fn versioned(key: &str, size: u64, version: &str) -> S3Event {
+        let mut event = event("bucket", key, size);
+        event.records[0].s3.object.version_id = Some(version.to_owned());
+        event
+    }
+
+    #[tokio::test]
+    async fn bytes_written_over_a_checked_video_are_deleted_and_never_served() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4"})).await;
+        let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
+        let original = video_like(1000, 1);
+        h.objects.put_part_bytes(upload, 1, original.clone()).unwrap();
+        let (status, done) = crate::handlers::testing::call(
+            &h.app,
+            crate::http::HttpFunction::CompleteUpload,
+            h.raw("POST", &format!("/v1/uploads/{id}/complete"), ""),
+        )
+        .await;
+        assert_eq!(status, 200, "{done}");
+        let video = h.stored(id).await.unwrap();
+        let checked = video.version_id.clone().expect("the checked version is recorded");
+
+        // Credentials still valid write an HTML page over it: S3 keeps it as the current version.
+        h.objects.put_object(&video.key, b"<html><script>alert(1)</script></html>".to_vec());
+        let written = h.objects.versions(&video.key)[1].clone();
+        let reports = on_s3_event(&h.app, versioned(&video.key, 38, &written)).await.unwrap();
+        assert!(
+            matches!(
+                reports[0],
+                ObjectReport::Ignored { why: "bytes written after the upload was final; deleted", .. }
+            ),
+            "{reports:?}"
+        );
+        assert_eq!(h.objects.versions(&video.key), std::slice::from_ref(&checked));
+        assert_eq!(h.stored(id).await.unwrap(), video, "the record is untouched");
+        // Reads name the checked version, whatever is current.
+        h.objects.put_object(&video.key, vec![0; 1000]);
+        let read = h.app.objects.get_range(&video.key, Some(&checked), 0, 999).await.unwrap();
+        assert_eq!(read, original);
+        // Its event may be lost: the next event of the key still removes every foreign version.
+        let again = on_s3_event(&h.app, versioned(&video.key, 1000, &checked)).await.unwrap();
+        assert!(matches!(again[0], ObjectReport::Ignored { .. }));
+        assert_eq!(h.objects.versions(&video.key), [checked]);
+    }
+
+    #[tokio::test]
+    async fn rejected_bytes_and_bytes_after_an_abort_are_deleted() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4", "method": "put", "size": 31})).await;
+        let video = h.stored(created["videoId"].as_str().unwrap()).await.unwrap();
+        h.objects.put_object(&video.key, b"%PDF-1.7 definitely not a video".to_vec());
+        let reports = on_s3_event(&h.app, event("bucket", &video.key, 31)).await.unwrap();
+        assert_eq!(reports, vec![ObjectReport::Recorded { id: video.id, status: "rejected" }]);
+        assert!(h.objects.versions(&video.key).is_empty(), "the reason is kept, the bytes are not");
+
+        // Aborted, then its still-valid URL writes: the bytes go.
+        let created = h.create(json!({"filename": "b.mp4", "method": "put", "size": 1000})).await;
+        let id = created["videoId"].as_str().unwrap();
+        let (status, _) = crate::handlers::testing::call(
+            &h.app,
+            crate::http::HttpFunction::AbortUpload,
+            h.raw("DELETE", &format!("/v1/uploads/{id}"), ""),
+        )
+        .await;
+        assert_eq!(status, 204);
+        let video = h.stored(id).await.unwrap();
+        h.objects.put_object(&video.key, video_like(1000, 1));
+        on_s3_event(&h.app, event("bucket", &video.key, 1000)).await.unwrap();
+        assert!(h.objects.versions(&video.key).is_empty());
+        assert_eq!(h.stored(id).await.unwrap().status, Status::Aborted);
+    }
+
+    #[tokio::test]
+    async fn prefix_writes_past_the_quota_are_rejected_with_the_reason_and_deleted() {
+        use crate::domain::{Owner, keys::owner_prefix};
+        use crate::store::VideoStore;
+        let mut config = crate::Config::for_local("bucket", "table");
+        config.quota.uploads = 2;
+        let h = Harness::with_config(config);
+        let prefix = owner_prefix(&Owner::new("alice"));
+        h.videos.remember_prefix(&prefix, &Owner::new("alice")).await.unwrap();
+        // Two uploads in progress hold the quota; a third object arrives through the prefix.
+        h.create(json!({"filename": "a.mp4"})).await;
+        h.create(json!({"filename": "b.mp4"})).await;
+        let key = format!("{prefix}flood.mp4");
+        h.objects.put_object(&key, video_like(4000, 1));
+        let reports = on_s3_event(&h.app, event("bucket", &key, 4000)).await.unwrap();
+        let id = VideoId::for_untracked_key(&key);
+        assert_eq!(reports, vec![ObjectReport::Recorded { id, status: "rejected" }]);
+        let stored = h.stored(&id.to_string()).await.unwrap();
+        assert!(stored.reject_reason.unwrap().contains("uploads in progress"), "the quota is named");
+        assert!(h.objects.versions(&key).is_empty());
     }
 
     /// An SQS batch as the event source mapping delivers it, one message per body.

@@ -158,6 +158,7 @@ mod tests {
             checksum_algorithm: None,
             checksum: None,
             media: None,
+            version_id: None,
         }
     }
 

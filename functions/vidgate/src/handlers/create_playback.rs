@@ -36,7 +36,10 @@ pub(super) async fn handle(
     }
     let expires_at = time::now() + app.config().playback_ttl;
     let url = match (app.cdn(), &app.config().cdn) {
-        (Some(signer), Some(cdn)) => signer.sign(&cdn::object_url(&cdn.url, &video.key), expires_at),
+        (Some(signer), Some(cdn)) => {
+            let url = cdn::video_url(&cdn.url, &video.key, video.version_id.as_deref(), &video.content_type);
+            signer.sign(&url, expires_at)
+        }
         _ => {
             let token = playback::issue(playback_secret(app)?.as_bytes(), &video.id, expires_at);
             format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id)
@@ -121,8 +124,12 @@ mod tests {
         let (status, body) = call(&h.app, HttpFunction::CreatePlayback, h.raw("POST", &path, "")).await;
         assert_eq!(status, 200, "{body}");
         let url = body["url"].as_str().unwrap();
-        let resource = format!("https://d111111abcdef8.cloudfront.net/{key}");
-        let grant = url.strip_prefix(&format!("{resource}?")).unwrap_or_else(|| panic!("{url}"));
+        // Pinned to the checked version, answered as the record's type whatever S3 stored.
+        let version = h.stored(id).await.unwrap().version_id.unwrap();
+        let resource = format!(
+            "https://d111111abcdef8.cloudfront.net/{key}?versionId={version}&response-content-type=video%2Fmp4"
+        );
+        let grant = url.strip_prefix(&format!("{resource}&")).unwrap_or_else(|| panic!("{url}"));
         let params: Vec<(String, String)> = form_urlencoded::parse(grant.as_bytes()).into_owned().collect();
         assert_eq!(params[2], ("Key-Pair-Id".into(), "K1".into()));
         // Expires is the playback TTL from now, as `expiresAt` says.

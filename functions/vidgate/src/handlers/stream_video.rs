@@ -48,7 +48,11 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
             video
         }
     };
-    let read = async |start: u64, end: u64| match app.objects().get_range(&video.key, start, end).await {
+    let read = async |start: u64, end: u64| match app
+        .objects()
+        .get_range(&video.key, video.version_id.as_deref(), start, end)
+        .await
+    {
         Ok(bytes) => Ok(bytes),
         // Deleted since the memo took it.
         Err(ObjectError::NoSuchKey) => {
@@ -69,7 +73,10 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
     match range::select(range_header, meta.size).capped(cap) {
         Selection::Unsatisfiable => Err(ApiError::RangeNotSatisfiable { size: meta.size }),
         Selection::Full if query(req, "redirect").as_deref() == Some("1") || meta.size > cap => {
-            let url = app.objects().presign_get(&video.key, REDIRECT_TTL).await?;
+            let url = app
+                .objects()
+                .presign_get(&video.key, video.version_id.as_deref(), &video.content_type, REDIRECT_TTL)
+                .await?;
             Ok(Response::builder()
                 .status(StatusCode::TEMPORARY_REDIRECT)
                 .header(LOCATION, url)
@@ -139,6 +146,7 @@ mod tests {
                     size: bytes.len() as u64,
                     etag,
                     checksum: None,
+                    version: None,
                     media: None,
                 },
                 time::now(),

@@ -46,7 +46,7 @@ impl Harness {
         harness
     }
 
-    fn with_config(config: Config) -> Self {
+    pub fn with_config(config: Config) -> Self {
         let videos = Arc::new(MemoryVideoStore::new());
         let objects = Arc::new(MemoryObjectStore::new());
         let app = App::new(config, videos.clone(), objects.clone());

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    LAST_MODIFIED,
+    LAST_MODIFIED, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, StatusCode};
 use lambda_http::Response;
@@ -46,6 +46,8 @@ impl<'a> Representation<'a> {
             .header(ETAG, &self.etag)
             .header(LAST_MODIFIED, httpdate::fmt_http_date(self.modified))
             .header(CONTENT_TYPE, self.content_type)
+            // The type is the record's (a video type): no browser may guess another from the bytes.
+            .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(CACHE_CONTROL, CACHE)
     }
 

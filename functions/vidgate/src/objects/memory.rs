@@ -35,10 +35,25 @@ pub fn video_like(size: u64, part_number: u32) -> Vec<u8> {
     bytes
 }
 
+/// A versioned bucket, as vidgate's is: every write of a key is a new version, newest last.
 #[derive(Default)]
 struct State {
     uploads: HashMap<String, Upload>,
-    objects: HashMap<String, (ObjectInfo, Vec<u8>)>,
+    objects: HashMap<String, Vec<(ObjectInfo, Vec<u8>)>>,
+}
+
+impl State {
+    fn current(&self, key: &str) -> Option<&(ObjectInfo, Vec<u8>)> {
+        self.objects.get(key).and_then(|versions| versions.last())
+    }
+
+    /// Stores `bytes` as the new current version of `key`; returns the version id.
+    fn write(&mut self, key: &str, mut info: ObjectInfo, bytes: Vec<u8>, next: u64) -> String {
+        let version = format!("mem-version-{next}");
+        info.version = Some(version.clone());
+        self.objects.entry(key.to_owned()).or_default().push((info, bytes));
+        version
+    }
 }
 
 #[derive(Default)]
@@ -46,6 +61,8 @@ pub struct MemoryObjectStore {
     state: Mutex<State>,
     next_id: AtomicU64,
     unavailable: AtomicBool,
+    /// Keys whose reads fail: S3 won't serve them (`true`: SSE-C, archive class) or just fail.
+    poisoned: Mutex<HashMap<String, bool>>,
 }
 
 impl MemoryObjectStore {
@@ -89,9 +106,37 @@ impl MemoryObjectStore {
             kind: ChecksumType::FullObject,
             value: checksum::of(ChecksumAlgorithm::Crc64nvme, &bytes),
         };
-        let info = ObjectInfo { size: bytes.len() as u64, etag: etag.clone(), checksum: Some(checksum) };
-        self.lock().objects.insert(key.to_owned(), (info, bytes));
+        let info = ObjectInfo {
+            size: bytes.len() as u64,
+            etag: etag.clone(),
+            checksum: Some(checksum),
+            version: None,
+        };
+        let next = self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.lock().write(key, info, bytes, next);
         etag
+    }
+
+    /// The version ids S3 keeps for `key`, oldest first.
+    pub fn versions(&self, key: &str) -> Vec<String> {
+        let state = self.lock();
+        let versions = state.objects.get(key).map(Vec::as_slice).unwrap_or_default();
+        versions.iter().filter_map(|(info, _)| info.version.clone()).collect()
+    }
+
+    /// Makes reads of `key` fail: as S3 fails an object it won't serve (`unreadable`: written with
+    /// SSE-C or an archive storage class), or with an error nobody expects.
+    pub fn poison(&self, key: &str, unreadable: bool) {
+        self.poisoned.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned(), unreadable);
+    }
+
+    fn read_check(&self, key: &str) -> Result<(), ObjectError> {
+        self.check()?;
+        match self.poisoned.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+            Some(true) => Err(ObjectError::Unreadable("InvalidRequest: Server Side Encryption".into())),
+            Some(false) => Err(ObjectError::Other("InternalError: poisoned".into())),
+            None => Ok(()),
+        }
     }
 
     /// Whether S3 still knows the multipart upload.
@@ -140,7 +185,7 @@ impl ObjectStore for MemoryObjectStore {
     ) -> Result<String, ObjectError> {
         self.check()?;
         let length = content_length.map(|n| format!("content-length={n}&")).unwrap_or_default();
-        Ok(format!("memory://bucket/{key}?{length}X-Amz-Expires={}", expires_in.as_secs()))
+        Ok(format!("memory://bucket/{key}?{length}if-none-match=*&X-Amz-Expires={}", expires_in.as_secs()))
     }
 
     async fn presign_request(
@@ -208,6 +253,18 @@ impl ObjectStore for MemoryObjectStore {
         Ok(())
     }
 
+    async fn delete_version(&self, key: &str, version: &str) -> Result<(), ObjectError> {
+        self.check()?;
+        let mut state = self.lock();
+        if let Some(versions) = state.objects.get_mut(key) {
+            versions.retain(|(info, _)| info.version.as_deref() != Some(version));
+            if versions.is_empty() {
+                state.objects.remove(key);
+            }
+        }
+        Ok(())
+    }
+
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError> {
         self.check()?;
         let state = self.lock();
@@ -224,9 +281,13 @@ impl ObjectStore for MemoryObjectStore {
         full: Option<&Checksum>,
     ) -> Result<Assembled, ObjectError> {
         self.check()?;
+        let next = self.next_id.fetch_add(1, Ordering::SeqCst);
         let mut state = self.lock();
         let upload =
             state.uploads.get(upload_id).filter(|u| u.key == key).ok_or(ObjectError::NoSuchUpload)?;
+        if state.current(key).is_some() {
+            return Err(ObjectError::AlreadyExists);
+        }
         if parts.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
             return Err(rejected("InvalidPartOrder", "parts must be ascending".into()));
         }
@@ -276,9 +337,9 @@ impl ObjectStore for MemoryObjectStore {
         let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{}\"", parts.len());
         state.uploads.remove(upload_id);
-        let info = ObjectInfo { size, etag: etag.clone(), checksum: checksum.clone() };
-        state.objects.insert(key.to_owned(), (info, bytes));
-        Ok(Assembled { etag, checksum })
+        let info = ObjectInfo { size, etag: etag.clone(), checksum: checksum.clone(), version: None };
+        let version = Some(state.write(key, info, bytes, next));
+        Ok(Assembled { etag, checksum, version })
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {
@@ -311,21 +372,44 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
-        self.check()?;
-        Ok(self.lock().objects.get(key).map(|(info, _)| info.clone()))
+        self.read_check(key)?;
+        Ok(self.lock().current(key).map(|(info, _)| info.clone()))
     }
 
-    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError> {
-        self.check()?;
+    async fn get_range(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, ObjectError> {
+        self.read_check(key)?;
         let state = self.lock();
-        let (_, bytes) = state.objects.get(key).ok_or(ObjectError::NoSuchKey)?;
+        let (_, bytes) = match version {
+            None => state.current(key),
+            Some(v) => state
+                .objects
+                .get(key)
+                .and_then(|all| all.iter().find(|(i, _)| i.version.as_deref() == Some(v))),
+        }
+        .ok_or(ObjectError::NoSuchKey)?;
         let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
         let end = usize::try_from(end).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());
         Ok(bytes[start..end.max(start)].to_vec())
     }
 
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
+    async fn presign_get(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
         self.check()?;
-        Ok(format!("memory://bucket/{key}?X-Amz-Expires={}", expires_in.as_secs()))
+        let version = version.map(|v| format!("versionId={v}&")).unwrap_or_default();
+        Ok(format!(
+            "memory://bucket/{key}?{version}response-content-type={content_type}&X-Amz-Expires={}",
+            expires_in.as_secs()
+        ))
     }
 }

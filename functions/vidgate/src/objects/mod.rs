@@ -25,6 +25,14 @@ pub enum ObjectError {
     /// There is no object at the key.
     #[error("no such object")]
     NoSuchKey,
+    /// A write that must not replace an object found one at the key (`If-None-Match: *`: S3's
+    /// `PreconditionFailed`, or `ConditionalRequestConflict` when two race).
+    #[error("an object already exists at the key")]
+    AlreadyExists,
+    /// S3 holds the object but won't serve it as stored (SSE-C keys it lacks, an archive storage
+    /// class): nothing vidgate could ever check or play.
+    #[error("S3 can't serve the object: {0}")]
+    Unreadable(String),
     #[error("object store unavailable: {0}")]
     Unavailable(String),
     #[error("object store error: {0}")]
@@ -65,6 +73,8 @@ pub struct ObjectInfo {
     pub etag: String,
     /// The object's checksum, when S3 keeps one (it does for every object written since 2025).
     pub checksum: Option<Checksum>,
+    /// The version S3 gave these bytes (a versioned bucket); what was checked is read by it.
+    pub version: Option<String>,
 }
 
 /// What S3 answers a completion: the object's ETag and checksum.
@@ -72,6 +82,7 @@ pub struct ObjectInfo {
 pub struct Assembled {
     pub etag: String,
     pub checksum: Option<Checksum>,
+    pub version: Option<String>,
 }
 
 /// An S3 request a client sends itself, to a URL presigned for it (parts have
@@ -128,12 +139,17 @@ pub trait ObjectStore: Send + Sync {
         expires_in: Duration,
     ) -> Result<PostForm, ObjectError>;
 
-    /// Deletes the object at `key` (nothing there is no error).
+    /// Deletes the object at `key` with every version of it a versioned bucket keeps, so no
+    /// byte of it stays (nothing there is no error).
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;
 
+    /// Deletes one version of the object at `key`: bytes written over a checked video.
+    async fn delete_version(&self, key: &str, version: &str) -> Result<(), ObjectError>;
+
     /// A URL a client can `PUT` a whole object to in one request, sending exactly
-    /// `Content-Type: content_type` (it is signed, so the stored object keeps the type) and,
-    /// when given, exactly `content_length` bytes.
+    /// `Content-Type: content_type` (it is signed, so the stored object keeps the type),
+    /// `If-None-Match: *` (signed too, so a replay after the object exists is refused with 412)
+    /// and, when given, exactly `content_length` bytes.
     async fn presign_put(
         &self,
         key: &str,
@@ -157,7 +173,8 @@ pub trait ObjectStore: Send + Sync {
     /// Every part uploaded so far, in part-number order (all pages).
     async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<UploadedPart>, ObjectError>;
 
-    /// Assembles the object from `parts` (ascending). With `full`, S3 assembles it only if the
+    /// Assembles the object from `parts` (ascending), only if no object exists at `key`
+    /// (`If-None-Match: *`; `AlreadyExists` otherwise). With `full`, S3 assembles it only if the
     /// whole object has that checksum (`ChecksumMismatch` otherwise, and the upload stays open).
     async fn complete_multipart(
         &self,
@@ -177,14 +194,28 @@ pub trait ObjectStore: Send + Sync {
     /// owner's erasure); returns how many of each.
     async fn clear_prefix(&self, prefix: &str) -> Result<(usize, usize), ObjectError>;
 
-    /// The object's size and ETag, or `None` if there is no object at `key`.
+    /// The current object's size, ETag and version, or `None` if there is no object at `key`.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError>;
 
-    /// Bytes `start..=end` of the object; memory is bounded by the range, not the object.
-    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError>;
+    /// Bytes `start..=end` of the object (of `version`, when given: the checked one, whatever
+    /// was written over it since); memory is bounded by the range, not the object.
+    async fn get_range(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, ObjectError>;
 
-    /// A URL that `GET`s the whole object, for clients sent straight to S3.
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError>;
+    /// A URL that `GET`s the whole object (`version` of it, when given) for clients sent
+    /// straight to S3, answered with `content_type` whatever type the object was stored with.
+    async fn presign_get(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError>;
 }
 
 /// ETags are compared without their quotes: S3 quotes them, some clients strip them.

@@ -68,6 +68,44 @@ impl S3ObjectStore {
         }
     }
 
+    /// Deletes every version and delete marker of exactly `key_or_prefix` (`exact`) or of every
+    /// key under it, so nothing of the objects stays in a versioned bucket (on an unversioned one
+    /// S3 lists each object once, as version `null`); returns how many keys had any.
+    async fn delete_versions(&self, key_or_prefix: &str, exact: bool) -> Result<usize, ObjectError> {
+        let mut keys = std::collections::BTreeSet::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key_or_prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(object_error)?;
+            let versions = out.versions.unwrap_or_default().into_iter().map(|v| (v.key, v.version_id));
+            let markers = out.delete_markers.unwrap_or_default().into_iter().map(|m| (m.key, m.version_id));
+            for (key, version) in versions.chain(markers) {
+                let (Some(key), Some(version)) = (key, version) else { continue };
+                if exact && key != key_or_prefix {
+                    continue;
+                }
+                self.delete_version(&key, &version).await?;
+                keys.insert(key);
+            }
+            if out.is_truncated != Some(true) {
+                return Ok(keys.len());
+            }
+            key_marker = out.next_key_marker;
+            version_marker = out.next_version_id_marker;
+            if key_marker.is_none() && version_marker.is_none() {
+                return Ok(keys.len());
+            }
+        }
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, path_style: bool) -> Self {
         Self::with_acceleration(sdk, bucket, path_style, false)
     }
@@ -266,6 +304,17 @@ where
         Failure::Unavailable(why) => ObjectError::Unavailable(why),
         Failure::Service { code, .. } if code == "NoSuchUpload" => ObjectError::NoSuchUpload,
         Failure::Service { code, .. } if code == "NoSuchKey" => ObjectError::NoSuchKey,
+        Failure::Service { code, .. }
+            if code == "PreconditionFailed" || code == "ConditionalRequestConflict" =>
+        {
+            ObjectError::AlreadyExists
+        }
+        Failure::Service { code, message }
+            if code == "InvalidObjectState"
+                || (code == "InvalidRequest" && message.contains("Server Side Encryption")) =>
+        {
+            ObjectError::Unreadable(format!("{code}: {message}"))
+        }
         Failure::Service { code, message }
             if code == "BadDigest"
                 || (code == "InvalidRequest" && message.to_lowercase().contains("checksum")) =>
@@ -422,7 +471,18 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(object_error)?;
+        self.delete_versions(key, true).await.map(|_| ())
+    }
+
+    async fn delete_version(&self, key: &str, version: &str) -> Result<(), ObjectError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(object_error)?;
         Ok(())
     }
 
@@ -439,7 +499,8 @@ impl ObjectStore for S3ObjectStore {
     ) -> Result<String, ObjectError> {
         if let Some(length) = content_length {
             let length = length.to_string();
-            let headers = [("content-length", length.as_str()), ("content-type", content_type)];
+            let headers =
+                [("content-length", length.as_str()), ("content-type", content_type), ("if-none-match", "*")];
             return self.presign_raw("PUT", key, "x-id=PutObject", &headers, expires_in).await;
         }
         let presigning = presigning(expires_in)?;
@@ -449,6 +510,7 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .if_none_match("*")
             .presigned(presigning)
             .await
             .map_err(object_error)?;
@@ -523,6 +585,7 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
+            .if_none_match("*")
             .multipart_upload(completed);
         if let Some(full) = full {
             let value = Some(full.value.clone());
@@ -542,7 +605,7 @@ impl ObjectStore for S3ObjectStore {
             out.checksum_sha256,
             out.checksum_type.as_ref(),
         );
-        Ok(Assembled { etag: out.e_tag.unwrap_or_default(), checksum })
+        Ok(Assembled { etag: out.e_tag.unwrap_or_default(), checksum, version: out.version_id })
     }
 
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), ObjectError> {
@@ -563,27 +626,8 @@ impl ObjectStore for S3ObjectStore {
 
     async fn clear_prefix(&self, prefix: &str) -> Result<(usize, usize), ObjectError> {
         let aborted = self.abort_under(prefix, false).await?;
-        let mut deleted = 0;
-        let mut token = None::<String>;
-        loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(object_error)?;
-            for key in out.contents.unwrap_or_default().iter().filter_map(|o| o.key.as_deref()) {
-                self.delete(key).await?;
-                deleted += 1;
-            }
-            match out.next_continuation_token {
-                Some(next) if out.is_truncated == Some(true) => token = Some(next),
-                _ => return Ok((deleted, aborted)),
-            }
-        }
+        let deleted = self.delete_versions(prefix, false).await?;
+        Ok((deleted, aborted))
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
@@ -606,18 +650,26 @@ impl ObjectStore for S3ObjectStore {
                     out.checksum_sha256,
                     out.checksum_type.as_ref(),
                 ),
+                version: out.version_id,
             })),
             Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
             Err(e) => Err(object_error(e)),
         }
     }
 
-    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, ObjectError> {
+    async fn get_range(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, ObjectError> {
         let out = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
             .range(format!("bytes={start}-{end}"))
             .send()
             .await
@@ -631,13 +683,21 @@ impl ObjectStore for S3ObjectStore {
         Ok(Vec::from(bytes.into_bytes()))
     }
 
-    async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, ObjectError> {
+    async fn presign_get(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<String, ObjectError> {
         let presigning = presigning(expires_in)?;
         let request = self
             .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .response_content_type(content_type)
             .presigned(presigning)
             .await
             .map_err(object_error)?;

@@ -164,6 +164,12 @@ impl DynamoVideoStore {
                 .expression_attribute_names("#checksum", "checksum")
                 .expression_attribute_values(":checksum", value);
         }
+        if let Change::Complete { version: Some(version), .. } = change {
+            update.push_str(", #versionId = :versionId");
+            request = request
+                .expression_attribute_names("#versionId", "versionId")
+                .expression_attribute_values(":versionId", s(version.clone()));
+        }
         if let Change::Complete { media: Some(media), .. } = change {
             update.push_str(", #media = :media");
             let value = serde_dynamo::to_attribute_value(media)

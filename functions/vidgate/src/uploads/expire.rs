@@ -9,7 +9,7 @@ use super::UploadError;
 use super::settle::{abort_open_uploads, settle_counted};
 use crate::app::Objects;
 use crate::domain::video::EXPIRY_SHARDS;
-use crate::domain::{Change, Status, time};
+use crate::domain::{Change, Status, Video, time};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,6 +22,8 @@ pub struct SweepReport {
     pub finished: usize,
     /// S3 multipart uploads aborted.
     pub aborted_in_s3: usize,
+    /// Records whose handling failed this run (logged each, retried next run).
+    pub failed: usize,
 }
 
 pub async fn expire(app: &impl Objects) -> Result<SweepReport, UploadError> {
@@ -31,17 +33,40 @@ pub async fn expire(app: &impl Objects) -> Result<SweepReport, UploadError> {
         let due = app.videos().list_expired(shard, now, app.config().expire_batch).await?;
         report.due += due.len();
         for video in due {
-            report.aborted_in_s3 += abort_open_uploads(app, &video).await?;
-            // Only what this run changed counts: a concurrent run may have settled it first.
-            match settle_counted(app, &video, Change::Expire).await? {
-                (settled, true) if settled.status == Status::Expired => report.expired += 1,
-                (settled, true) if matches!(settled.status, Status::Uploaded | Status::Rejected) => {
-                    report.finished += 1
+            // One record's failure is logged and counted, never the end of the run: the oldest
+            // record is first in every run, so a poisoned one would stall everybody's expiry.
+            // Only a store that is down ends it (every other record would fail the same way).
+            match expire_one(app, &video).await {
+                Ok((aborted, settled)) => {
+                    report.aborted_in_s3 += aborted;
+                    match settled {
+                        Some(Status::Expired) => report.expired += 1,
+                        Some(Status::Uploaded | Status::Rejected) => report.finished += 1,
+                        _ => {}
+                    }
                 }
-                _ => {}
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::error!(event = "sweep_record_failed", video_id = %video.id, error = %e, "expiring one upload failed; the sweep goes on");
+                }
             }
         }
     }
-    tracing::info!(due = report.due, expired = report.expired, finished = report.finished, "sweep");
+    tracing::info!(
+        due = report.due,
+        expired = report.expired,
+        finished = report.finished,
+        failed = report.failed,
+        "sweep"
+    );
     Ok(report)
+}
+
+/// Aborts what S3 holds open for one due upload and settles its record; returns the aborts and
+/// the status this run moved it to (a concurrent run's change is not counted).
+async fn expire_one(app: &impl Objects, video: &Video) -> Result<(usize, Option<Status>), UploadError> {
+    let aborted = abort_open_uploads(app, video).await?;
+    let (settled, changed) = settle_counted(app, video, Change::Expire).await?;
+    Ok((aborted, changed.then_some(settled.status)))
 }

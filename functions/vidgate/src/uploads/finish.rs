@@ -109,6 +109,12 @@ async fn complete(
             ));
         }
         Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
+        // Something else wrote the key first (its owner's prefix credentials): S3 refused to
+        // replace it. The parts go; that object is what arrived, and it is checked as such.
+        Err(ObjectError::AlreadyExists) => {
+            abort_open_uploads(app, &video).await?;
+            return finished(settle(app, &video, Change::Abort).await?);
+        }
         Err(ObjectError::RejectedParts { code, message }) => {
             let code = match code.as_str() {
                 "EntityTooSmall" => "part_too_small",
@@ -120,7 +126,8 @@ async fn complete(
         Err(e) => return Err(e.into()),
     };
     let size = chosen.iter().map(|p| p.size).sum();
-    let object = ObjectInfo { size, etag: assembled.etag, checksum: assembled.checksum };
+    let object =
+        ObjectInfo { size, etag: assembled.etag, checksum: assembled.checksum, version: assembled.version };
     finished(arrived(app, &video, object).await?)
 }
 

@@ -345,7 +345,7 @@ mod tests {
 
         // A late ObjectCreated (an SDK finishing after the delete): the object goes, the record stays.
         objects.put_object(&uploaded.key, video_like(MIB, 1));
-        assert!(matches!(record_arrival(&app, &uploaded.key).await.unwrap(), Arrival::Ignored(_)));
+        assert!(matches!(record_arrival(&app, &uploaded.key, None).await.unwrap(), Arrival::Ignored(_)));
         assert_eq!(app.objects.head(&uploaded.key).await.unwrap(), None);
         assert_eq!(app.videos.get(&uploaded.id).await.unwrap().unwrap().status, Status::Deleted);
         // A retried complete of the deleted upload: not found, nothing made.
@@ -367,7 +367,12 @@ mod tests {
         let refs = [crate::objects::PartRef { part_number: 1, etag: parts[0].etag.clone(), checksum: None }];
         let assembled = app.objects.complete_multipart(&video.key, &upload_id, &refs, None).await.unwrap();
         app.videos.bury(&video, crate::domain::time::now()).await.unwrap();
-        let object = crate::objects::ObjectInfo { size: MIB, etag: assembled.etag, checksum: None };
+        let object = crate::objects::ObjectInfo {
+            size: MIB,
+            etag: assembled.etag,
+            checksum: None,
+            version: assembled.version,
+        };
         let after = settle::arrived(&app, &video, object).await.unwrap();
         assert_eq!(after.status, Status::Deleted);
         assert_eq!(app.objects.head(&video.key).await.unwrap(), None);

@@ -77,7 +77,7 @@ pub async fn probe(
             ));
             return Ok(probe);
         }
-        let bytes = app.objects().get_range(key, start, end - 1).await?;
+        let bytes = app.objects().get_range(key, object.version.as_deref(), start, end - 1).await?;
         if bytes.is_empty() {
             probe.outcome = Err(format!("S3 returned no bytes at offset {start}"));
             return Ok(probe);

@@ -72,10 +72,23 @@ pub(super) async fn settle_counted(
     if current.status.is_final() {
         return Ok((current, false));
     }
-    match app.objects().head(&current.key).await? {
-        Some(object) => Ok((arrived(app, &current, object).await?, true)),
-        None => record_counted(app, &current, &absent).await,
+    match app.objects().head(&current.key).await {
+        Ok(Some(object)) => Ok((arrived(app, &current, object).await?, true)),
+        Ok(None) => record_counted(app, &current, &absent).await,
+        Err(ObjectError::Unreadable(why)) => Ok((unreadable(app, &current, &why).await?, true)),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// An object S3 won't read back (written with SSE-C or an archive storage class, which the
+/// bucket policy refuses in AWS): `rejected` with S3's reason, and deleted, so it neither stalls
+/// the sweeper nor holds storage.
+pub(super) async fn unreadable(app: &impl Objects, video: &Video, why: &str) -> Result<Video, UploadError> {
+    let reason = format!("S3 can't read the object back ({why}); deleted");
+    let updated = record(app, video, &Change::Reject { size: 0, etag: String::new(), reason }).await?;
+    app.objects().delete(&video.key).await?;
+    tracing::warn!(video_id = %video.id, why, "unreadable object rejected and deleted");
+    Ok(updated)
 }
 
 /// Records an object that now exists: `uploaded` if it is a video ([`examine`]), `rejected` with
@@ -102,18 +115,32 @@ pub(super) async fn arrived(
     let head = if object.size == 0 {
         Vec::new()
     } else {
-        app.objects().get_range(&video.key, 0, SNIFF_BYTES.min(object.size) - 1).await?
+        let end = SNIFF_BYTES.min(object.size) - 1;
+        match app.objects().get_range(&video.key, object.version.as_deref(), 0, end).await {
+            Ok(head) => head,
+            Err(ObjectError::Unreadable(why)) => return unreadable(app, video, &why).await,
+            Err(e) => return Err(e.into()),
+        }
     };
     let change = match examine(app, video, &object, head).await? {
-        Ok(media) => {
-            Change::Complete { size: object.size, etag: object.etag, checksum: object.checksum, media }
-        }
+        Ok(media) => Change::Complete {
+            size: object.size,
+            etag: object.etag,
+            checksum: object.checksum,
+            version: object.version,
+            media,
+        },
         Err(reason) => Change::Reject { size: object.size, etag: object.etag, reason },
     };
     let updated = record(app, video, &change).await?;
     if updated.status == Status::Deleted {
         // Deleted while this object was being made (a complete racing the delete): it goes too.
         bury_leftovers(app, &updated).await?;
+    }
+    if updated.status == Status::Rejected {
+        // The reason is recorded; bytes that are no video are kept by nobody and bounded by no
+        // quota, so they go.
+        app.objects().delete(&video.key).await?;
     }
     Ok(updated)
 }

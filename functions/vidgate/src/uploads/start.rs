@@ -77,7 +77,7 @@ pub(super) async fn record_start(
     Ok(video)
 }
 
-fn quota_exceeded(quota: &Quota, held: QuotaUse, video: &Video) -> UploadError {
+pub(super) fn quota_exceeded(quota: &Quota, held: QuotaUse, video: &Video) -> UploadError {
     let asked = video.quota_bytes.unwrap_or(0);
     UploadError::QuotaExceeded(if held.uploads >= u64::from(quota.uploads) {
         format!(
@@ -110,7 +110,10 @@ pub struct PutTarget {
 pub async fn put_target(app: &impl Objects, video: &Video) -> Result<PutTarget, UploadError> {
     let ttl = app.config().part_url_ttl;
     let url = app.objects().presign_put(&video.key, &video.content_type, video.size, ttl).await?;
-    let headers = BTreeMap::from([("content-type", video.content_type.clone())]);
+    // Both are signed: the stored type stays the video's, and a replay of the URL once the object
+    // exists is refused by S3 (412) rather than writing over what was checked.
+    let headers =
+        BTreeMap::from([("content-type", video.content_type.clone()), ("if-none-match", "*".to_owned())]);
     Ok(PutTarget { url, headers })
 }
 

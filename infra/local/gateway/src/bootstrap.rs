@@ -29,8 +29,9 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
-/// Creates the bucket (with CORS that lets browsers PUT parts and read `ETag`) and the table.
-/// Safe to run against resources that already exist.
+/// Creates the bucket (versioned, as template.yaml's: reads are pinned to the checked version;
+/// with CORS that lets browsers PUT parts and read `ETag`) and the table. Safe to run against
+/// resources that already exist.
 pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Result<(), String> {
     let s3 = s3_client(sdk);
     match s3.create_bucket().bucket(bucket).send().await {
@@ -42,6 +43,16 @@ pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Res
             return Err(format!("creating bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
         }
     }
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("versioning {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
     let rule = CorsRule::builder()
         .allowed_origins("*")
         .allowed_methods("GET")

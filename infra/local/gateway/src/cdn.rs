@@ -95,7 +95,12 @@ impl LocalCdn {
         let result = match parts.method {
             Method::GET | Method::HEAD => {
                 match self.check(&parts.uri, &parts.headers, viewer, SystemTime::now()) {
-                    Ok(key) => return self.origin(&key, &parts.headers, parts.method == Method::HEAD).await,
+                    Ok(key) => {
+                        let forwarded = Forwarded::from(&parts.uri);
+                        return self
+                            .origin(&key, &forwarded, &parts.headers, parts.method == Method::HEAD)
+                            .await;
+                    }
                     Err(denied) => denied,
                 }
             }
@@ -179,9 +184,18 @@ impl LocalCdn {
             .map_err(|_| denied("AccessDenied", "Access denied"))
     }
 
-    /// The origin's answer: the object's bytes as RFC 9110 ranges select them.
-    async fn origin(&self, key: &str, headers: &HeaderMap, head: bool) -> Response {
-        let object = match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+    /// The origin's answer: the object's bytes as RFC 9110 ranges select them, with the
+    /// distribution's response headers policy (`nosniff`).
+    async fn origin(&self, key: &str, forwarded: &Forwarded, headers: &HeaderMap, head: bool) -> Response {
+        let object = match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(forwarded.version_id.clone())
+            .send()
+            .await
+        {
             Ok(object) => object,
             // With Origin Access Control and no s3:ListBucket, S3 answers a missing key with 403.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
@@ -197,7 +211,11 @@ impl LocalCdn {
             size: object.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
             etag: object.e_tag().unwrap_or_default().to_owned(),
             modified,
-            content_type: object.content_type().unwrap_or("application/octet-stream"),
+            content_type: forwarded
+                .content_type
+                .as_deref()
+                .or(object.content_type())
+                .unwrap_or("application/octet-stream"),
         };
         if meta.not_modified(headers) {
             return into_axum(meta.response(StatusCode::NOT_MODIFIED), Body::empty());
@@ -227,6 +245,8 @@ impl LocalCdn {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_version_id(forwarded.version_id.clone())
+            .set_response_content_type(forwarded.content_type.clone())
             .range(format!("bytes={start}-{end}"))
             .send()
             .await
@@ -237,6 +257,29 @@ impl LocalCdn {
         // 256 KiB reads: ReaderStream's default 4 KiB chunks cost a third of the throughput.
         let body = ReaderStream::with_capacity(object.body.into_async_read(), 256 * 1024);
         into_axum(response, Body::from_stream(body))
+    }
+}
+
+/// The query strings the distribution's cache policy forwards to S3 (template.yaml,
+/// `VideoCachePolicy`): the version a URL is pinned to and the type to answer with. Every other
+/// query string stays at the edge.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Forwarded {
+    pub version_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl From<&http::Uri> for Forwarded {
+    fn from(uri: &http::Uri) -> Self {
+        let mut forwarded = Self::default();
+        for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+            match name.as_ref() {
+                "versionId" => forwarded.version_id = Some(value.into_owned()),
+                "response-content-type" => forwarded.content_type = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        forwarded
     }
 }
 

@@ -64,24 +64,16 @@ impl Notifier {
 
     /// Queues the `ObjectCreated` record for every matching configuration; sending happens in the
     /// background, as S3's delivery does (at least once, after the request has been answered).
-    pub fn object_created(
-        &self,
-        queues: &[QueueConfiguration],
-        bucket: &str,
-        key: &str,
-        event: &'static str,
-        size: u64,
-        etag: &str,
-    ) {
+    pub fn object_created(&self, queues: &[QueueConfiguration], created: &Created<'_>) {
         let matching: Vec<QueueConfiguration> =
-            queues.iter().filter(|q| matches(q, event, key)).cloned().collect();
+            queues.iter().filter(|q| matches(q, created.event, created.key)).cloned().collect();
         if matching.is_empty() {
             return;
         }
         let sqs = self.sqs.clone();
         let urls: Vec<(String, Option<String>)> =
             matching.iter().map(|q| (q.queue_arn.clone(), q.id.clone())).collect();
-        let record = |configuration: Option<String>| record(bucket, key, event, size, etag, configuration);
+        let record = |configuration: Option<String>| record(created, configuration);
         let messages: Vec<(String, String)> = urls
             .into_iter()
             .map(|(arn, id)| (arn, serde_json::json!({"Records": [record(id)]}).to_string()))
@@ -133,16 +125,26 @@ fn matches(configuration: &QueueConfiguration, event: &str, key: &str) -> bool {
 }
 
 /// One event record as S3 writes it; the key is URL-encoded the way S3 encodes it (`+` for a space).
-fn record(
-    bucket: &str,
-    key: &str,
-    event: &str,
-    size: u64,
-    etag: &str,
-    configuration: Option<String>,
-) -> serde_json::Value {
+/// What an `ObjectCreated` notification says of the object.
+pub struct Created<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub event: &'static str,
+    pub size: u64,
+    pub etag: &'a str,
+    /// Its version, in a bucket that keeps versions.
+    pub version: Option<&'a str>,
+}
+
+fn record(created: &Created<'_>, configuration: Option<String>) -> serde_json::Value {
+    let Created { bucket, key, event, size, etag, version } = *created;
     let encoded: String =
         form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>().replace("%2F", "/");
+    let mut object = serde_json::json!({"key": encoded, "size": size, "eTag": etag, "sequencer": format!("{:016X}", chrono::Utc::now().timestamp_micros())});
+    if let Some(version) = version {
+        // S3 names the version in the event of a versioned bucket's object.
+        object["versionId"] = serde_json::json!(version);
+    }
     serde_json::json!({
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -156,7 +158,7 @@ fn record(
             "s3SchemaVersion": "1.0",
             "configurationId": configuration.unwrap_or_default(),
             "bucket": {"name": bucket, "ownerIdentity": {"principalId": "vidgate-local"}, "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {"key": encoded, "size": size, "eTag": etag, "sequencer": format!("{:016X}", chrono::Utc::now().timestamp_micros())},
+            "object": object,
         },
     })
 }
@@ -202,7 +204,10 @@ mod tests {
 
     #[test]
     fn records_parse_as_the_lambda_event_type_and_encode_keys_as_s3_does() {
-        let body = serde_json::json!({"Records": [record("b", "videos/a b+c.mp4", "ObjectCreated:Put", 7, "e", None)]});
+        let body = serde_json::json!({"Records": [record(
+            &Created { bucket: "b", key: "videos/a b+c.mp4", event: "ObjectCreated:Put", size: 7, etag: "e", version: None },
+            None,
+        )]});
         let event: aws_lambda_events::event::s3::S3Event = serde_json::from_value(body).unwrap();
         assert_eq!(event.records[0].s3.object.key.as_deref(), Some("videos/a+b%2Bc.mp4"));
         assert_eq!(event.records[0].s3.object.size, Some(7));

@@ -79,12 +79,91 @@ struct Upload {
     parts: BTreeMap<i32, Part>,
 }
 
+/// One version of a key: an object, or a delete marker (`object: None`). Written while the
+/// bucket kept no versions, its id is `null`, as S3 names it.
+#[derive(Clone, Debug)]
+struct Version {
+    id: String,
+    at: SystemTime,
+    object: Option<Object>,
+}
+
+const NULL_VERSION: &str = "null";
+
 #[derive(Debug, Default)]
 struct Bucket {
     created: Option<SystemTime>,
     cors: Option<Vec<CORSRule>>,
     queues: Vec<QueueConfiguration>,
-    objects: BTreeMap<String, Object>,
+    /// `Enabled` or `Suspended` once PutBucketVersioning was called; never back to unversioned.
+    versioning: Option<BucketVersioningStatus>,
+    /// Every key's versions, oldest first: the last is the current one.
+    objects: BTreeMap<String, Vec<Version>>,
+}
+
+impl Bucket {
+    fn enabled(&self) -> bool {
+        self.versioning.as_ref().is_some_and(|v| v.as_str() == BucketVersioningStatus::ENABLED)
+    }
+
+    /// The version id to report in a response: none on a bucket that never kept versions.
+    fn reported(&self, id: &str) -> Option<String> {
+        self.versioning.is_some().then(|| id.to_owned())
+    }
+
+    /// The current object of `key`, with its version id; a delete marker is none.
+    fn current(&self, key: &str) -> Option<(&Object, &str)> {
+        let version = self.objects.get(key)?.last()?;
+        version.object.as_ref().map(|o| (o, version.id.as_str()))
+    }
+
+    /// Stores `entry` (an object or a delete marker) as the current version of `key`: a new
+    /// version when versioning is enabled, else in place of the `null` version. Returns its id.
+    fn write(&mut self, key: &str, object: Option<Object>) -> String {
+        let id = if self.enabled() { new_version_id() } else { NULL_VERSION.to_owned() };
+        let versions = self.objects.entry(key.to_owned()).or_default();
+        if id == NULL_VERSION {
+            versions.retain(|v| v.id != NULL_VERSION);
+        }
+        versions.push(Version { id: id.clone(), at: SystemTime::now(), object });
+        id
+    }
+
+    /// Removes one version of `key`; returns it if it was there.
+    fn remove_version(&mut self, key: &str, id: &str) -> Option<Version> {
+        let versions = self.objects.get_mut(key)?;
+        let at = versions.iter().position(|v| v.id == id)?;
+        let removed = versions.remove(at);
+        if versions.is_empty() {
+            self.objects.remove(key);
+        }
+        Some(removed)
+    }
+
+    /// S3's DeleteObject: one version when named; else a delete marker on a bucket that keeps
+    /// versions, or the object itself on one that never did. Returns (version id, delete marker).
+    fn delete(&mut self, key: &str, version: Option<&str>) -> (Option<String>, bool) {
+        match version {
+            Some(id) => {
+                let removed = self.remove_version(key, id);
+                let marker = removed.is_some_and(|v| v.object.is_none());
+                (Some(id.to_owned()), marker)
+            }
+            None if self.versioning.is_some() => {
+                let id = self.write(key, None);
+                (Some(id), true)
+            }
+            None => {
+                self.objects.remove(key);
+                (None, false)
+            }
+        }
+    }
+}
+
+fn new_version_id() -> String {
+    // Opaque to clients, as S3's are; unique and ordered here.
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 #[derive(Debug, Default)]
@@ -276,14 +355,34 @@ impl LocalS3 {
         Ok((blob, size, hex(&md5), computed))
     }
 
-    fn notify(&self, bucket: &str, key: &str, event: &'static str, object: &Object) {
+    fn notify(&self, bucket: &str, key: &str, event: &'static str, object: &Object, version: Option<&str>) {
         let Some(notifier) = &self.inner.notifier else { return };
         let queues = self.state().buckets.get(bucket).map(|b| b.queues.clone()).unwrap_or_default();
-        notifier.object_created(&queues, bucket, key, event, object.size, &object.etag);
+        let created = events::Created { bucket, key, event, size: object.size, etag: &object.etag, version };
+        notifier.object_created(&queues, &created);
     }
 
-    fn object(&self, bucket: &str, key: &str) -> S3Result<Object> {
-        self.state().bucket(bucket)?.objects.get(key).cloned().ok_or_else(no_such_key)
+    /// The object a read names (the current one, or `version`), with the version id to report.
+    fn object(&self, bucket: &str, key: &str, version: Option<&str>) -> S3Result<(Object, Option<String>)> {
+        let mut state = self.state();
+        let bucket = state.bucket(bucket)?;
+        match version {
+            None => {
+                let (object, id) = bucket.current(key).ok_or_else(no_such_key)?;
+                Ok((object.clone(), bucket.reported(id)))
+            }
+            Some(id) => {
+                let found = bucket.objects.get(key).and_then(|all| all.iter().find(|v| v.id == id));
+                match found {
+                    None => Err(s3_error!(NoSuchVersion, "The specified version does not exist.")),
+                    Some(Version { object: None, .. }) => Err(s3_error!(
+                        MethodNotAllowed,
+                        "The specified method is not allowed against this resource."
+                    )),
+                    Some(Version { object: Some(object), .. }) => Ok((object.clone(), Some(id.to_owned()))),
+                }
+            }
+        }
     }
 }
 
@@ -315,6 +414,20 @@ fn check_conditions(
         && (condition.is_any() || condition.as_etag().is_some_and(|e| e.weak_cmp(&current)))
     {
         return Err(s3_error!(NotModified));
+    }
+    Ok(())
+}
+
+fn precondition_failed() -> s3s::S3Error {
+    s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+}
+
+/// What the deployed bucket's policy refuses (template.yaml, `DenyUnservableWrites`): objects
+/// S3 would keep but not serve back as they are (SSE-C keys nobody else holds, a storage class
+/// other than STANDARD) — so the local S3 refuses them the same way, 403 AccessDenied.
+fn refuse_unservable(sse_customer: Option<&str>, class: Option<&StorageClass>) -> S3Result<()> {
+    if sse_customer.is_some() || class.is_some_and(|c| c.as_str() != StorageClass::STANDARD) {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
     }
     Ok(())
 }
@@ -486,6 +599,7 @@ impl S3 for LocalS3 {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         self.state().bucket(&input.bucket)?;
+        refuse_unservable(input.sse_customer_algorithm.as_deref(), input.storage_class.as_ref())?;
         let declared = checksum_fields!(input).or_from_query(&req.uri);
         // S3 gives every object a checksum: CRC64NVME if the request names none.
         let named = Algorithm::from_dto(input.checksum_algorithm.as_ref())?;
@@ -510,27 +624,26 @@ impl S3 for LocalS3 {
             checksum: stored.clone(),
             parts: Vec::new(),
         };
-        {
+        let version = {
             let mut state = self.state();
             let bucket = state.bucket(&input.bucket)?;
             if let Some(condition) = &input.if_none_match
                 && condition.is_any()
-                && bucket.objects.contains_key(&input.key)
+                && bucket.current(&input.key).is_some()
             {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
+                return Err(precondition_failed());
             }
-            bucket.objects.insert(input.key.clone(), object.clone());
-        }
+            let id = bucket.write(&input.key, Some(object.clone()));
+            bucket.reported(&id)
+        };
         // s3s hands a browser's POST form here too (its default `post_object`); S3 names it.
         let post = req.method == http::Method::POST;
         let event = if post { "ObjectCreated:Post" } else { "ObjectCreated:Put" };
-        self.notify(&input.bucket, &input.key, event, &object);
+        self.notify(&input.bucket, &input.key, event, &object, version.as_deref());
         let sums = stored.as_ref().map(Stored::fields).unwrap_or_default();
         let mut response = S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&md5)),
+            version_id: version,
             checksum_crc32: sums.crc32,
             checksum_crc32c: sums.crc32c,
             checksum_crc64nvme: sums.crc64nvme,
@@ -558,7 +671,7 @@ impl S3 for LocalS3 {
         if input.part_number.is_some() {
             return Err(s3_error!(NotImplemented, "the local S3 reads no single parts (partNumber)"));
         }
-        let object = self.object(&input.bucket, &input.key)?;
+        let (object, version) = self.object(&input.bucket, &input.key, input.version_id.as_deref())?;
         check_conditions(&object, input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let (start, length, content_range) = match &input.range {
             None => (0, object.size, None),
@@ -580,7 +693,8 @@ impl S3 for LocalS3 {
             content_length: Some(length as i64),
             content_range,
             accept_ranges: Some("bytes".into()),
-            content_type: object.content_type.clone(),
+            // S3 answers a signed request's `response-content-type` with that type.
+            content_type: input.response_content_type.or_else(|| object.content_type.clone()),
             metadata: object.metadata.clone(),
             e_tag: Some(etag(&object.etag)),
             last_modified: Some(Timestamp::from(object.last_modified)),
@@ -591,13 +705,14 @@ impl S3 for LocalS3 {
             checksum_sha256: fields.sha256,
             checksum_type: sums.map(Stored::checksum_type),
             parts_count: (!object.parts.is_empty()).then_some(object.parts.len() as i32),
+            version_id: version,
             ..Default::default()
         }))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let object = self.object(&input.bucket, &input.key)?;
+        let (object, version) = self.object(&input.bucket, &input.key, input.version_id.as_deref())?;
         check_conditions(&object, input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let (length, content_range) = match &input.range {
             None => (object.size, None),
@@ -625,6 +740,7 @@ impl S3 for LocalS3 {
             checksum_sha256: fields.sha256,
             checksum_type: sums.map(Stored::checksum_type),
             parts_count: (!object.parts.is_empty()).then_some(object.parts.len() as i32),
+            version_id: version,
             ..Default::default()
         }))
     }
@@ -634,10 +750,11 @@ impl S3 for LocalS3 {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let input = req.input;
-        let object = self.object(&input.bucket, &input.key)?;
+        let (object, version) = self.object(&input.bucket, &input.key, input.version_id.as_deref())?;
         let wants = |name: &str| input.object_attributes.iter().any(|a| a.as_str() == name);
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(Timestamp::from(object.last_modified)),
+            version_id: version,
             ..Default::default()
         };
         if wants(ObjectAttributes::ETAG) {
@@ -700,10 +817,151 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        // The blob goes when the last reader lets go of it.
-        let removed = self.state().bucket(&req.input.bucket)?.objects.remove(&req.input.key);
-        drop(removed);
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        // A blob goes when the last reader lets go of it.
+        let input = req.input;
+        let (version_id, marker) =
+            self.state().bucket(&input.bucket)?.delete(&input.key, input.version_id.as_deref());
+        Ok(S3Response::new(DeleteObjectOutput {
+            version_id,
+            delete_marker: marker.then_some(true),
+            ..Default::default()
+        }))
+    }
+
+    /// DeleteObjects: each key as DeleteObject would, each answered in the list (errors too).
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        if input.delete.objects.is_empty() || input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let quiet = input.delete.quiet == Some(true);
+        let mut state = self.state();
+        let bucket = state.bucket(&input.bucket)?;
+        let mut deleted = Vec::new();
+        for object in input.delete.objects {
+            let (version_id, marker) = bucket.delete(&object.key, object.version_id.as_deref());
+            if quiet {
+                continue;
+            }
+            let created = marker && object.version_id.is_none();
+            deleted.push(DeletedObject {
+                key: Some(object.key),
+                version_id: object.version_id.clone(),
+                delete_marker: marker.then_some(true),
+                delete_marker_version_id: version_id.filter(|_| created),
+            });
+        }
+        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), ..Default::default() }))
+    }
+
+    /// ListObjectVersions: every version and delete marker, by key, newest first within a key.
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input;
+        if input.delimiter.as_deref().is_some_and(|d| !d.is_empty()) {
+            return Err(s3_error!(NotImplemented, "the local S3 lists versions without a delimiter"));
+        }
+        let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let mut state = self.state();
+        let bucket = state.bucket(&input.bucket)?;
+        let mut rows: Vec<(&String, &Version, bool)> = Vec::new();
+        for (key, versions) in &bucket.objects {
+            if !key.starts_with(&prefix) || input.key_marker.as_ref().is_some_and(|m| key < m) {
+                continue;
+            }
+            let newest_first = versions.iter().rev().enumerate();
+            let mut skipping = input.key_marker.as_ref() == Some(key);
+            for (i, version) in newest_first {
+                if skipping {
+                    // After the key marker alone: the whole key is done; with a version marker,
+                    // the versions after it are still to list.
+                    if input.version_id_marker.as_deref() == Some(version.id.as_str()) {
+                        skipping = false;
+                    }
+                    continue;
+                }
+                rows.push((key, version, i == 0));
+            }
+        }
+        let truncated = rows.len() > max;
+        let next = truncated.then(|| (rows[max - 1].0.clone(), rows[max - 1].1.id.clone()));
+        rows.truncate(max);
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        for (key, version, latest) in rows {
+            let last_modified = Some(Timestamp::from(version.at));
+            match &version.object {
+                Some(object) => versions.push(ObjectVersion {
+                    key: Some(key.clone()),
+                    version_id: Some(version.id.clone()),
+                    is_latest: Some(latest),
+                    last_modified,
+                    size: Some(object.size as i64),
+                    e_tag: Some(etag(&object.etag)),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    checksum_algorithm: object.checksum.as_ref().map(|s| vec![s.algorithm.to_dto()]),
+                    checksum_type: object.checksum.as_ref().map(Stored::checksum_type),
+                    ..Default::default()
+                }),
+                None => markers.push(DeleteMarkerEntry {
+                    key: Some(key.clone()),
+                    version_id: Some(version.id.clone()),
+                    is_latest: Some(latest),
+                    last_modified,
+                    ..Default::default()
+                }),
+            }
+        }
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            version_id_marker: input.version_id_marker,
+            max_keys: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_key_marker: next.as_ref().map(|(k, _)| k.clone()),
+            next_version_id_marker: next.map(|(_, v)| v),
+            versions: Some(versions),
+            delete_markers: Some(markers),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let input = req.input;
+        let status = input.versioning_configuration.status.filter(|s| {
+            matches!(s.as_str(), BucketVersioningStatus::ENABLED | BucketVersioningStatus::SUSPENDED)
+        });
+        let Some(status) = status else {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        };
+        self.state().bucket(&input.bucket)?.versioning = Some(status);
+        Ok(S3Response::new(PutBucketVersioningOutput {}))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let status = self.state().bucket(&req.input.bucket)?.versioning.clone();
+        Ok(S3Response::new(GetBucketVersioningOutput { status, ..Default::default() }))
     }
 
     /// Version 1 of the listing (a plain `GET /bucket`): the same walk, `marker` for `start-after`.
@@ -748,9 +1006,11 @@ impl S3 for LocalS3 {
         let mut contents = Vec::new();
         let mut prefixes: Vec<String> = Vec::new();
         let mut next = None;
-        for (key, object) in
+        for (key, versions) in
             bucket.objects.range::<String, _>((std::ops::Bound::Excluded(&after), std::ops::Bound::Unbounded))
         {
+            // A key whose current version is a delete marker is not listed.
+            let Some(object) = versions.last().and_then(|v| v.object.as_ref()) else { continue };
             if !key.starts_with(&prefix) {
                 continue;
             }
@@ -805,6 +1065,7 @@ impl S3 for LocalS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let input = req.input;
+        refuse_unservable(input.sse_customer_algorithm.as_deref(), input.storage_class.as_ref())?;
         let algorithm = Algorithm::from_dto(input.checksum_algorithm.as_ref())?;
         let full_object = match input.checksum_type.as_ref().map(ChecksumType::as_str) {
             None => algorithm == Some(Algorithm::Crc64Nvme),
@@ -1065,11 +1326,15 @@ impl S3 for LocalS3 {
             ));
         }
         let declared = checksum_fields!(input).single()?;
+        let must_be_new = input.if_none_match.as_ref().is_some_and(|c| c.is_any());
 
         // Decide under the lock: check every part, then take the upload out, so an abort (or a
         // second complete) that comes now finds NoSuchUpload rather than half a completion.
         let (upload, chosen) = {
             let mut state = self.state();
+            if must_be_new && state.bucket(&input.bucket)?.current(&input.key).is_some() {
+                return Err(precondition_failed());
+            }
             let upload = state.upload(&input.bucket, &input.key, &input.upload_id)?;
             let mut chosen: Vec<(i32, Part)> = Vec::with_capacity(listed.len());
             for completed in &listed {
@@ -1223,8 +1488,25 @@ impl S3 for LocalS3 {
                 .map(|(_, p)| (p.size, p.checksum.as_ref().map(|s| s.value.clone())))
                 .collect(),
         };
-        self.state().bucket(&input.bucket)?.objects.insert(input.key.clone(), object.clone());
-        self.notify(&input.bucket, &input.key, "ObjectCreated:CompleteMultipartUpload", &object);
+        let version = {
+            let mut state = self.state();
+            let bucket = state.bucket(&input.bucket)?;
+            // Checked again: an object may have been written while the parts were assembled.
+            if must_be_new && bucket.current(&input.key).is_some() {
+                drop(state);
+                restore(upload);
+                return Err(precondition_failed());
+            }
+            let id = bucket.write(&input.key, Some(object.clone()));
+            bucket.reported(&id)
+        };
+        self.notify(
+            &input.bucket,
+            &input.key,
+            "ObjectCreated:CompleteMultipartUpload",
+            &object,
+            version.as_deref(),
+        );
         let fields = checksum.as_ref().map(Stored::fields).unwrap_or_default();
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
@@ -1237,6 +1519,7 @@ impl S3 for LocalS3 {
             checksum_sha1: fields.sha1,
             checksum_sha256: fields.sha256,
             checksum_type: checksum.as_ref().map(Stored::checksum_type),
+            version_id: version,
             ..Default::default()
         }))
     }
