@@ -36,7 +36,8 @@ for _ in $(seq 1 300); do grep -q 'AWS endpoint' "$work/stack.log" && break; sle
 export AWS_ENDPOINT_URL="http://127.0.0.1:$aws_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   AWS_REGION=us-east-1 VIDGATE_BUCKET=vidgate-local VIDGATE_TABLE=vidgate-local-videos VIDGATE_S3_PATH_STYLE=true \
   VIDGATE_EVENT_BUS=vidgate-local-events
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --ignore-changes >"$work/watch.log" 2>&1 &
+# At TRACE, the finest level an operator can pick (LogLevel): still no JWT in the functions' logs.
+AWS_LAMBDA_LOG_LEVEL=TRACE cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" --ignore-changes >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do
   curl -s -o /dev/null "http://127.0.0.1:$invoke_port/" && break
@@ -79,6 +80,10 @@ refused=$(invoke erase-owner "$work/no-owner.json" || true)
 check "erase-owner refuses a payload without an owner, naming what it expected" \
   grep -qF 'expected {"owner": "<sub>", "limit": n}: missing field `owner`' <<<"$refused$(tail -n 5 "$work/invoke.log")"
 check "erase-owner's refusal erased nothing (no erasure report)" bash -c '! grep -q "\"deleted\"" <<<"$1"' _ "$refused"
+
+# The Lambda runtime logs each raw event at TRACE, JWT and all; vidgate keeps dependencies at warn.
+check "at TRACE the functions' logs hold no bearer token" bash -c '! grep -qi "bearer eyJ" "$1"' _ "$work/watch.log"
+check "at TRACE vidgate's own logs still reach the log" grep -q '"level":"TRACE"\|TRACE\|lifecycle events published\|erase' "$work/watch.log"
 
 if [ "$failed" -gt 0 ]; then
   echo "--- cargo lambda watch:"; tail -n 40 "$work/watch.log"

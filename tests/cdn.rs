@@ -218,3 +218,33 @@ async fn deployed_create_playback_reads_its_key_from_secrets_manager_once_and_fa
     assert!(matches!(err, SignerError::Key { .. }), "{err}");
     assert!(!err.to_string().contains("hello"), "the secret's value is never echoed: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_playback_key_is_read_from_secrets_manager_once_and_a_bad_one_fails_init() {
+    use vidgate::secrets::{SecretError, load_playback_secret};
+    let stack = Stack::start().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(stack.sdk());
+    let key = "k".repeat(64);
+    secrets.create_secret().name("vidgate/playback").secret_string(&key).send().await.unwrap();
+    secrets.create_secret().name("vidgate/short").secret_string("short-key-value").send().await.unwrap();
+    let mut config = (*stack.app().config).clone();
+    config.playback_secret = None;
+
+    config.playback_secret_name = Some("vidgate/playback".into());
+    let loaded = load_playback_secret(config.clone(), stack.sdk()).await.unwrap();
+    assert_eq!(loaded.playback_secret.as_deref(), Some(key.as_str()));
+    // Without a name, nothing is read (a local stack passes the key itself).
+    config.playback_secret_name = None;
+    assert_eq!(load_playback_secret(config.clone(), stack.sdk()).await.unwrap().playback_secret, None);
+
+    config.playback_secret_name = Some("vidgate/no-such-secret".into());
+    let err = load_playback_secret(config.clone(), stack.sdk()).await.unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unreadable { secret, .. } if secret == "vidgate/no-such-secret"),
+        "{err}"
+    );
+    config.playback_secret_name = Some("vidgate/short".into());
+    let err = load_playback_secret(config, stack.sdk()).await.unwrap_err();
+    assert!(matches!(err, SecretError::Unusable { .. }), "{err}");
+    assert!(!err.to_string().contains("short-key-value"), "the secret's value is never echoed: {err}");
+}

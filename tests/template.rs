@@ -207,7 +207,21 @@ fn s3_events_reach_their_function_through_an_encrypted_queue_with_a_dead_letter_
     assert_eq!(mapping["Type"], "SQS");
     assert_eq!(arn_of(&mapping["Properties"]["Queue"]).as_deref(), Some("ObjectCreatedQueue"));
     assert_eq!(strings(&mapping["Properties"]["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
-    assert!(mapping["Properties"]["BatchSize"].as_u64().is_some_and(|n| (1..=10).contains(&n)));
+    // A batch fits the function's timeout at the probe budget; the queue hides a message for
+    // six timeouts; a flood waits in the queue rather than taking the account's concurrency.
+    assert_eq!(str_of(&mapping["Properties"]["BatchSize"]), Some("ObjectCreatedBatchSize"));
+    let batch = t["Parameters"]["ObjectCreatedBatchSize"]["Default"].as_u64().unwrap();
+    let timeout = r["OnObjectCreatedFunction"]["Properties"]["Timeout"].as_u64().unwrap();
+    let probe_ms = t["Parameters"]["MaxProbeMilliseconds"]["Default"].as_u64().unwrap();
+    assert!(
+        (1..=10).contains(&batch) && batch * probe_ms * 3 <= timeout * 1000,
+        "{batch} × {probe_ms} ms in {timeout} s"
+    );
+    assert!(r["ObjectCreatedQueue"]["Properties"]["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    assert_eq!(
+        str_of(&mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]),
+        Some("ObjectCreatedMaxConcurrency")
+    );
 }
 
 #[test]
@@ -363,19 +377,24 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
     assert_eq!(str_of(public), Some("CdnPublicKey"));
     let cache =
         &r["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
-    assert_eq!(
-        cache["QueryStringsConfig"]["QueryStringBehavior"], "none",
-        "signatures are not part of the key"
-    );
+    // The checked version and the record's type go to S3 (and key the cache); signatures don't.
+    assert_eq!(cache["QueryStringsConfig"]["QueryStringBehavior"], "whitelist");
+    assert_eq!(strings(&cache["QueryStringsConfig"]["QueryStrings"]), ["versionId", "response-content-type"]);
 
     // The bucket stays private: its policy lets this distribution (and only it) read videos.
     let policy = &r["VideoBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"];
-    let cdn = if_then(&policy[1], "CdnOn");
+    let cdn = policy
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| matches!(s, Value::Tagged(t) if t.tag == "If"))
+        .map(|s| if_then(s, "CdnOn"))
+        .expect("the CloudFront statement");
     assert_eq!(
         (&cdn["Effect"], &cdn["Principal"]["Service"]),
         (&Value::from("Allow"), &Value::from("cloudfront.amazonaws.com"))
     );
-    assert_eq!(strings(&cdn["Action"]), ["s3:GetObject"]);
+    assert_eq!(strings(&cdn["Action"]), ["s3:GetObject", "s3:GetObjectVersion"]);
     assert!(str_of(&cdn["Resource"]).unwrap().ends_with("/videos/*"));
     let source = str_of(&cdn["Condition"]["StringEquals"]["AWS:SourceArn"]).unwrap();
     assert!(source.ends_with(":distribution/${CdnDistribution}"), "{source}");
@@ -396,7 +415,10 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
         statements(resource, &mut found);
         let reads =
             found.iter().any(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("secretsmanager:")));
-        assert_eq!(reads, name == "CreatePlaybackFunction", "{name:?} and Secrets Manager");
+        let cdn_key = found.iter().any(|s| format!("{:?}", s["Resource"]).contains("CdnPrivateKeySecret"));
+        assert_eq!(cdn_key, name == "CreatePlaybackFunction", "{name:?} and the CDN's key");
+        // The other reader: stream-video, of the playback key alone.
+        assert_eq!(reads, name == "CreatePlaybackFunction" || name == "StreamVideoFunction", "{name:?}");
     }
 }
 
@@ -635,4 +657,86 @@ fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing
     let statuses: Vec<&str> =
         schema["$defs"]["status"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(statuses, vidgate::domain::Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+}
+
+#[test]
+fn what_was_checked_is_what_is_served_and_the_deploy_defaults_are_safe() {
+    let t = template();
+    let r = &t["Resources"];
+    // Write-once: versions kept, so reads and playback URLs name the checked one.
+    assert_eq!(r["VideoBucket"]["Properties"]["VersioningConfiguration"]["Status"], "Enabled");
+    // Nobody writes what S3 would keep but not serve back: SSE-C, archive classes.
+    let policy = r["VideoBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    let sid = |name: &str| policy.iter().find(|s| s["Sid"] == name).unwrap_or_else(|| panic!("{name}"));
+    let keys = sid("DenyCustomerKeys");
+    assert_eq!((str_of(&keys["Effect"]), str_of(&keys["Action"])), (Some("Deny"), Some("s3:PutObject")));
+    assert_eq!(keys["Condition"]["Null"]["s3:x-amz-server-side-encryption-customer-algorithm"], "false");
+    let classes = sid("DenyOtherStorageClasses");
+    assert_eq!(str_of(&classes["Effect"]), Some("Deny"));
+    assert_eq!(classes["Condition"]["Null"]["s3:x-amz-storage-class"], "false", "absent = STANDARD");
+    assert_eq!(classes["Condition"]["StringNotEquals"]["s3:x-amz-storage-class"], "STANDARD");
+    // Served as a video: the CDN adds nosniff (the type is the record's, in the signed URL).
+    let headers = &r["CdnCorsPolicy"]["Properties"]["ResponseHeadersPolicyConfig"];
+    assert_eq!(headers["SecurityHeadersConfig"]["ContentTypeOptions"]["Override"], true);
+    let behavior = &r["CdnDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"];
+    assert_eq!(str_of(&behavior["ResponseHeadersPolicyId"]), Some("CdnCorsPolicy"));
+    // A write over a final video is a metric with an alarm.
+    let filter = &r["ForeignWritesMetric"]["Properties"];
+    assert_eq!(str_of(&filter["LogGroupName"]), Some("OnObjectCreatedLogGroup"));
+    assert!(filter["FilterPattern"].as_str().unwrap().contains(r#"$.fields.event = "foreign_write""#));
+    assert_eq!(filter["MetricTransformations"][0]["MetricName"], "ForeignWrites");
+    assert_eq!(r["ForeignWritesAlarm"]["Properties"]["MetricName"], "ForeignWrites");
+    let logging = &r["OnObjectCreatedFunction"]["Properties"]["LoggingConfig"];
+    assert_eq!(str_of(&logging["LogGroup"]), Some("OnObjectCreatedLogGroup"));
+
+    // The playback key is a secret the stack generates, read at Init; no environment holds a key.
+    let secret = &r["PlaybackSecret"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert!(secret["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64().unwrap() >= 32);
+    assert!(t["Parameters"].get("PlaybackSecret").is_none());
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert!(!text.contains("VIDGATE_PLAYBACK_SECRET:"), "a key in an environment variable");
+    let vars = &r["StreamVideoFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(str_of(&vars["VIDGATE_PLAYBACK_SECRET_NAME"]), Some("PlaybackSecret"));
+    let mut readers = Vec::new();
+    for (name, resource) in r.as_mapping().unwrap() {
+        let mut found = Vec::new();
+        statements(&resource["Properties"]["Policies"], &mut found);
+        if found.iter().any(|s| {
+            s["Action"] == "secretsmanager:GetSecretValue" && str_of(&s["Resource"]) == Some("PlaybackSecret")
+        }) {
+            readers.push(name.as_str().unwrap().to_owned());
+        }
+    }
+    readers.sort();
+    assert_eq!(readers, ["CreatePlaybackFunction", "StreamVideoFunction"]);
+
+    // Deploy defaults: admin-only sign-up; issuer and audience together; a webhook has a secret.
+    assert_eq!(t["Parameters"]["SelfSignUp"]["Default"], "Disabled");
+    let admin_only = &r["UserPool"]["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"];
+    assert_eq!(if_then(admin_only, "SelfSignUpOn"), &Value::from(false));
+    let Value::Tagged(admin_only) = admin_only else { unreachable!() };
+    assert_eq!(admin_only.value[2], Value::from(true), "admin-only unless SelfSignUp is Enabled");
+    let rules = &t["Rules"];
+    for (rule, condition_on, needs) in [
+        ("JwtIssuerNeedsAudience", "JwtIssuer", "JwtAudience"),
+        ("JwtAudienceNeedsIssuer", "JwtAudience", "JwtIssuer"),
+        ("WebhookNeedsASecret", "WebhookUrl", "WebhookAuthHeaderValue"),
+    ] {
+        let rule = &rules[rule];
+        assert!(serde_norway::to_string(&rule["RuleCondition"]).unwrap().contains(condition_on), "{rule:?}");
+        assert!(serde_norway::to_string(&rule["Assertions"]).unwrap().contains(needs), "{rule:?}");
+    }
+    // Every function a caller drives can be held to a reserved concurrency.
+    for (name, resource) in r.as_mapping().unwrap() {
+        let events = resource["Properties"]["Events"].as_mapping();
+        if events.is_some_and(|e| e.values().any(|e| e["Type"] == "HttpApi")) {
+            let reserved = &resource["Properties"]["ReservedConcurrentExecutions"];
+            assert_eq!(
+                str_of(if_then(reserved, "ReserveApiConcurrency")),
+                Some("ApiFunctionConcurrency"),
+                "{name:?}"
+            );
+        }
+    }
 }

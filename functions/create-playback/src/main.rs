@@ -1,13 +1,15 @@
 //! `POST /v1/videos/{videoId}/playback`: the create-playback Lambda function. The handler lives in `vidgate::handlers`.
 
 use lambda_http::{Error, run, service_fn};
-use vidgate::{App, Config, aws, cdn, handlers, http::HttpFunction, telemetry};
+use vidgate::{App, Config, aws, cdn, handlers, http::HttpFunction, secrets, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init_lambda();
     let config = Config::from_env_for(HttpFunction::CreatePlayback)?;
     let sdk = aws::load().await;
+    // The playback HMAC key, from Secrets Manager, once.
+    let config = secrets::load_playback_secret(config, &sdk).await?;
     // The CDN's signing key, from Secrets Manager, once.
     let signer = cdn::load_signer(&config, &sdk).await?;
     // DynamoDB only: the clients its use cases reach.

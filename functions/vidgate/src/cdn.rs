@@ -23,15 +23,13 @@ pub async fn load_signer(
     let (pem, source_name) = match &cdn.private_key {
         PrivateKeySource::Pem(pem) => (pem.clone(), "VIDGATE_CDN_PRIVATE_KEY"),
         PrivateKeySource::Secret(secret) => {
-            let failed = |reason: String| SignerError::Secret { secret: secret.clone(), reason };
-            let value = aws_sdk_secretsmanager::Client::new(sdk)
-                .get_secret_value()
-                .secret_id(secret)
-                .send()
-                .await
-                .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
-            let pem =
-                value.secret_string.ok_or_else(|| failed("it holds no string (a binary secret?)".into()))?;
+            let pem = crate::secrets::read(sdk, secret).await.map_err(|e| SignerError::Secret {
+                secret: secret.clone(),
+                reason: match e {
+                    crate::secrets::SecretError::Unreadable { reason, .. }
+                    | crate::secrets::SecretError::Unusable { reason, .. } => reason,
+                },
+            })?;
             (pem, "VIDGATE_CDN_PRIVATE_KEY_SECRET")
         }
     };

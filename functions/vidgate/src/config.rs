@@ -58,8 +58,12 @@ pub struct Config {
     /// expired records this long after they ended.
     pub purge_after_days: u64,
     /// `VIDGATE_PLAYBACK_SECRET`: HMAC key of playback tokens (at least 32 characters); required by
-    /// the functions that issue or check them.
+    /// the functions that issue or check them, unless they read it from Secrets Manager.
     pub playback_secret: Option<String>,
+    /// `VIDGATE_PLAYBACK_SECRET_NAME`: the Secrets Manager secret holding that key, read once at
+    /// Init ([`crate::secrets::load_playback_secret`]): what the template sets, so the key never
+    /// sits in an environment variable.
+    pub playback_secret_name: Option<String>,
     /// `VIDGATE_PLAYBACK_TTL_SECS` (default 4 h): lifetime of a playback URL.
     pub playback_ttl: Duration,
     /// `VIDGATE_RANGE_CAP` (bytes, default 4 MiB): the most bytes one stream reply carries. Lambda
@@ -169,6 +173,7 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_S3_ACCELERATE",
     "VIDGATE_PURGE_AFTER_DAYS",
     "VIDGATE_PLAYBACK_SECRET",
+    "VIDGATE_PLAYBACK_SECRET_NAME",
     "VIDGATE_PLAYBACK_TTL_SECS",
     "VIDGATE_RANGE_CAP",
     "VIDGATE_UPLOADER_ROLE_ARN",
@@ -189,7 +194,8 @@ pub const VARIABLES: &[&str] = &[
 
 /// Variables a deployment never sets: local-stand-in switches, and the private key itself (the
 /// template names a secret instead).
-pub const LOCAL_ONLY_VARIABLES: &[&str] = &["VIDGATE_S3_PATH_STYLE", "VIDGATE_CDN_PRIVATE_KEY"];
+pub const LOCAL_ONLY_VARIABLES: &[&str] =
+    &["VIDGATE_S3_PATH_STYLE", "VIDGATE_CDN_PRIVATE_KEY", "VIDGATE_PLAYBACK_SECRET"];
 
 /// The shortest playback secret accepted: 256 bits of base64 or hex is longer.
 pub const MIN_PLAYBACK_SECRET_CHARS: usize = 32;
@@ -252,7 +258,7 @@ impl Config {
             Function::Http(HttpFunction::CreatePlayback) => self.cdn.is_none(),
             _ => false,
         };
-        if needs_secret && self.playback_secret.is_none() {
+        if needs_secret && self.playback_secret.is_none() && self.playback_secret_name.is_none() {
             return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
         }
         if function == Function::Http(HttpFunction::IssueCredentials) && self.uploader_role_arn.is_none() {
@@ -334,6 +340,7 @@ impl Config {
                 }
                 other => other,
             },
+            playback_secret_name: get("VIDGATE_PLAYBACK_SECRET_NAME").filter(|v| !v.trim().is_empty()),
             playback_ttl: Duration::from_secs(number(
                 "VIDGATE_PLAYBACK_TTL_SECS",
                 4 * 3600,

@@ -24,7 +24,7 @@
 //! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
 //!   arithmetic, validation, ranges, keys, sniffing, media facts (container headers through
 //!   `re_mp4` and `matroska-demuxer`), playback tokens and CloudFront signed URLs, IAM session policies.
-//! - [`cdn`]: the CloudFront signing key, read at Init.
+//! - [`cdn`]: the CloudFront signing key, read at Init; [`secrets`]: Secrets Manager at Init.
 //! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
 //!   settings parsed once at Init; [`aws`]: the one `SdkConfig` with explicit timeouts;
 //!   [`telemetry`]: tracing (JSON under Lambda).
@@ -41,6 +41,7 @@ pub mod function;
 pub mod handlers;
 pub mod http;
 pub mod objects;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod uploads;

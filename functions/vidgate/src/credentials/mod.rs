@@ -20,13 +20,25 @@ pub enum CredentialError {
     Other(String),
 }
 
-/// Credentials as an AWS SDK takes them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Credentials as an AWS SDK takes them. `Debug` shows the key id and expiry only: a `{:?}` in a
+/// log or an error must never carry a secret or a session token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TempCredentials {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: String,
     pub expiration: Timestamp,
+}
+
+impl std::fmt::Debug for TempCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TempCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &"<redacted>")
+            .field("expiration", &self.expiration)
+            .finish()
+    }
 }
 
 #[async_trait]
@@ -42,4 +54,22 @@ pub trait CredentialIssuer: Send + Sync {
 
     /// The region the credentials are for (SDKs need it with them).
     fn region(&self) -> &str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret_and_no_session_token() {
+        let credentials = TempCredentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI-secret".into(),
+            session_token: "FwoGZXIvYXdzEJr-session".into(),
+            expiration: crate::domain::time::now(),
+        };
+        let shown = format!("{credentials:?} {credentials:#?}");
+        assert!(shown.contains("ASIAEXAMPLE"), "{shown}");
+        assert!(!shown.contains("wJalrXUtnFEMI") && !shown.contains("FwoGZXIvYXdzEJr"), "{shown}");
+    }
 }
