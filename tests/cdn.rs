@@ -30,7 +30,10 @@ async fn playback_is_a_signed_cdn_url_and_the_cdn_serves_ranges_from_s3() {
     let video = stack.upload("alice", "clip.mp4", &source).await;
     let url = playback(&stack, str_of(&video, "id")).await;
     let resource = format!("{}/cdn/{}", stack.api, str_of(&video, "key"));
-    assert!(url.starts_with(&format!("{resource}?Expires=")), "{url}");
+    // Pinned to the checked version, answered as the record's type (both signed).
+    let version = vidgate_tests::s(&stack.item(str_of(&video, "id")).await, "versionId");
+    let pinned = format!("{resource}?versionId={version}&response-content-type=video%2Fmp4&Expires=");
+    assert!(url.starts_with(&pinned), "{url}");
     assert!(url.ends_with(&format!("&Key-Pair-Id={DEV_KEY_PAIR_ID}&Hash-Algorithm=SHA256")), "{url}");
 
     // Safari's probe first; no cap on a range through the CDN.
@@ -102,7 +105,9 @@ async fn the_local_cdn_refuses_what_cloudfront_refuses() {
         ("an expired URL", expired),
         ("the SHA-256 signature presented as SHA-1", url.replace("&Hash-Algorithm=SHA256", "")),
         ("an unknown hash algorithm", url.replace("Hash-Algorithm=SHA256", "Hash-Algorithm=MD5")),
-        ("another query added", url.replace("?Expires", "?download=1&Expires")),
+        ("another query added", url.replace("&Expires", "&download=1&Expires")),
+        ("another version", url.replace("versionId=", "versionId=0")),
+        ("another type", url.replace("video%2Fmp4", "text%2Fhtml")),
         ("no grant at all", resource.to_owned()),
     ];
     for (what, bad) in cases {

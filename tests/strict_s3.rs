@@ -327,11 +327,12 @@ async fn multipart_rules_are_s3s() {
         (Some(400), Some("InvalidPartOrder".into()))
     );
     // The last part alone is allowed to be small.
-    complete(&stack, "small", &id, parts[..1].to_vec()).await.unwrap();
-    assert_eq!(
-        complete(&stack, "small", &id, parts).await.unwrap_err(),
-        (Some(404), Some("NoSuchUpload".into()))
-    );
+    let first = complete(&stack, "small", &id, parts[..1].to_vec()).await.unwrap();
+    // Completed: S3 answers the same upload id again with 200 and the first result.
+    let again = complete(&stack, "small", &id, parts).await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    let err = stack.s3.abort_multipart_upload().bucket(BUCKET).key("small").upload_id(&id).send().await;
+    assert_eq!(err.unwrap_err().raw_response().map(|r| r.status().as_u16()), Some(404));
 
     // Checksums of the whole: composite SHA-256 (checksum of the part checksums, -N) and full-object CRC32.
     let (id, parts, _) =
@@ -471,4 +472,79 @@ async fn temporary_credentials_need_their_token_and_stay_inside_their_session_po
         (err.raw_response().map(|r| r.status().as_u16()), err.code()),
         (Some(400), Some("InvalidToken"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gaps_a_client_harness_finds_are_closed_as_s3_closes_them() {
+    let stack = Stack::start().await;
+    // Anonymous writes, as a PUT and as a POST form without a policy: 403, nothing stored.
+    let url = format!("{}/{BUCKET}/anonymous", stack.s3_endpoint());
+    let put = stack.http.put(&url).body("x").send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    let form = reqwest::multipart::Form::new()
+        .text("key", "anonymous-post")
+        .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()));
+    let post =
+        stack.http.post(format!("{}/{BUCKET}", stack.s3_endpoint())).multipart(form).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::FORBIDDEN, "{}", post.text().await.unwrap());
+    let listed = stack.s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+
+    // A negative X-Amz-Expires is S3's 403, not a 400.
+    let signed = presigned_put(&stack, "videos/neg.mp4", Duration::from_secs(60)).await;
+    let negative = signed.replace("X-Amz-Expires=60", "X-Amz-Expires=-60");
+    assert_ne!(negative, signed);
+    let response = stack.http.put(&negative).body("abc").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(&response.text().await.unwrap()), "AuthorizationQueryParametersError");
+
+    // A multipart object without a checksum gets S3's default full-object CRC-64/NVME.
+    let key = "videos/plain-multipart.bin";
+    let (id, parts, bytes) = upload_parts(&stack, key, &[5 * 1024 * 1024, 1000], None, None).await;
+    let first = complete(&stack, key, &id, parts.clone()).await.unwrap();
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let expected =
+        vidgate::domain::checksum::of(vidgate::domain::checksum::ChecksumAlgorithm::Crc64nvme, &bytes);
+    assert_eq!(head.checksum_crc64_nvme(), Some(expected.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+    // The same CompleteMultipartUpload again: 200 and the same result, as S3 answers it.
+    let again = complete(&stack, key, &id, parts).await.unwrap();
+    assert_eq!((again.e_tag(), again.version_id()), (first.e_tag(), first.version_id()));
+    assert_eq!(again.checksum_crc64_nvme(), Some(expected.as_str()));
+    // Still only one version: the repeat wrote nothing.
+    let versions = stack.s3.list_object_versions().bucket(BUCKET).prefix(key).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 1);
+    // Another upload id of the key still can't be completed twice over a stranger's: NoSuchUpload.
+    let err = complete(&stack, key, "no-such-upload", Vec::new()).await.unwrap_err();
+    assert!(matches!(err.0, Some(400 | 404)), "{err:?}");
+
+    // Clean-up the way a harness does it: every version, then the bucket.
+    let all = stack.s3.list_object_versions().bucket(BUCKET).send().await.unwrap();
+    let objects: Vec<aws_sdk_s3::types::ObjectIdentifier> = all
+        .versions()
+        .iter()
+        .map(|v| (v.key().unwrap(), v.version_id().unwrap()))
+        .chain(all.delete_markers().iter().map(|m| (m.key().unwrap(), m.version_id().unwrap())))
+        .map(|(k, v)| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).version_id(v).build().unwrap())
+        .collect();
+    assert!(!objects.is_empty());
+    let deleted = stack
+        .s3
+        .delete_objects()
+        .bucket(BUCKET)
+        .delete(aws_sdk_s3::types::Delete::builder().set_objects(Some(objects)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.errors().is_empty());
+    assert!(stack.s3.list_object_versions().bucket(BUCKET).send().await.unwrap().versions().is_empty());
+    stack.s3.delete_bucket().bucket(BUCKET).send().await.unwrap();
 }

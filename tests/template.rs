@@ -307,6 +307,7 @@ fn the_size_and_quota_parameters_default_to_the_codes_defaults() {
     assert_eq!(default("MaxVideoSizeBytes"), Some(config.max_video_size));
     assert_eq!(default("MaxOpenUploadsPerOwner"), Some(u64::from(config.quota.uploads)));
     assert_eq!(default("MaxBytesInFlightPerOwner"), Some(config.quota.bytes));
+    assert_eq!(default("MaxStoredBytesPerOwner"), Some(config.quota.stored));
     assert_eq!(default("MaxProbeBytes"), Some(config.probe.bytes));
     assert_eq!(default("MaxProbeMilliseconds"), Some(config.probe.time.as_millis() as u64));
 }

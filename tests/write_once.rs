@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RANGE};
 use serde_json::{Value, json};
-use vidgate_tests::{BUCKET, Stack, bytes, post_form, s, s3_error_code};
+use vidgate_tests::{BUCKET, Outage, Stack, bytes, post_form, s, s3_error_code};
 
 const HTML: &[u8] = b"<html><script>alert(document.cookie)</script></html>";
 
@@ -307,6 +307,78 @@ async fn wait_uploaded(stack: &Stack, sub: &str, count: usize) -> String {
             return videos[0]["id"].as_str().unwrap().to_owned();
         }
         assert!(started.elapsed() < Duration::from_secs(20), "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_credential_flood_over_the_quota_leaves_at_most_the_quota_in_videos_and_objects() {
+    const SIZE: usize = 200_000;
+    // Room for three videos of SIZE in what the owner may keep.
+    let mut stack = Stack::start_configured(Outage::None, |c| c.quota.stored = 3 * SIZE as u64).await;
+    stack.deliver_s3_events().await;
+    let (status, grant) = stack.call("GET", "/uppy/credentials", Some("erin"), None).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let s3 = client(&stack, &grant["credentials"], grant["region"].as_str().unwrap());
+    let prefix = vidgate::domain::keys::owner_prefix(&vidgate::domain::Owner::new("erin"));
+    for i in 0..6 {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(format!("{prefix}flood-{i}.mp4"))
+            .body(ByteStream::from(bytes(SIZE, 20 + i)))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Every object gets its record: three uploaded, three rejected with the bound named.
+    let started = Instant::now();
+    let (uploaded, rejected) = loop {
+        let (_, page) = stack.call("GET", "/v1/videos?limit=50", Some("erin"), None).await;
+        let videos = page["videos"].as_array().unwrap().clone();
+        let with =
+            |status: &str| videos.iter().filter(|v| v["status"] == status).cloned().collect::<Vec<_>>();
+        if with("uploaded").len() + with("rejected").len() == 6 {
+            break (with("uploaded"), with("rejected"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(uploaded.len(), 3);
+    for video in &rejected {
+        assert!(video["rejectReason"].as_str().unwrap().contains("bytes you may store"), "{video}");
+    }
+    // And S3 keeps exactly the uploaded three: no byte of the others stays.
+    let listed = stack.s3.list_object_versions().bucket(BUCKET).prefix(&prefix).send().await.unwrap();
+    let mut kept: Vec<&str> = listed.versions().iter().filter_map(|v| v.key()).collect();
+    kept.sort();
+    let mut expected: Vec<&str> = uploaded.iter().map(|v| v["key"].as_str().unwrap()).collect();
+    expected.sort();
+    assert_eq!(kept, expected);
+    assert!(listed.delete_markers().is_empty());
+
+    // Deleting a video gives its bytes back (the quota item in DynamoDB says so); another fits.
+    let stored = || async {
+        let quota = vidgate::store::dynamodb::DynamoVideoStore::new(stack.sdk(), vidgate_tests::TABLE);
+        vidgate::store::VideoStore::quota_use(&quota, &vidgate::domain::Owner::new("erin"))
+            .await
+            .unwrap()
+            .stored
+    };
+    assert_eq!(stored().await, 3 * SIZE as u64);
+    let gone = uploaded[0]["id"].as_str().unwrap();
+    let (status, _) = stack.call("DELETE", &format!("/v1/videos/{gone}"), Some("erin"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(stored().await, 2 * SIZE as u64);
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(format!("{prefix}after-delete.mp4"))
+        .body(ByteStream::from(bytes(SIZE, 40)))
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while stored().await != 3 * SIZE as u64 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the new video was not counted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

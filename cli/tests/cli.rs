@@ -139,9 +139,11 @@ async fn uploads_64_mib_in_parallel_parts_and_the_bytes_match() {
     assert_eq!(info["id"], id);
     let play = run.run(&["play", id]).await;
     let key = report["video"]["key"].as_str().unwrap();
-    // A CloudFront signed URL for the local CDN, which the download below reads through.
+    // A CloudFront signed URL for the local CDN, pinned to the checked version and answered as
+    // the record's type, which the download below reads through.
     assert!(
-        text(&play.stdout).starts_with(&format!("{}/cdn/{key}?Expires=", stack.api)),
+        text(&play.stdout).starts_with(&format!("{}/cdn/{key}?versionId=", stack.api))
+            && text(&play.stdout).contains("&response-content-type=video%2Fmp4&Expires="),
         "{}",
         text(&play.stdout)
     );

@@ -44,7 +44,9 @@ test('headless Chromium plays and seeks a video through the local CDN', { timeou
     const video = await upload(call, 'clip.mp4', fixture);
     const playback = await call('POST', `/v1/videos/${video.id}/playback`);
     assert.equal(playback.status, 200);
-    assert.ok(playback.body.url.startsWith(`${stack.api}/cdn/${video.key}?Expires=`), playback.body.url);
+    // Pinned to the checked version and answered as the record's type, both under the signature.
+    assert.ok(playback.body.url.startsWith(`${stack.api}/cdn/${video.key}?versionId=`), playback.body.url);
+    assert.match(playback.body.url, /&response-content-type=video%2Fmp4&Expires=/);
     assert.match(playback.body.url, /&Key-Pair-Id=[A-Z0-9]+&Hash-Algorithm=SHA256$/);
     browser = await launchChromium();
     const seen = await playAndSeek(browser, stack, playback.body.url, '/cdn/');

@@ -64,6 +64,7 @@ fn bench(c: &mut Criterion) {
         checksum: None,
         media: None,
         version_id: None,
+        stored_bytes: None,
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 

@@ -85,7 +85,8 @@ pub struct Config {
     pub max_video_size: u64,
     /// `VIDGATE_MAX_OPEN_UPLOADS` (default [`DEFAULT_MAX_OPEN_UPLOADS`]) and
     /// `VIDGATE_MAX_BYTES_IN_FLIGHT` (default that many maximum-size videos): what one owner may
-    /// have `uploading` at once.
+    /// have `uploading` at once; `VIDGATE_MAX_STORED_BYTES` (default [`DEFAULT_MAX_STORED_BYTES`]):
+    /// what they may keep in all.
     pub quota: Quota,
     /// `VIDGATE_EVENT_BUS`: the EventBridge bus (name or ARN) lifecycle events are published
     /// to; required by publish-events.
@@ -141,13 +142,19 @@ pub struct ProbeLimits {
 /// 16 MiB: a two-hour 30 fps MP4's `moov` is about 6 MB.
 pub const DEFAULT_MAX_PROBE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The bounds on one owner's uploads in progress. An upload holds its declared size of the bytes
-/// bound, or the maximum video size when it declared none (that is what it may still store).
+/// The bounds on one owner's uploads in progress, and on all they keep. An upload holds its
+/// declared size of the bytes bounds, or the maximum video size when it declared none (that is
+/// what it may still store); once uploaded, a video holds its size of `stored` until deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quota {
     pub uploads: u32,
     pub bytes: u64,
+    /// `VIDGATE_MAX_STORED_BYTES`: the owner's videos and uploads in progress together.
+    pub stored: u64,
 }
+
+/// 1 TiB: what one owner may keep (uploaded videos and uploads in progress), whatever the path.
+pub const DEFAULT_MAX_STORED_BYTES: u64 = 1024 * 1024 * 1024 * 1024;
 
 /// 32 GiB: an hour of a phone's 4K HDR video, with room; S3 itself stores up to 48.8 TiB.
 pub const DEFAULT_MAX_VIDEO_SIZE: u64 = 32 * GIB;
@@ -183,6 +190,7 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_MAX_VIDEO_SIZE",
     "VIDGATE_MAX_OPEN_UPLOADS",
     "VIDGATE_MAX_BYTES_IN_FLIGHT",
+    "VIDGATE_MAX_STORED_BYTES",
     "VIDGATE_EVENT_BUS",
     "VIDGATE_MAX_PROBE_BYTES",
     "VIDGATE_MAX_PROBE_MS",
@@ -311,6 +319,9 @@ impl Config {
             max_video_size,
             u64::MAX / 2,
         )?;
+        // At least one maximum-size video, likewise.
+        let stored =
+            number("VIDGATE_MAX_STORED_BYTES", DEFAULT_MAX_STORED_BYTES, max_video_size, u64::MAX / 2)?;
         Ok(Self {
             bucket: required("VIDGATE_BUCKET")?,
             table: required("VIDGATE_TABLE")?,
@@ -357,7 +368,7 @@ impl Config {
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
             max_video_size,
-            quota: Quota { uploads: uploads as u32, bytes },
+            quota: Quota { uploads: uploads as u32, bytes, stored },
             event_bus: get("VIDGATE_EVENT_BUS").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
             probe: ProbeLimits {
                 bytes: number(
@@ -460,7 +471,10 @@ mod tests {
         let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
         let c = Config::from_lookup(lookup(&base)).unwrap();
         assert_eq!(c.max_video_size, DEFAULT_MAX_VIDEO_SIZE);
-        assert_eq!(c.quota, Quota { uploads: 10, bytes: 10 * DEFAULT_MAX_VIDEO_SIZE });
+        assert_eq!(
+            c.quota,
+            Quota { uploads: 10, bytes: 10 * DEFAULT_MAX_VIDEO_SIZE, stored: DEFAULT_MAX_STORED_BYTES }
+        );
         let small = Config::from_lookup(lookup(&[
             base[0],
             base[1],
@@ -468,7 +482,10 @@ mod tests {
             ("VIDGATE_MAX_OPEN_UPLOADS", "3"),
         ]))
         .unwrap();
-        assert_eq!(small.quota, Quota { uploads: 3, bytes: 3 * 10_485_760 });
+        assert_eq!(
+            small.quota,
+            Quota { uploads: 3, bytes: 3 * 10_485_760, stored: DEFAULT_MAX_STORED_BYTES }
+        );
         let err = Config::from_lookup(lookup(&[
             base[0],
             base[1],

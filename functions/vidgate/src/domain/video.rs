@@ -251,6 +251,18 @@ pub struct Video {
     /// playback URL names it, so bytes written over the key later are never served.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// The bytes this uploaded video holds of its owner's stored total (`Quota::stored`): set when
+    /// an upload counted against the quota becomes `uploaded`, given back when it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<u64>,
+}
+
+/// A change to one owner's quota counters (see [`crate::config::Quota`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaDelta {
+    pub uploads: i64,
+    pub in_flight: i64,
+    pub stored: i64,
 }
 
 /// Why a change can't be applied: the record already reached a final state.
@@ -259,6 +271,30 @@ pub struct Video {
 pub struct AlreadyFinal(pub Status);
 
 impl Video {
+    /// What leaving `uploading` by `change` (`None`: a delete) gives back to its owner's quota
+    /// counters: the slot and the reservation; a completed video keeps its size of `stored`.
+    /// `None` for a record counted against no quota. Stores apply it in the change's own write.
+    pub fn released_by(&self, change: Option<&Change>) -> Option<QuotaDelta> {
+        let reserved = self.quota_bytes? as i64;
+        let kept = match change {
+            Some(Change::Complete { size, .. }) => *size as i64,
+            _ => 0,
+        };
+        Some(QuotaDelta { uploads: -1, in_flight: -reserved, stored: kept - reserved })
+    }
+
+    /// What deleting this record gives back: the reservation of an upload in progress, or the
+    /// size an uploaded video keeps.
+    pub fn released_by_delete(&self) -> Option<QuotaDelta> {
+        match self.status {
+            Status::Uploading => self.released_by(None),
+            Status::Uploaded => {
+                self.stored_bytes.map(|n| QuotaDelta { uploads: 0, in_flight: 0, stored: -(n as i64) })
+            }
+            _ => None,
+        }
+    }
+
     /// Makes this record the tombstone of a deleted video, from whatever state it is in (the
     /// same write stores make, conditioned on that state). What the owner said of the video
     /// (filename, metadata) goes; what stops a resurrection (id, owner, key, upload id) stays.
@@ -286,6 +322,8 @@ impl Video {
                 self.etag = Some(etag.clone());
                 self.checksum = checksum.clone();
                 self.version_id = version.clone();
+                // Counted against the quota while uploading: now its size is kept, not reserved.
+                self.stored_bytes = self.quota_bytes.map(|_| *size);
                 self.media = media.clone();
                 self.completed_at = Some(at);
             }
@@ -335,6 +373,7 @@ impl Video {
             checksum: None,
             media: None,
             version_id: None,
+            stored_bytes: None,
         }
     }
 
@@ -374,6 +413,7 @@ pub(crate) mod tests {
             checksum: None,
             media: None,
             version_id: None,
+            stored_bytes: None,
         }
     }
 

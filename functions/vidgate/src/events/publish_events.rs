@@ -159,6 +159,7 @@ mod tests {
             checksum: None,
             media: None,
             version_id: None,
+            stored_bytes: None,
         }
     }
 

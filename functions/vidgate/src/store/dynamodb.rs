@@ -36,7 +36,7 @@ use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
 use crate::aws::{Failure, classify};
 use crate::config::Quota;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Change, Owner, Status, Video, VideoId};
+use crate::domain::{Change, Owner, QuotaDelta, Status, Video, VideoId};
 
 pub const INDEX_BY_OWNER: &str = "byOwner";
 pub const INDEX_BY_OWNER_STATUS: &str = "byOwnerStatus";
@@ -46,6 +46,8 @@ const EXPIRY_SHARD: &str = "expiryShard";
 const PREFIX_OWNER: &str = "prefixOwner";
 const QUOTA_UPLOADS: &str = "openUploads";
 const QUOTA_BYTES: &str = "bytesInFlight";
+/// Bytes of uploads in progress and uploaded videos together, bounded by `Quota::stored`.
+const QUOTA_STORED: &str = "bytesStored";
 /// A tombstone's owner: kept out of `owner` so the `byOwner` index (sparse on it) drops it.
 const DELETED_OWNER: &str = "deletedOwner";
 
@@ -164,6 +166,13 @@ impl DynamoVideoStore {
                 .expression_attribute_names("#checksum", "checksum")
                 .expression_attribute_values(":checksum", value);
         }
+        if let (Change::Complete { size, .. }, Some(_)) = (change, current.quota_bytes) {
+            // What the owner's stored total now counts for it, given back when it is deleted.
+            update.push_str(", #storedBytes = :storedBytes");
+            request = request
+                .expression_attribute_names("#storedBytes", "storedBytes")
+                .expression_attribute_values(":storedBytes", AttributeValue::N(size.to_string()));
+        }
         if let Change::Complete { version: Some(version), .. } = change {
             update.push_str(", #versionId = :versionId");
             request = request
@@ -216,15 +225,15 @@ impl DynamoVideoStore {
 }
 
 impl DynamoVideoStore {
-    /// Writes `update` of `current`'s record; when it held `release` bytes of its owner's quota,
-    /// gives them (and its upload slot) back in the same transaction. Returns the new record.
+    /// Writes `update` of `current`'s record and, in the same transaction, `delta` to its owner's
+    /// quota counters. Returns the new record.
     async fn write_change(
         &self,
         current: &Video,
         update: Update,
-        release: Option<u64>,
+        delta: Option<QuotaDelta>,
     ) -> Result<Video, StoreError> {
-        let Some(bytes) = release else {
+        let Some(delta) = delta else {
             let out = self
                 .client
                 .update_item()
@@ -247,11 +256,13 @@ impl DynamoVideoStore {
         let release = Update::builder()
             .table_name(&self.table)
             .key("id", s(quota_item_id(&current.owner)))
-            .update_expression("ADD #uploads :minusOne, #bytes :minusBytes")
+            .update_expression("ADD #uploads :uploads, #bytes :bytes, #stored :stored")
             .expression_attribute_names("#uploads", QUOTA_UPLOADS)
             .expression_attribute_names("#bytes", QUOTA_BYTES)
-            .expression_attribute_values(":minusOne", AttributeValue::N("-1".into()))
-            .expression_attribute_values(":minusBytes", AttributeValue::N(format!("-{bytes}")))
+            .expression_attribute_names("#stored", QUOTA_STORED)
+            .expression_attribute_values(":uploads", AttributeValue::N(delta.uploads.to_string()))
+            .expression_attribute_values(":bytes", AttributeValue::N(delta.in_flight.to_string()))
+            .expression_attribute_values(":stored", AttributeValue::N(delta.stored.to_string()))
             .build()
             .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
         let written = self
@@ -298,19 +309,24 @@ impl VideoStore for DynamoVideoStore {
 
     async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
         let bytes = video.quota_bytes.unwrap_or(0);
-        let Some(room) = quota.bytes.checked_sub(bytes) else {
+        let (Some(room), Some(stored_room)) =
+            (quota.bytes.checked_sub(bytes), quota.stored.checked_sub(bytes))
+        else {
             return Err(StoreError::QuotaExceeded(self.quota_use(&video.owner).await?));
         };
         let count = Update::builder()
             .table_name(&self.table)
             .key("id", s(quota_item_id(&video.owner)))
-            .update_expression("ADD #uploads :one, #bytes :bytes")
+            .update_expression("ADD #uploads :one, #bytes :bytes, #stored :bytes")
             .condition_expression(
                 "(attribute_not_exists(#uploads) OR #uploads < :maxUploads) \
-                 AND (attribute_not_exists(#bytes) OR #bytes <= :room)",
+                 AND (attribute_not_exists(#bytes) OR #bytes <= :room) \
+                 AND (attribute_not_exists(#stored) OR #stored <= :storedRoom)",
             )
             .expression_attribute_names("#uploads", QUOTA_UPLOADS)
             .expression_attribute_names("#bytes", QUOTA_BYTES)
+            .expression_attribute_names("#stored", QUOTA_STORED)
+            .expression_attribute_values(":storedRoom", AttributeValue::N(stored_room.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":bytes", AttributeValue::N(bytes.to_string()))
             .expression_attribute_values(":maxUploads", AttributeValue::N(quota.uploads.to_string()))
@@ -359,6 +375,7 @@ impl VideoStore for DynamoVideoStore {
         Ok(out.item.map_or_else(QuotaUse::default, |item| QuotaUse {
             uploads: number(&item, QUOTA_UPLOADS),
             bytes: number(&item, QUOTA_BYTES),
+            stored: number(&item, QUOTA_STORED),
         }))
     }
 
@@ -377,7 +394,8 @@ impl VideoStore for DynamoVideoStore {
 
     async fn transition(&self, current: &Video, change: &Change, at: Timestamp) -> Result<Video, StoreError> {
         let update = self.transition_update(current, change, at)?;
-        self.write_change(current, update, current.quota_bytes).await
+        // The write is conditioned on `uploading`: whatever `current` says, it leaves that state.
+        self.write_change(current, update, current.released_by(Some(change))).await
     }
 
     async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError> {
@@ -412,8 +430,8 @@ impl VideoStore for DynamoVideoStore {
             .update_expression(format!("{set} REMOVE #owner, #ownerStatus, #expiryShard, #metadata"))
             .build()
             .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
-        let release = current.quota_bytes.filter(|_| current.status == Status::Uploading);
-        self.write_change(current, update, release).await
+        // Conditioned on `current.status`: what leaving it gives back.
+        self.write_change(current, update, current.released_by_delete()).await
     }
 
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {

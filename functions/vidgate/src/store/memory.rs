@@ -49,6 +49,15 @@ impl MemoryVideoStore {
     fn quotas(&self) -> std::sync::MutexGuard<'_, HashMap<Owner, QuotaUse>> {
         self.quotas.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Applies a record change's `delta` to its owner's counters (called with `videos` locked).
+    fn count(&self, owner: &Owner, delta: Option<crate::domain::QuotaDelta>) {
+        if let Some(delta) = delta {
+            let mut quotas = self.quotas();
+            let held = quotas.entry(owner.clone()).or_default();
+            *held = held.apply(delta);
+        }
+    }
 }
 
 #[async_trait]
@@ -69,14 +78,20 @@ impl VideoStore for MemoryVideoStore {
         let mut quotas = self.quotas();
         let held = quotas.get(&video.owner).copied().unwrap_or_default();
         let bytes = video.quota_bytes.unwrap_or(0);
-        if held.uploads >= u64::from(quota.uploads) || held.bytes.saturating_add(bytes) > quota.bytes {
+        if held.uploads >= u64::from(quota.uploads)
+            || held.bytes.saturating_add(bytes) > quota.bytes
+            || held.stored.saturating_add(bytes) > quota.stored
+        {
             return Err(StoreError::QuotaExceeded(held));
         }
         if videos.contains_key(&video.id) {
             return Err(StoreError::ConditionFailed);
         }
         videos.insert(video.id, video.clone());
-        quotas.insert(video.owner.clone(), QuotaUse { uploads: held.uploads + 1, bytes: held.bytes + bytes });
+        quotas.insert(
+            video.owner.clone(),
+            QuotaUse { uploads: held.uploads + 1, bytes: held.bytes + bytes, stored: held.stored + bytes },
+        );
         Ok(())
     }
 
@@ -95,13 +110,9 @@ impl VideoStore for MemoryVideoStore {
         self.check()?;
         let mut videos = self.lock();
         let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
+        let delta = video.released_by(Some(change)).filter(|_| video.status == Status::Uploading);
         video.apply(change, at).map_err(|_| StoreError::ConditionFailed)?;
-        if let Some(bytes) = video.quota_bytes
-            && let Some(held) = self.quotas().get_mut(&video.owner)
-        {
-            held.uploads = held.uploads.saturating_sub(1);
-            held.bytes = held.bytes.saturating_sub(bytes);
-        }
+        self.count(&video.owner, delta);
         Ok(video.clone())
     }
 
@@ -112,15 +123,9 @@ impl VideoStore for MemoryVideoStore {
         if video.status != current.status {
             return Err(StoreError::ConditionFailed);
         }
-        let was_uploading = video.status == Status::Uploading;
+        let delta = video.released_by_delete();
         video.bury(at).map_err(|_| StoreError::ConditionFailed)?;
-        if was_uploading
-            && let Some(bytes) = video.quota_bytes
-            && let Some(held) = self.quotas().get_mut(&video.owner)
-        {
-            held.uploads = held.uploads.saturating_sub(1);
-            held.bytes = held.bytes.saturating_sub(bytes);
-        }
+        self.count(&video.owner, delta);
         Ok(video.clone())
     }
 

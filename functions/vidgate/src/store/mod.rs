@@ -27,11 +27,27 @@ pub enum StoreError {
     Other(String),
 }
 
-/// What one owner's uploads in progress hold of their [`Quota`].
+/// What one owner holds of their [`Quota`]: uploads in progress, the bytes they reserve, and the
+/// bytes of those reservations and uploaded videos together (`stored`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QuotaUse {
     pub uploads: u64,
     pub bytes: u64,
+    pub stored: u64,
+}
+
+impl QuotaUse {
+    /// The counters after `delta`, never below zero.
+    pub fn apply(self, delta: crate::domain::QuotaDelta) -> Self {
+        let add = |n: u64, d: i64| {
+            if d < 0 { n.saturating_sub(d.unsigned_abs()) } else { n.saturating_add(d as u64) }
+        };
+        Self {
+            uploads: add(self.uploads, delta.uploads),
+            bytes: add(self.bytes, delta.in_flight),
+            stored: add(self.stored, delta.stored),
+        }
+    }
 }
 
 /// Where a page of a listing starts: the last item of the previous page.

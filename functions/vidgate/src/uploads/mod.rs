@@ -254,6 +254,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_an_owner_keeps_is_bounded_and_a_delete_gives_its_share_back() {
+        let objects = Arc::new(MemoryObjectStore::new());
+        let mut config = Config::for_local("bucket", "table");
+        config.max_video_size = 5 * MIB;
+        config.quota.stored = 10 * MIB;
+        let app = App::new(config, Arc::new(MemoryVideoStore::new()), objects.clone());
+        let alice = Owner::new("alice");
+        let sized = |name: &str| {
+            let rules = app.config().size_rules();
+            serde_json::from_value::<UploadRequest>(serde_json::json!({"filename": name, "size": 4 * MIB}))
+                .unwrap()
+                .validate(&rules)
+                .unwrap()
+        };
+        let mut kept = Vec::new();
+        for name in ["a.mp4", "b.mp4"] {
+            let Started { video, .. } = start(&app, &alice, sized(name)).await.unwrap();
+            objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, video_like(4 * MIB, 1)).unwrap();
+            kept.push(finish(&app, video, None, None).await.unwrap());
+        }
+        assert_eq!(kept[0].stored_bytes, Some(4 * MIB));
+        let held = app.videos.quota_use(&alice).await.unwrap();
+        assert_eq!((held.uploads, held.bytes, held.stored), (0, 0, 8 * MIB));
+        // 8 MiB kept + 4 MiB asked > 10 MiB: refused, naming the bound; nothing recorded.
+        let err = start(&app, &alice, sized("c.mp4")).await.err().expect("over the stored bound");
+        assert!(err.to_string().contains("bytes you may store"), "{err}");
+        // Deleting a video gives its size back; the next start fits.
+        delete(&app, kept[0].clone()).await.unwrap();
+        assert_eq!(app.videos.quota_use(&alice).await.unwrap().stored, 4 * MIB);
+        let Started { video, .. } = start(&app, &alice, sized("c.mp4")).await.unwrap();
+        assert_eq!(app.videos.quota_use(&alice).await.unwrap().stored, 8 * MIB);
+        // An abort gives its reservation back.
+        abort(&app, video).await.unwrap();
+        assert_eq!(
+            app.videos.quota_use(&alice).await.unwrap(),
+            crate::store::QuotaUse { uploads: 0, bytes: 0, stored: 4 * MIB }
+        );
+    }
+
+    #[tokio::test]
     async fn parts_past_the_maximum_video_size_are_never_assembled_and_the_record_says_why() {
         let objects = Arc::new(MemoryObjectStore::new());
         let mut config = Config::for_local("bucket", "table");

@@ -79,21 +79,22 @@ pub(super) async fn record_start(
 
 pub(super) fn quota_exceeded(quota: &Quota, held: QuotaUse, video: &Video) -> UploadError {
     let asked = video.quota_bytes.unwrap_or(0);
+    let unknown =
+        if video.size.is_none() { " (an upload of unknown size holds the maximum video size)" } else { "" };
     UploadError::QuotaExceeded(if held.uploads >= u64::from(quota.uploads) {
         format!(
             "you have {} uploads in progress, the most allowed at once; finish or abort one first",
             held.uploads
         )
+    } else if held.bytes.saturating_add(asked) > quota.bytes {
+        format!(
+            "your uploads in progress hold {} of {} bytes and this one needs {asked}{unknown}; finish or abort one first",
+            held.bytes, quota.bytes,
+        )
     } else {
         format!(
-            "your uploads in progress hold {} of {} bytes and this one needs {asked}{}; finish or abort one first",
-            held.bytes,
-            quota.bytes,
-            if video.size.is_none() {
-                " (an upload of unknown size holds the maximum video size)"
-            } else {
-                ""
-            },
+            "your videos and uploads keep {} of the {} bytes you may store and this one needs {asked}{unknown}; delete a video first",
+            held.stored, quota.stored,
         )
     })
 }

@@ -234,6 +234,24 @@ async fn route(State(front): State<Arc<Front>>, request: Request) -> Response {
     }
 }
 
+/// What S3 refuses in a presigned URL's query before it looks at the signature, and `s3s` answers
+/// otherwise: a negative `X-Amz-Expires` is S3's 403 `AuthorizationQueryParametersError`.
+fn refuse_query_parameters(uri: &http::Uri) -> Option<http::Response<s3s::Body>> {
+    let expires = form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case("X-Amz-Expires"))
+        .map(|(_, v)| v.into_owned())?;
+    if !expires.trim_start().starts_with('-') {
+        return None;
+    }
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationQueryParametersError</Code>\
+                <Message>X-Amz-Expires must be non-negative</Message></Error>";
+    http::Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(s3s::Body::from(body.to_owned()))
+        .ok()
+}
+
 async fn to_s3(front: &Front, request: Request) -> Response {
     let bucket =
         request.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default().to_owned();
@@ -243,6 +261,10 @@ async fn to_s3(front: &Front, request: Request) -> Response {
     }
     let method = request.method().clone();
     let origin = request.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(mut refused) = refuse_query_parameters(request.uri()) {
+        cors::decorate(rules.as_deref(), &method, origin.as_deref(), &mut refused);
+        return refused.into_response();
+    }
     let (parts, body) = request.into_parts();
     let body = Unread::new(body);
     match front.service.clone().oneshot(Request::from_parts(parts, body.clone())).await {

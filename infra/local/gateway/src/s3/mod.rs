@@ -166,10 +166,22 @@ fn new_version_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+#[derive(Clone, Debug)]
+struct Completed {
+    bucket: String,
+    key: String,
+    etag: String,
+    checksum: Option<Stored>,
+    version: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     buckets: BTreeMap<String, Bucket>,
     uploads: HashMap<String, Upload>,
+    /// What each completed upload answered: S3 answers a repeated CompleteMultipartUpload of a
+    /// finished upload with 200 and the same result.
+    completed: HashMap<String, Completed>,
 }
 
 impl State {
@@ -1332,6 +1344,12 @@ impl S3 for LocalS3 {
         // second complete) that comes now finds NoSuchUpload rather than half a completion.
         let (upload, chosen) = {
             let mut state = self.state();
+            if let Some(done) = state.completed.get(&input.upload_id)
+                && done.bucket == input.bucket
+                && done.key == input.key
+            {
+                return Ok(S3Response::new(completed_output(done.clone())));
+            }
             if must_be_new && state.bucket(&input.bucket)?.current(&input.key).is_some() {
                 return Err(precondition_failed());
             }
@@ -1421,7 +1439,11 @@ impl S3 for LocalS3 {
                 .collect();
             checksum::combine(algorithm, &parts?)
         });
-        let full = upload.algorithm.filter(|_| upload.full_object && combined.is_none());
+        // Without an algorithm, S3 still gives the object its default full-object CRC-64/NVME.
+        let full = match upload.algorithm {
+            None => Some(Algorithm::Crc64Nvme),
+            Some(a) => Some(a).filter(|_| upload.full_object && combined.is_none()),
+        };
         let path = dest.0.clone();
         let assembled = tokio::task::spawn_blocking(move || assemble(&path, &blobs, full))
             .await
@@ -1438,7 +1460,11 @@ impl S3 for LocalS3 {
             }
         };
         let checksum = match upload.algorithm {
-            None => None,
+            None => Some(Stored {
+                algorithm: Algorithm::Crc64Nvme,
+                value: full_sum.clone().unwrap_or_default(),
+                full_object: true,
+            }),
             Some(algorithm) if upload.full_object => {
                 Some(Stored { algorithm, value: full_sum.unwrap_or_default(), full_object: true })
             }
@@ -1507,20 +1533,26 @@ impl S3 for LocalS3 {
             &object,
             version.as_deref(),
         );
-        let fields = checksum.as_ref().map(Stored::fields).unwrap_or_default();
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            e_tag: Some(etag(&etag_value)),
-            checksum_crc32: fields.crc32,
-            checksum_crc32c: fields.crc32c,
-            checksum_crc64nvme: fields.crc64nvme,
-            checksum_sha1: fields.sha1,
-            checksum_sha256: fields.sha256,
-            checksum_type: checksum.as_ref().map(Stored::checksum_type),
-            version_id: version,
-            ..Default::default()
-        }))
+        let done = Completed { bucket: input.bucket, key: input.key, etag: etag_value, checksum, version };
+        self.state().completed.insert(input.upload_id, done.clone());
+        Ok(S3Response::new(completed_output(done)))
+    }
+}
+
+fn completed_output(done: Completed) -> CompleteMultipartUploadOutput {
+    let fields = done.checksum.as_ref().map(Stored::fields).unwrap_or_default();
+    CompleteMultipartUploadOutput {
+        location: Some(format!("/{}/{}", done.bucket, done.key)),
+        bucket: Some(done.bucket),
+        key: Some(done.key),
+        e_tag: Some(etag(&done.etag)),
+        checksum_crc32: fields.crc32,
+        checksum_crc32c: fields.crc32c,
+        checksum_crc64nvme: fields.crc64nvme,
+        checksum_sha1: fields.sha1,
+        checksum_sha256: fields.sha256,
+        checksum_type: done.checksum.as_ref().map(Stored::checksum_type),
+        version_id: done.version,
+        ..Default::default()
     }
 }
