@@ -137,16 +137,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 key = serialization.load_pem_private_key(os.environ["PEM"].encode(), password=None)
-base, query = os.environ["URL"].split("?", 1)
-params = dict(urllib.parse.parse_qsl(query))
+# The resource is the URL up to the signing parameters: the object, its checked version and type.
+base, query = os.environ["URL"].split("&Expires=", 1)
+params = dict(urllib.parse.parse_qsl("Expires=" + query))
 assert list(params) == ["Expires", "Signature", "Key-Pair-Id", "Hash-Algorithm"], params
+pinned = dict(urllib.parse.parse_qsl(base.split("?", 1)[1]))
+assert list(pinned) == ["versionId", "response-content-type"] and pinned["response-content-type"] == "video/mp4", pinned
 signature = base64.b64decode(params["Signature"].replace("-", "+").replace("_", "=").replace("~", "/"))
 policy = '{"Statement":[{"Resource":"%s","Condition":{"DateLessThan":{"AWS:EpochTime":%s}}}]}' % (base, params["Expires"])
 key.public_key().verify(signature, policy.encode(), padding.PKCS1v15(), hashes.SHA256())
 
 signer = CloudFrontSigner(params["Key-Pair-Id"], lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA1()))
 until = datetime.datetime.fromtimestamp(int(params["Expires"]), datetime.timezone.utc)
-folder = base.rsplit("/", 1)[0] + "/*"
+folder = base.split("?", 1)[0].rsplit("/", 1)[0] + "/*"
 print(json.dumps({
     "verified": True,
     "canned": signer.generate_presigned_url(base, date_less_than=until),

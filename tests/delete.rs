@@ -112,15 +112,7 @@ async fn held_under(stack: &Stack, prefix: &str) -> (usize, usize) {
 async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs() {
     let stack = Stack::start().await;
     let mut ids = Vec::new();
-    // 10 uploaded, 3 rejected, 4 aborted, 8 still uploading (half of them with a part in S3).
-    for n in 0..10 {
-        ids.push(
-            stack.upload("carol", &format!("up{n}.mp4"), &bytes(MIB, 100 + n)).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    // 3 rejected, 10 uploaded, 4 aborted, 8 still uploading (half of them with a part in S3).
     let start = |name: String| {
         let stack = &stack;
         async move {
@@ -148,6 +140,15 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         ids.push(id);
     }
+    // Uploaded after the rejected ones: newer, so erased before them.
+    for n in 0..10 {
+        ids.push(
+            stack.upload("carol", &format!("up{n}.mp4"), &bytes(MIB, 100 + n)).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     for n in 0..4 {
         let (id, _) = start(format!("gone{n}.mp4")).await;
         let (status, _) = stack.call("DELETE", &format!("/v1/uploads/{id}"), Some("carol"), None).await;
@@ -167,12 +168,13 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     assert_eq!(status, StatusCode::OK);
     let dave = stack.upload("dave", "dave.mp4", &bytes(MIB, 400)).await;
     let prefix = vidgate::domain::keys::owner_prefix(&vidgate::domain::Owner::new("carol"));
-    // 10 uploaded and 3 rejected objects; 8 multipart uploads open.
-    assert_eq!(held_under(&stack, &prefix).await, (13, 8));
+    // 10 uploaded objects (rejected ones were deleted once their reason was recorded); 8
+    // multipart uploads open.
+    assert_eq!(held_under(&stack, &prefix).await, (10, 8));
 
     // The first run is cut short by its limit, the second dies with S3 unreachable part-way
     // (an outage, a timeout): each leaves the rest for the next, which needs nothing from it.
-    // Newest first: the 8 open and 4 aborted uploads, so the broken run starts on a rejected
+    // Newest first: the 8 open and 4 aborted uploads, so the broken run starts on an uploaded
     // video, whose object is in S3.
     let first =
         vidgate::events::erase_owner(stack.app(), json!({"owner": "carol", "limit": 12})).await.unwrap();

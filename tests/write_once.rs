@@ -68,6 +68,25 @@ async fn both_paths_serve(stack: &Stack, sub: &str, id: &str, source: &[u8]) {
     serves_checked_bytes(stack, &route, source).await;
 }
 
+/// What a holder of write credentials does once the video is final: an HTML page over its key.
+async fn write_html_over(s3: &aws_sdk_s3::Client, key: &str) {
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .content_type("text/html")
+        .body(ByteStream::from(HTML.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A write S3 could not refuse left no trace: both playback paths serve the checked bytes, and
+/// the written version is deleted.
+async fn leaves_no_trace(stack: &Stack, sub: &str, id: &str, key: &str, source: &[u8]) {
+    both_paths_serve(stack, sub, id, source).await;
+    only_checked_version_remains(stack, id, key).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_url_replayed_after_the_video_arrived_is_refused_by_s3() {
     let mut stack = Stack::start().await;
@@ -197,16 +216,8 @@ async fn credentials_still_valid_after_arrival_write_html_over_it_and_nothing_of
     assert_eq!(again.raw_response().unwrap().status().as_u16(), 412);
     // Without it S3 can't refuse (the credentials allow PutObject on the key for their hour): the
     // HTML page becomes the current version, and is never served, then deleted by its event.
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .content_type("text/html")
-        .body(ByteStream::from(HTML.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    both_paths_serve(&stack, "alice", id, &source).await;
-    only_checked_version_remains(&stack, id, key).await;
+    write_html_over(&s3, key).await;
+    leaves_no_trace(&stack, "alice", id, key, &source).await;
     assert_eq!(stack.object(key).await, source, "the checked version is current again");
     both_paths_serve(&stack, "alice", id, &source).await;
     // SSE-C and archive storage classes are refused (the bucket policy's lockdown).
@@ -246,16 +257,8 @@ async fn prefix_credentials_asked_for_again_overwrite_no_finished_video() {
         assert_eq!(status, StatusCode::OK, "{path}: {grant}");
         let region = grant["region"].as_str().unwrap();
         let s3 = client(&stack, &grant["credentials"], region);
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .content_type("text/html")
-            .body(ByteStream::from(HTML.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        both_paths_serve(&stack, "carol", id, &source).await;
-        only_checked_version_remains(&stack, id, key).await;
+        write_html_over(&s3, key).await;
+        leaves_no_trace(&stack, "carol", id, key, &source).await;
     }
     assert_eq!(stack.item(id).await["status"].as_s().unwrap(), "uploaded");
 }
@@ -277,8 +280,7 @@ async fn uppy_sign_and_companion_post_urls_replayed_leave_no_trace_in_what_is_se
     let id = wait_uploaded(&stack, "dave", 1).await;
     let key = stack.item(&id).await["key"].as_s().unwrap().clone();
     assert_eq!(put(HTML.to_vec(), "text/html").await.unwrap().status(), StatusCode::OK);
-    both_paths_serve(&stack, "dave", &id, &source).await;
-    only_checked_version_remains(&stack, &id, &key).await;
+    leaves_no_trace(&stack, "dave", &id, &key, &source).await;
 
     // Uppy 5 on Companion: the /s3/params POST form.
     let source = bytes(150_000, 9);
@@ -292,8 +294,7 @@ async fn uppy_sign_and_companion_post_urls_replayed_leave_no_trace_in_what_is_se
     let key = params["key"].as_str().unwrap();
     let replay = post_form(&stack.http, url, &params["fields"], bytes(150_000, 10), None).await;
     assert_eq!(replay.status(), StatusCode::NO_CONTENT, "a POST policy can't carry If-None-Match");
-    both_paths_serve(&stack, "dave", &id, &source).await;
-    only_checked_version_remains(&stack, &id, key).await;
+    leaves_no_trace(&stack, "dave", &id, key, &source).await;
 }
 
 /// The id of `sub`'s newest uploaded video once `count` are uploaded.
@@ -381,4 +382,51 @@ async fn a_prefix_credential_flood_over_the_quota_leaves_at_most_the_quota_in_vi
         assert!(started.elapsed() < Duration::from_secs(20), "the new video was not counted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_poisoned_record_does_not_stop_the_sweeper_on_the_local_stack() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::start().await;
+    let mut ids = Vec::new();
+    for name in ["poisoned.mp4", "a.mp4", "b.mp4", "c.mp4"] {
+        let body = json!({"filename": name, "method": "put", "size": 1000});
+        let (status, created) = stack.call("POST", "/v1/uploads", Some("alice"), Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["videoId"].as_str().unwrap().to_owned());
+    }
+    // All overdue, the poisoned one the oldest (first in every run). Its key is one S3 refuses
+    // outright (over 1,024 bytes: HeadObject is a 400), as a record corrupted by hand would be.
+    let prefix = vidgate::domain::keys::owner_prefix(&vidgate::domain::Owner::new("alice"));
+    for (i, id) in ids.iter().enumerate() {
+        let mut update = stack
+            .dynamodb
+            .update_item()
+            .table_name(vidgate_tests::TABLE)
+            .key("id", AttributeValue::S(id.clone()))
+            .update_expression(if i == 0 {
+                "SET expiresAt = :past, #key = :key"
+            } else {
+                "SET expiresAt = :past"
+            })
+            .expression_attribute_values(
+                ":past",
+                AttributeValue::S(format!("2026-01-0{}T00:00:00.000Z", i + 1)),
+            );
+        if i == 0 {
+            update = update.expression_attribute_names("#key", "key").expression_attribute_values(
+                ":key",
+                AttributeValue::S(format!("{prefix}{}", "x".repeat(1100))),
+            );
+        }
+        update.send().await.unwrap();
+    }
+    let report = vidgate::events::expire_uploads(stack.app()).await.unwrap();
+    assert_eq!((report.due, report.failed, report.expired), (4, 1, 3), "{report:?}");
+    for id in &ids[1..] {
+        assert_eq!(s(&stack.item(id).await, "status"), "expired");
+    }
+    assert_eq!(s(&stack.item(&ids[0]).await, "status"), "uploading", "retried next run, alone");
+    let again = vidgate::events::expire_uploads(stack.app()).await.unwrap();
+    assert_eq!((again.due, again.failed, again.expired), (1, 1, 0));
 }
