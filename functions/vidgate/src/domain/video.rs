@@ -271,6 +271,23 @@ pub struct QuotaDelta {
 pub struct AlreadyFinal(pub Status);
 
 impl Video {
+    /// The type playback answers with: the recorded one, always a video type for uploads the API
+    /// started; for an object that arrived under a prefix without a video extension, the type of
+    /// the container its header was read as; else `application/octet-stream`, which no browser
+    /// renders as a page. Never what the object was stored with.
+    pub fn playback_type(&self) -> &str {
+        if self.content_type.starts_with("video/") {
+            return &self.content_type;
+        }
+        match self.media.as_ref().map(|m| m.container.as_str()) {
+            Some("mp4") => "video/mp4",
+            Some("quicktime") => "video/quicktime",
+            Some("webm") => "video/webm",
+            Some("matroska") => "video/x-matroska",
+            _ => "application/octet-stream",
+        }
+    }
+
     /// What leaving `uploading` by `change` (`None`: a delete) gives back to its owner's quota
     /// counters: the slot and the reservation; a completed video keeps its size of `stored`.
     /// `None` for a record counted against no quota. Stores apply it in the change's own write.
@@ -415,6 +432,25 @@ pub(crate) mod tests {
             version_id: None,
             stored_bytes: None,
         }
+    }
+
+    #[test]
+    fn playback_answers_a_video_type_or_one_no_browser_renders() {
+        let mut v = sample("alice");
+        assert_eq!(v.playback_type(), "video/mp4");
+        v.content_type = "application/octet-stream".into();
+        assert_eq!(v.playback_type(), "application/octet-stream");
+        v.content_type = "text/html".into();
+        assert_eq!(v.playback_type(), "application/octet-stream");
+        // An object under a prefix named without a video extension, read as an MP4 at arrival.
+        let mut header = super::super::media::sparse::Sparse::new(1 << 20);
+        header.insert(0, super::super::media::synthetic_prefix());
+        let mut media = super::super::media::read("mp4", &mut header).expect("the synthetic header");
+        v.media = Some(Box::new(media.clone()));
+        assert_eq!(v.playback_type(), "video/mp4");
+        media.container = "webm".into();
+        v.media = Some(Box::new(media));
+        assert_eq!(v.playback_type(), "video/webm");
     }
 
     #[test]

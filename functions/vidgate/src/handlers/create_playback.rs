@@ -37,7 +37,8 @@ pub(super) async fn handle(
     let expires_at = time::now() + app.config().playback_ttl;
     let url = match (app.cdn(), &app.config().cdn) {
         (Some(signer), Some(cdn)) => {
-            let url = cdn::video_url(&cdn.url, &video.key, video.version_id.as_deref(), &video.content_type);
+            let url =
+                cdn::video_url(&cdn.url, &video.key, video.version_id.as_deref(), video.playback_type());
             signer.sign(&url, expires_at)
         }
         _ => {

@@ -75,7 +75,7 @@ pub(super) async fn handle(app: &impl Objects, req: &Request) -> Result<Response
         Selection::Full if query(req, "redirect").as_deref() == Some("1") || meta.size > cap => {
             let url = app
                 .objects()
-                .presign_get(&video.key, video.version_id.as_deref(), &video.content_type, REDIRECT_TTL)
+                .presign_get(&video.key, video.version_id.as_deref(), video.playback_type(), REDIRECT_TTL)
                 .await?;
             Ok(Response::builder()
                 .status(StatusCode::TEMPORARY_REDIRECT)

@@ -36,7 +36,7 @@ impl<'a> Representation<'a> {
         let modified = video.completed_at.unwrap_or(video.updated_at);
         // HTTP dates have whole seconds.
         let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(modified.timestamp().max(0) as u64);
-        Self { size: video.size.unwrap_or(0), etag, modified, content_type: &video.content_type }
+        Self { size: video.size.unwrap_or(0), etag, modified, content_type: video.playback_type() }
     }
 
     pub fn response(&self, status: StatusCode) -> http::response::Builder {
