@@ -48,17 +48,25 @@ pub fn init_local() {
     tracing_subscriber::fmt().with_env_filter(filter()).with_target(false).init();
 }
 
+/// Logs as Lambda writes them (JSON lines, the functions' filter), captured for tests that check
+/// what reaches a log and that the template's metric filters match it.
 #[cfg(test)]
-mod tests {
+pub(crate) mod capture {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::fmt::MakeWriter;
 
-    use super::*;
-
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Each captured line, parsed.
+        pub(crate) fn lines(&self) -> Vec<serde_json::Value> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        }
+    }
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -77,17 +85,32 @@ mod tests {
         }
     }
 
+    /// A JSON subscriber as `init_lambda` makes it, at `level`, writing to the returned capture.
+    pub(crate) fn json(level: &str) -> (impl tracing::Subscriber + Send + Sync, Captured) {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(super::directives(level)))
+            .with_current_span(false)
+            .without_time()
+            .with_target(false)
+            .with_writer(captured.clone())
+            .finish();
+        (subscriber, captured)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capture::Captured;
+    use super::*;
+
     /// At TRACE, what the Lambda runtime, the signer and an HTTP client log below warn (the raw
     /// event with its JWT and playback token, a session token, a presigned URL) stays out, and
     /// vidgate's own trace logs come through.
     #[test]
     fn at_trace_no_dependency_logs_a_token_or_a_presigned_url() {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(EnvFilter::new(directives("TRACE")))
-            .with_writer(captured.clone())
-            .finish();
+        let (subscriber, captured): (_, Captured) = super::capture::json("TRACE");
         tracing::subscriber::with_default(subscriber, || {
             let jwt = "Bearer eyJhbGciOiJSUzI1NiJ9.secret-jwt";
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = %format!(r#"{{"headers":{{"authorization":"{jwt}"}},"rawQueryString":"token=1700000000.playback-token"}}"#), "raw JSON event received from Lambda");

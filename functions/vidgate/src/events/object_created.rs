@@ -209,7 +209,16 @@ mod tests {
         // Credentials still valid write an HTML page over it: S3 keeps it as the current version.
         h.objects.put_object(&video.key, b"<html><script>alert(1)</script></html>".to_vec());
         let written = h.objects.versions(&video.key)[1].clone();
-        let reports = on_s3_event(&h.app, versioned(&video.key, 38, &written)).await.unwrap();
+        let (subscriber, logs) = crate::telemetry::capture::json("INFO");
+        let reports = {
+            let _logging = tracing::subscriber::set_default(subscriber);
+            on_s3_event(&h.app, versioned(&video.key, 38, &written)).await.unwrap()
+        };
+        // What template.yaml's ForeignWritesMetric counts: `{ $.fields.event = "foreign_write" }`.
+        let named: Vec<_> =
+            logs.lines().into_iter().filter(|l| l["fields"]["event"] == "foreign_write").collect();
+        assert_eq!(named.len(), 1, "{:?}", logs.lines());
+        assert_eq!(named[0]["level"], "WARN");
         assert!(
             matches!(
                 reports[0],
