@@ -65,6 +65,9 @@ struct Part {
     etag: String,
     last_modified: SystemTime,
     checksum: Option<Stored>,
+    /// A part of an upload with no algorithm, sent without a checksum: its CRC-64/NVME, computed
+    /// as it arrived (never reported for the part) to combine the object's default one at complete.
+    default_crc64: Option<String>,
 }
 
 #[derive(Debug)]
@@ -1182,11 +1185,16 @@ impl S3 for LocalS3 {
                 input.content_md5.as_deref(),
                 declared,
                 named,
-                None,
+                upload_algorithm.is_none().then_some(Algorithm::Crc64Nvme),
                 &req.headers,
                 req.trailing_headers.as_ref(),
             )
             .await?;
+        // What the part named is its checksum; what S3 computed by default is kept aside.
+        let (stored, default_crc64) = match (part_algorithm, stored) {
+            (None, Some(computed)) => (None, Some(computed.value)),
+            (_, stored) => (stored, None),
+        };
         let stored = stored.map(|s| Stored { full_object: false, ..s });
         let part = Part {
             blob: Arc::new(blob),
@@ -1194,6 +1202,7 @@ impl S3 for LocalS3 {
             etag: md5.clone(),
             last_modified: SystemTime::now(),
             checksum: stored.clone(),
+            default_crc64,
         };
         // If the upload was completed or aborted meanwhile, the part is refused (and its blob
         // goes with it).
@@ -1439,9 +1448,15 @@ impl S3 for LocalS3 {
                 .collect();
             checksum::combine(algorithm, &parts?)
         });
-        // Without an algorithm, S3 still gives the object its default full-object CRC-64/NVME.
+        // Without an algorithm, S3 still gives the object its default full-object CRC-64/NVME:
+        // combined from the parts' too, read from the bytes only if a part has none.
+        let combined = combined.or_else(|| {
+            let parts: Option<Vec<(&str, u64)>> =
+                chosen.iter().map(|(_, p)| p.default_crc64.as_deref().map(|c| (c, p.size))).collect();
+            upload.algorithm.is_none().then(|| checksum::combine(Algorithm::Crc64Nvme, &parts?)).flatten()
+        });
         let full = match upload.algorithm {
-            None => Some(Algorithm::Crc64Nvme),
+            None => Some(Algorithm::Crc64Nvme).filter(|_| combined.is_none()),
             Some(a) => Some(a).filter(|_| upload.full_object && combined.is_none()),
         };
         let path = dest.0.clone();
