@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's curl walk-through and its ranged-read examples, run as written on a fresh
+# The README's curl walk-through and the ranged-read examples of docs/playback.md, run as written on a fresh
 # `infra/local/up` (started as the README starts it, on free ports: the only change to the blocks
 # is those two port numbers). Checks what they print: three part PUTs answered 200, the video
 # `uploaded`, the bytes S3 stored equal to the file, and each range example's status.
@@ -7,9 +7,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-block() { # the code block after the README's `<!-- tested: NAME` marker
+block() { # the code block after the `<!-- tested: NAME` marker, in README.md or a page of docs/
+  local file
+  file=$(grep -l -F -- "<!-- tested: $1" README.md docs/*.md | head -n 1)
+  [ -n "$file" ] || return 0
   awk -v name="<!-- tested: $1" 'index($0, name) == 1 { found = 1; next }
-    found && /^```/ { if (inside) exit; inside = 1; next } inside { print }' README.md
+    found && /^```/ { if (inside) exit; inside = 1; next } inside { print }' "$file"
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -31,7 +34,7 @@ done
 
 walk=$(block 'curl walk-through')
 ranges=$(block 'curl ranges')
-[ -n "$walk" ] && [ -n "$ranges" ] || { echo "readme-curl: FAIL: the README lost a marked block"; exit 1; }
+[ -n "$walk" ] && [ -n "$ranges" ] || { echo "readme-curl: FAIL: README.md or docs/ lost a marked block"; exit 1; }
 script="$work/readme.sh"
 {
   echo 'set -euo pipefail'

@@ -590,14 +590,14 @@ fn statuses_are_listed_as_the_code_has_them() {
         assert_eq!(listed, all, "openapi.yaml");
     }
 
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/api.md")).unwrap();
     let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
     let line = format!("`{} → {}`", all[0], all[1..].join(" | "));
-    assert!(readme.contains(&line), "README should say {line}");
+    assert!(readme.contains(&line), "docs/api.md should say {line}");
     let quoted: Vec<String> = all.iter().map(|s| format!("`{s}`")).collect();
     let sentence =
         format!("`status` is {} or {}", quoted[..quoted.len() - 1].join(", "), quoted[quoted.len() - 1]);
-    assert!(readme.contains(&sentence), "README should say {sentence}");
+    assert!(readme.contains(&sentence), "docs/api.md should say {sentence}");
 }
 
 /// Lifecycle events: the table streams both images; publish-events reads it with partial batch

@@ -400,17 +400,22 @@ async fn upload_ls_and_info_show_the_media_facts_and_a_file_without_video_is_ref
     assert!(stderr.contains("no video track: the file holds only audio (mp4a.40.2)"), "{stderr}");
 }
 
-/// The README's scale tables are what `vidgate capacity` prints for their arguments.
+/// docs/capacity.md's tables are what `vidgate capacity` prints for their arguments.
 #[test]
-fn the_readme_scale_tables_are_the_capacity_commands_output() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+fn the_capacity_pages_tables_are_the_capacity_commands_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/capacity.md")).unwrap();
     let mut checked = 0;
     for block in readme.split("<!-- capacity: ").skip(1) {
         let (args, rest) = block.split_once(" -->\n").unwrap();
         let shown = rest.split("<!-- /capacity -->").next().unwrap();
         let out = Command::new(BIN).arg("capacity").args(args.split_whitespace()).output().unwrap();
         assert!(out.status.success(), "vidgate capacity {args}: {}", text(&out.stderr));
-        assert_eq!(shown.trim(), text(&out.stdout).trim(), "README block for `vidgate capacity {args}`");
+        assert_eq!(
+            shown.trim(),
+            text(&out.stdout).trim(),
+            "docs/capacity.md block for `vidgate capacity {args}`"
+        );
         checked += 1;
     }
     assert_eq!(checked, 3, "the three shapes: hobby, 10k uploads a day, one viral video");

@@ -2,7 +2,7 @@
 // ports set, free ones) for one test file, and stops it (SIGTERM, then SIGKILL) when the test is
 // done. Tokens come from `infra/local/token`, as the README shows.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -125,12 +125,16 @@ export function videoLike(length, seed = 0x2545f491) {
   return bytes;
 }
 
-/// The code block the README marks with `<!-- tested: NAME … -->`, as written there.
+/// The code block README.md or a page of docs/ marks with `<!-- tested: NAME … -->`, as written there.
 export function readmeBlock(name) {
-  const text = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const at = text.indexOf(`<!-- tested: ${name}`);
-  if (at < 0) throw new Error(`README.md has no block marked "tested: ${name}"`);
-  const block = /```\w*\n([\s\S]*?)```/.exec(text.slice(at));
-  if (!block) throw new Error(`no code block follows "tested: ${name}"`);
-  return block[1];
+  const docs = readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f));
+  for (const file of ['README.md', ...docs]) {
+    const text = readFileSync(path.join(root, file), 'utf8');
+    const at = text.indexOf(`<!-- tested: ${name}`);
+    if (at < 0) continue;
+    const block = /```\w*\n([\s\S]*?)```/.exec(text.slice(at));
+    if (!block) throw new Error(`no code block follows "tested: ${name}" in ${file}`);
+    return block[1];
+  }
+  throw new Error(`neither README.md nor docs/ has a block marked "tested: ${name}"`);
 }
