@@ -25,18 +25,22 @@ fn pages() -> Vec<(String, String)> {
     pages
 }
 
+/// The lines outside fenced code blocks (a `# comment` in a shell block is no heading).
+fn outside_fences(text: &str) -> Vec<&str> {
+    let mut fenced = false;
+    text.lines()
+        .filter(|line| {
+            let fence = line.trim_start().starts_with("```");
+            fenced ^= fence;
+            !fence && !fenced
+        })
+        .collect()
+}
+
 /// The text outside fenced code blocks, and with inline code spans blanked: where links live.
 fn prose(text: &str) -> String {
     let mut out = String::new();
-    let mut fenced = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for line in outside_fences(text) {
         let mut in_code = false;
         for c in line.chars() {
             if c == '`' {
@@ -54,13 +58,8 @@ fn prose(text: &str) -> String {
 fn anchors(text: &str) -> HashSet<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = HashSet::new();
-    let mut fenced = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        let Some(heading) = line.strip_prefix('#').filter(|_| !fenced) else { continue };
+    for line in outside_fences(text) {
+        let Some(heading) = line.strip_prefix('#') else { continue };
         let heading = heading.trim_start_matches('#');
         if !heading.starts_with(' ') {
             continue;
