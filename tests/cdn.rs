@@ -196,7 +196,7 @@ async fn an_independent_implementation_verifies_our_urls_and_signs_urls_the_loca
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployed_create_playback_reads_its_key_from_secrets_manager_once_and_fails_init_without_it() {
-    use vidgate::cdn::{SignerError, load_signer};
+    use vidgate::aws::cdn::{SignerError, load_signer};
     let stack = Stack::start().await;
     let mut config = (*stack.app().config).clone();
     let cdn = config.cdn.as_mut().unwrap();
@@ -229,7 +229,7 @@ async fn deployed_create_playback_reads_its_key_from_secrets_manager_once_and_fa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deployed_playback_key_is_read_from_secrets_manager_once_and_a_bad_one_fails_init() {
-    use vidgate::secrets::{SecretError, load_playback_secret};
+    use vidgate::aws::secrets::{SecretError, load_playback_secret};
     let stack = Stack::start().await;
     let secrets = aws_sdk_secretsmanager::Client::new(stack.sdk());
     let key = "k".repeat(64);

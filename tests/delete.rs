@@ -183,7 +183,7 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     let broken = vidgate::App::new(
         (*stack.app().config).clone(),
         stack.app().videos.clone(),
-        std::sync::Arc::new(vidgate::objects::s3::S3ObjectStore::new(
+        std::sync::Arc::new(vidgate::aws::s3::S3ObjectStore::new(
             &vidgate_local::bootstrap::sdk_config("http://127.0.0.1:9").await,
             vidgate_tests::BUCKET,
             true,
@@ -191,7 +191,7 @@ async fn an_owner_with_25_videos_in_every_state_is_erased_over_interrupted_runs(
     );
     let err =
         vidgate::events::erase_owner(&broken, json!({"owner": "carol", "limit": 10})).await.unwrap_err();
-    assert!(err.is_unavailable(), "{err}");
+    assert!(err.0.is_unavailable(), "{err}");
     let mut runs = vec![first];
     loop {
         let run =

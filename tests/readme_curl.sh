@@ -43,7 +43,7 @@ script="$work/readme.sh"
   printf '%s\n' "$ranges"
 } | sed -e "s#127.0.0.1:3000#127.0.0.1:$api_port#g" -e "s#127.0.0.1:4566#127.0.0.1:$aws_port#g" >"$script"
 # The walk-through runs from the repo root: it calls infra/local/token and reads the MP4 header in
-# functions/vidgate/src/domain/media.
+# functions/domain/src/media.
 ln -s "$root/infra" "$work/infra"
 ln -s "$root/functions" "$work/functions"
 out=$(cd "$work" && bash "$script" 2>&1) || { echo "readme-curl: FAIL: the blocks exited non-zero"; echo "$out"; exit 1; }

@@ -66,8 +66,21 @@ fn every_function_is_a_cargo_lambda_build_of_its_own_binary_and_nothing_else_is(
     assert_eq!(functions, expected);
     for f in Function::ALL {
         let r = &resources[resource_name(f).as_str()];
-        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{}", f.name());
-        assert_eq!(r["Metadata"]["BuildProperties"]["Binary"], f.name());
+        assert_eq!(r["Metadata"]["BuildMethod"], "makefile", "{}", f.name());
+        // The Makefile's target for this resource copies this function's bootstrap.
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let out = std::process::Command::new("make")
+            .args(["-n", "-C", root, &format!("build-{}", resource_name(f)), "ARTIFACTS_DIR=/artifacts"])
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("make runs");
+        let plan = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}: {}", f.name(), String::from_utf8_lossy(&out.stderr));
+        assert!(plan.contains("infra/build-functions"), "{plan}");
+        assert!(
+            plan.contains(&format!("/lambda/{}/bootstrap\" \"/artifacts/bootstrap\"", f.name())),
+            "{plan}"
+        );
     }
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
@@ -302,7 +315,7 @@ fn every_function_queue_and_the_api_has_its_alarm_and_alarms_notify_the_topic() 
 #[test]
 fn the_size_and_quota_parameters_default_to_the_codes_defaults() {
     let t = template();
-    let config = vidgate::Config::for_local("b", "t");
+    let config = vidgate_local::config::for_local("b", "t");
     let default = |name: &str| t["Parameters"][name]["Default"].as_u64();
     assert_eq!(default("MaxVideoSizeBytes"), Some(config.max_video_size));
     assert_eq!(default("MaxOpenUploadsPerOwner"), Some(u64::from(config.quota.uploads)));
@@ -433,7 +446,7 @@ fn the_table_has_the_indexes_the_code_queries() {
         .iter()
         .map(|i| i["IndexName"].as_str().unwrap())
         .collect();
-    use vidgate::store::dynamodb::{INDEX_BY_EXPIRY, INDEX_BY_OWNER, INDEX_BY_OWNER_STATUS};
+    use vidgate::aws::dynamodb::{INDEX_BY_EXPIRY, INDEX_BY_OWNER, INDEX_BY_OWNER_STATUS};
     assert_eq!(indexes, BTreeSet::from([INDEX_BY_OWNER, INDEX_BY_OWNER_STATUS, INDEX_BY_EXPIRY]));
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);

@@ -359,7 +359,7 @@ async fn a_prefix_credential_flood_over_the_quota_leaves_at_most_the_quota_in_vi
 
     // Deleting a video gives its bytes back (the quota item in DynamoDB says so); another fits.
     let stored = || async {
-        let quota = vidgate::store::dynamodb::DynamoVideoStore::new(stack.sdk(), vidgate_tests::TABLE);
+        let quota = vidgate::aws::dynamodb::DynamoVideoStore::new(stack.sdk(), vidgate_tests::TABLE);
         vidgate::store::VideoStore::quota_use(&quota, &vidgate::domain::Owner::new("erin"))
             .await
             .unwrap()

@@ -32,7 +32,7 @@ async fn main() {
     let ranges = numbers.get(1).copied().unwrap_or(48).max(2);
     let size = mib * MIB;
     let stack = Stack::start_configured(Outage::None, |_| {}).await;
-    let cap = vidgate::Config::for_local(BUCKET, "x").range_cap as usize;
+    let cap = vidgate_local::config::for_local(BUCKET, "x").range_cap as usize;
 
     // Upload in 64 MiB parts generated on the fly, so the source never sits in memory whole.
     let part = 64 * MIB;

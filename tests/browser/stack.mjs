@@ -109,7 +109,7 @@ export const MIB = 1024 * 1024;
 /// A real MP4 header (a one-frame 64x36 H.264 video's ftyp and moov, made by
 /// tests/fixtures/media/make) and an mdat box to the end of the file: what the probe reads as video.
 const MP4_PREFIX = Buffer.concat([
-  readFileSync(path.join(root, 'functions/vidgate/src/domain/media/synthetic-header.mp4')),
+  readFileSync(path.join(root, 'functions/domain/src/media/synthetic-header.mp4')),
   Buffer.from('00000000', 'hex'), Buffer.from('mdat'),
 ]);
 

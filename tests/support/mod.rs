@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use vidgate::objects::s3::S3ObjectStore;
-use vidgate::store::dynamodb::DynamoVideoStore;
+use vidgate::aws::dynamodb::DynamoVideoStore;
+use vidgate::aws::s3::S3ObjectStore;
 use vidgate::{App, Config};
 use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::bootstrap;
@@ -131,10 +131,10 @@ impl Stack {
         // As `vidgate-local up` runs: playback through the local CDN, with a development key
         // (tests turn it off with `c.cdn = None`).
         let cdn_keys = vidgate_local::cdn::local_keys(|_| None, &api).unwrap();
-        let mut config = Config::for_local(BUCKET, TABLE);
+        let mut config = vidgate_local::config::for_local(BUCKET, TABLE);
         config.cdn = cdn_keys.as_ref().map(|keys| keys.settings.clone());
         configure(&mut config);
-        let signer = vidgate::cdn::load_signer(&config, &sdk).await.unwrap();
+        let signer = vidgate::aws::cdn::load_signer(&config, &sdk).await.unwrap();
         let local_cdn = match (&config.cdn, &cdn_keys) {
             (Some(_), Some(keys)) => {
                 Some(vidgate_local::cdn::LocalCdn::new(keys, bootstrap::s3_client(&s3_sdk), BUCKET))
@@ -145,7 +145,7 @@ impl Stack {
             .purging_after_days(config.purge_after_days);
         let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
         let role = config.uploader_role_arn.clone().expect("the local defaults name an uploader role");
-        let credentials = vidgate::credentials::sts::StsIssuer::new(&sdk, &role);
+        let credentials = vidgate::aws::sts::StsIssuer::new(&sdk, &role);
         let app = App::new(config, Arc::new(videos), Arc::new(objects))
             .with_credentials(Arc::new(credentials))
             .with_cdn(signer);
@@ -204,7 +204,7 @@ impl Stack {
     pub async fn publish_lifecycle_events(&mut self, webhook: Option<Webhook>) -> Option<WebhookQueues> {
         let bus = self.app.config.event_bus.clone().expect("the local defaults name a bus");
         let queues = lifecycle::ensure_bus(&self.sdk, &bus, webhook.as_ref()).await.unwrap();
-        let publisher = Arc::new(vidgate::bus::eventbridge::EventBridgeBus::new(&self.sdk, &bus));
+        let publisher = Arc::new(vidgate::aws::eventbridge::EventBridgeBus::new(&self.sdk, &bus));
         self.lifecycle.push(tokio::spawn(lifecycle::read_stream(
             self.sdk.clone(),
             self._aws.moto_endpoint(),

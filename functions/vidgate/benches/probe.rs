@@ -18,11 +18,7 @@ fn main() {
     let files: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let objects = Arc::new(MemoryObjectStore::new());
-    let app = App::new(
-        Config::for_local("vidgate-bench", "videos"),
-        Arc::new(MemoryVideoStore::new()),
-        objects.clone(),
-    );
+    let app = App::new(Config::for_tests(), Arc::new(MemoryVideoStore::new()), objects.clone());
     println!(
         "{:<34} {:>10} {:>6} {:>11} {:>9} {:>10}  media",
         "file", "size", "GETs", "bytes read", "parse ms", "probe ms"

@@ -11,11 +11,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
-use vidgate::domain::time;
-use vidgate::domain::{Owner, Status, UploadMethod, Video, VideoId};
+use vidgate::aws::s3::S3ObjectStore;
+use vidgate::domain::{Video, fixtures};
 use vidgate::http::event::Event;
 use vidgate::http::{HttpFunction, Router};
-use vidgate::objects::s3::S3ObjectStore;
 use vidgate::store::VideoStore;
 use vidgate::store::memory::MemoryVideoStore;
 use vidgate::{App, Config};
@@ -35,36 +34,18 @@ fn bench(c: &mut Criterion) {
         .build();
     let videos = Arc::new(MemoryVideoStore::new());
     let app = App::new(
-        Config::for_local("vidgate-bench", "videos"),
+        Config { bucket: "vidgate-bench".into(), ..Config::for_tests() },
         videos.clone(),
         Arc::new(S3ObjectStore::new(&sdk, "vidgate-bench", false)),
     );
-    let now = time::now();
     let video = Video {
-        id: VideoId::new(),
-        owner: Owner::new("alice"),
-        status: Status::Uploading,
         filename: "bench.mp4".into(),
-        content_type: "video/mp4".into(),
         size: None,
         key: "videos/0123456789abcdef0123456789abcdef/bench.mp4".into(),
-        method: UploadMethod::Presigned,
         upload_id: Some("VXBsb2FkIElEIGZvciBlbHZpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA".into()),
         part_size: 8 * 1024 * 1024,
         part_count: None,
-        metadata: Default::default(),
-        etag: None,
-        reject_reason: None,
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
-        expires_at: now,
-        quota_bytes: None,
-        checksum_algorithm: None,
-        checksum: None,
-        media: None,
-        version_id: None,
-        stored_bytes: None,
+        ..fixtures::video("alice")
     };
     runtime.block_on(videos.insert(&video)).unwrap();
 

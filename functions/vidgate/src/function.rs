@@ -1,40 +1,87 @@
-//! Every deployable function: the HTTP ones API Gateway invokes and the event ones S3 and the
-//! scheduler invoke. Two types, so neither side's dispatch has an arm for the other's.
+//! Every deployable function, listed once: the table below gives each its name (its binary's, and
+//! in CamelCase its SAM resource's), its kind (behind a route, or invoked by an event) and whether
+//! it unwinds on panic. The router, the template tests, the binaries in `src/bin/` and
+//! `infra/build-functions` all read it.
 
-use crate::http::HttpFunction;
+use vidgate_uploads::Config;
+use vidgate_uploads::config::ConfigError;
 
-/// A function that is not behind a route.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventFunction {
-    /// S3 `ObjectCreated` notifications.
-    OnObjectCreated,
-    /// The scheduled sweeper of abandoned uploads.
-    ExpireUploads,
-    /// The table's stream → lifecycle events on the bus.
-    PublishEvents,
-    /// The operator's erasure of one owner (invoked by hand).
-    EraseOwner,
+/// The one list. `unwind` marks the functions that can reach the media probe
+/// (`vidgate_uploads::probe`), which catches a container parser's panic on a malformed upload and
+/// rejects the video; `infra/build-functions` builds exactly these with `panic = "unwind"` (the
+/// `release-unwind` profile) and the rest with `abort`, which is smaller.
+macro_rules! functions {
+    (
+        http { $($h:ident = $hname:literal, $hpanic:ident;)* }
+        event { $($e:ident = $ename:literal, $epanic:ident;)* }
+    ) => {
+        /// A function API Gateway invokes; [`EventFunction`] is a different type, so HTTP
+        /// dispatch never meets one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum HttpFunction { $($h,)* }
+
+        /// A function that is not behind a route.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventFunction { $($e,)* }
+
+        impl HttpFunction {
+            pub const ALL: [HttpFunction; [$($hname),*].len()] = [$(HttpFunction::$h,)*];
+
+            /// The kebab-case name: `create-upload`.
+            pub fn name(self) -> &'static str {
+                match self { $(HttpFunction::$h => $hname,)* }
+            }
+
+            fn unwinds(self) -> bool {
+                match self { $(HttpFunction::$h => functions!(@unwinds $hpanic),)* }
+            }
+        }
+
+        impl EventFunction {
+            pub const ALL: [EventFunction; [$($ename),*].len()] = [$(EventFunction::$e,)*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(EventFunction::$e => $ename,)* }
+            }
+
+            fn unwinds(self) -> bool {
+                match self { $(EventFunction::$e => functions!(@unwinds $epanic),)* }
+            }
+        }
+
+        impl Function {
+            pub const ALL: [Function; [$($hname,)* $($ename),*].len()] =
+                [$(Function::Http(HttpFunction::$h),)* $(Function::Event(EventFunction::$e),)*];
+        }
+    };
+    (@unwinds unwind) => { true };
+    (@unwinds abort) => { false };
 }
 
-impl EventFunction {
-    pub const ALL: [EventFunction; 4] = [
-        EventFunction::OnObjectCreated,
-        EventFunction::ExpireUploads,
-        EventFunction::PublishEvents,
-        EventFunction::EraseOwner,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            EventFunction::OnObjectCreated => "on-object-created",
-            EventFunction::ExpireUploads => "expire-uploads",
-            EventFunction::PublishEvents => "publish-events",
-            EventFunction::EraseOwner => "erase-owner",
-        }
+functions! {
+    http {
+        CreateUpload = "create-upload", abort;
+        SignParts = "sign-parts", unwind;
+        ListParts = "list-parts", unwind;
+        CompleteUpload = "complete-upload", unwind;
+        AbortUpload = "abort-upload", unwind;
+        ListVideos = "list-videos", abort;
+        GetVideo = "get-video", abort;
+        DeleteVideo = "delete-video", abort;
+        StreamVideo = "stream-video", abort;
+        CreatePlayback = "create-playback", abort;
+        IssueCredentials = "issue-credentials", abort;
+        SignRequest = "sign-request", abort;
+    }
+    event {
+        OnObjectCreated = "on-object-created", unwind;
+        ExpireUploads = "expire-uploads", unwind;
+        PublishEvents = "publish-events", abort;
+        EraseOwner = "erase-owner", abort;
     }
 }
 
-/// One Lambda function: its name is its binary's, crate's and (in CamelCase) its SAM resource's.
+/// One Lambda function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
     Http(HttpFunction),
@@ -42,27 +89,19 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; HttpFunction::ALL.len() + EventFunction::ALL.len()] = {
-        let mut all = [Function::Event(EventFunction::OnObjectCreated);
-            HttpFunction::ALL.len() + EventFunction::ALL.len()];
-        let mut i = 0;
-        while i < HttpFunction::ALL.len() {
-            all[i] = Function::Http(HttpFunction::ALL[i]);
-            i += 1;
-        }
-        let mut j = 0;
-        while j < EventFunction::ALL.len() {
-            all[i + j] = Function::Event(EventFunction::ALL[j]);
-            j += 1;
-        }
-        all
-    };
-
     /// The kebab-case name: `create-upload`.
     pub fn name(self) -> &'static str {
         match self {
             Function::Http(f) => f.name(),
             Function::Event(f) => f.name(),
+        }
+    }
+
+    /// Whether it must be built with `panic = "unwind"` (it can reach the media probe).
+    pub fn unwinds(self) -> bool {
+        match self {
+            Function::Http(f) => f.unwinds(),
+            Function::Event(f) => f.unwinds(),
         }
     }
 }
@@ -79,15 +118,110 @@ impl From<EventFunction> for Function {
     }
 }
 
+/// The configuration `function` needs, from the environment, failing at Init on what that
+/// function would miss.
+pub fn config_from_env(function: impl Into<Function>) -> Result<Config, ConfigError> {
+    check(Config::from_env()?, function)
+}
+
+/// `config`, if it has what `function` needs; and a probing function built to abort on panic
+/// refuses to start, since a malformed upload would take it down on every retry.
+pub fn check(config: Config, function: impl Into<Function>) -> Result<Config, ConfigError> {
+    let function = function.into();
+    if function.unwinds() && cfg!(panic = "abort") {
+        return Err(ConfigError::Invalid {
+            name: "panic strategy",
+            reason: format!("{} reads uploads and must be built with panic = \"unwind\"", function.name()),
+        });
+    }
+    // Through the CDN, create-playback signs with the CDN's key instead.
+    let needs_secret = match function {
+        Function::Http(HttpFunction::StreamVideo) => true,
+        Function::Http(HttpFunction::CreatePlayback) => config.cdn.is_none(),
+        _ => false,
+    };
+    if needs_secret && config.playback_secret.is_none() && config.playback_secret_name.is_none() {
+        return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
+    }
+    if function == Function::Http(HttpFunction::IssueCredentials) && config.uploader_role_arn.is_none() {
+        return Err(ConfigError::Missing("VIDGATE_UPLOADER_ROLE_ARN"));
+    }
+    if function == Function::Event(EventFunction::PublishEvents) && config.event_bus.is_none() {
+        return Err(ConfigError::Missing("VIDGATE_EVENT_BUS"));
+    }
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::BTreeSet;
 
     use super::*;
 
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
     #[test]
     fn all_lists_every_function_once() {
-        let names: HashSet<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+        let names: BTreeSet<&str> = Function::ALL.iter().map(|f| f.name()).collect();
         assert_eq!(names.len(), HttpFunction::ALL.len() + EventFunction::ALL.len());
+    }
+
+    #[test]
+    fn every_function_has_a_binary_of_its_name_and_no_binary_is_extra() {
+        let bins = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin")).unwrap();
+        let bins: BTreeSet<String> = bins
+            .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+            .collect();
+        let names: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+        assert_eq!(bins, names);
+    }
+
+    #[test]
+    fn the_build_script_unwinds_exactly_the_probing_functions() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/build-functions");
+        let out = std::process::Command::new(script).arg("--unwinding").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let listed: BTreeSet<String> =
+            String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_owned).collect();
+        let unwinding: BTreeSet<String> =
+            Function::ALL.iter().filter(|f| f.unwinds()).map(|f| f.name().to_owned()).collect();
+        assert_eq!(listed, unwinding);
+        assert!(unwinding.contains("on-object-created") && !unwinding.contains("get-video"));
+    }
+
+    #[test]
+    fn the_test_settings_start_every_function() {
+        for f in Function::ALL {
+            assert!(check(Config::for_tests(), f).is_ok(), "{}", f.name());
+        }
+    }
+
+    #[test]
+    fn playback_functions_need_a_long_enough_secret() {
+        let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        assert!(check(config.clone(), HttpFunction::CreateUpload).is_ok());
+        let err = check(config, HttpFunction::StreamVideo).unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
+        let short = Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_PLAYBACK_SECRET", "short")]));
+        assert!(short.unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));
+    }
+
+    #[test]
+    fn through_the_cdn_create_playback_needs_no_stream_secret_and_the_stream_route_still_does() {
+        let config = Config::from_lookup(lookup(&[
+            ("VIDGATE_BUCKET", "b"),
+            ("VIDGATE_TABLE", "t"),
+            ("VIDGATE_CDN_URL", "https://d111111abcdef8.cloudfront.net"),
+            ("VIDGATE_CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+            ("VIDGATE_CDN_PRIVATE_KEY_SECRET", "vidgate/cdn-key"),
+        ]))
+        .unwrap();
+        assert!(check(config.clone(), HttpFunction::CreatePlayback).is_ok());
+        assert!(check(config, HttpFunction::StreamVideo).is_err());
     }
 }

@@ -1,53 +1,32 @@
-//! vidgate: direct-to-S3 multipart video uploads behind API Gateway, tracked in DynamoDB.
+//! vidgate's Lambda edge: every function's binary (`src/bin/<verb-noun>.rs`, wiring only) and the
+//! translation between API Gateway, S3, the scheduler, the table's stream and the use cases.
 //!
-//! Every Lambda binary in `functions/` and the local gateway in `infra/local/gateway` run the very
-//! same code from this crate, so what is tested locally is what is deployed.
+//! # Crates, from the edge in (each uses only those below it; the compiler keeps it so)
+//! - this crate: [`handlers`] (the HTTP edge: one entry per function picks the operation of the
+//!   matched route, [`http::Operation`], and runs one translator — a `/v1` route file, the
+//!   Companion module or the Uppy 6 module; no translator uses another), [`events`] (S3
+//!   notifications, the schedule, the table's stream, the operator's erasure), [`http`] (the
+//!   route table, the caller's identity, [`http::ApiError`] — the one error → JSON mapping — and
+//!   reply shapes), [`view`] (a video as callers and events see it), [`function`] (the one list
+//!   of functions), [`telemetry`];
+//! - `vidgate-aws` ([`aws`]): the AWS adapters of the ports and the one `SdkConfig`;
+//! - `vidgate-uploads` ([`uploads`]): the use cases over narrow ports, [`Config`], [`App`];
+//! - `vidgate-domain` ([`domain`]): the rules, with no AWS or Lambda crate.
 //!
-//! # Module map
-//! From the edges in (a layer uses only the layers below it):
-//! - `functions/<verb-noun>/main.rs` (not here): config, the clients that function uses
-//!   ([`app::App`]), `run(...)`.
-//! - [`handlers`]: the HTTP edge. One entry per function ([`handlers::get_video`], …) picks the
-//!   operation of the matched route ([`http::Operation`]) and runs one translator: a `/v1` route
-//!   file, the Companion module or the Uppy 6 module. No translator uses another.
-//! - [`events`]: the other edge: S3 notifications, the schedule, the table's stream (lifecycle
-//!   events) and the operator's erasure, translated into use cases.
-//! - [`http`]: the route table, the caller's identity, [`http::ApiError`] (the one error → JSON
-//!   mapping) and the reply shapes protocols share.
-//! - [`uploads`]: the use cases — start, sign parts, list parts, finish, abort, grant credentials,
-//!   sign a client's own S3 request, record an arrived object, expire — over the ports they
-//!   need, answering [`uploads::UploadError`].
-//! - [`app`]: what a function holds: [`Config`] and exactly the ports it uses, as capabilities
-//!   ([`app::Records`], [`app::Objects`], [`app::Credentials`]) the use cases ask for.
-//! - [`store`], [`objects`], [`credentials`], [`bus`]: the ports (DynamoDB records, S3, STS,
-//!   EventBridge), each with its AWS adapter and an in-memory fake.
-//! - [`domain`]: the rules, with no AWS types: videos and their one state machine, part-size
-//!   arithmetic, validation, ranges, keys, sniffing, media facts (container headers through
-//!   `re_mp4` and `matroska-demuxer`), playback tokens and CloudFront signed URLs, IAM session policies.
-//! - [`cdn`]: the CloudFront signing key, read at Init; [`secrets`]: Secrets Manager at Init.
-//! - [`function`]: every deployable function (HTTP and event, two types); [`config`]: typed
-//!   settings parsed once at Init; [`aws`]: the one `SdkConfig` with explicit timeouts;
-//!   [`telemetry`]: tracing (JSON under Lambda).
+//! The lower crates are re-exported here, so the local gateway and the tests reach the same code
+//! through one name.
 
-pub mod app;
-pub mod aws;
-pub mod bus;
-pub mod cdn;
-pub mod config;
-pub mod credentials;
-pub mod domain;
 pub mod events;
 pub mod function;
 pub mod handlers;
 pub mod http;
-pub mod objects;
-pub mod secrets;
-pub mod store;
 pub mod telemetry;
-pub mod uploads;
+pub mod view;
 
-pub use app::App;
-pub use config::Config;
+pub use vidgate_aws as aws;
+pub use vidgate_domain as domain;
+pub use vidgate_uploads as uploads;
+pub use vidgate_uploads::{App, Config, app, bus, cdn, config, credentials, objects, store};
 
 /// The layering the module map states, checked on the source.
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::EventError;
 use crate::app::Objects;
 use crate::domain::Owner;
 use crate::uploads::{self, DEFAULT_ERASE_LIMIT, Erasure, MAX_ERASE_LIMIT, UploadError};
@@ -18,7 +19,7 @@ pub struct EraseRequest {
 
 /// Runs one erasure; a payload that names no owner (or a limit out of 1..=5000) is refused
 /// before anything is touched.
-pub async fn erase_owner(app: &impl Objects, payload: serde_json::Value) -> Result<Erasure, UploadError> {
+pub async fn erase_owner(app: &impl Objects, payload: serde_json::Value) -> Result<Erasure, EventError> {
     let request: EraseRequest = serde_json::from_value(payload).map_err(|e| {
         UploadError::invalid(
             "invalid_payload",
@@ -27,16 +28,17 @@ pub async fn erase_owner(app: &impl Objects, payload: serde_json::Value) -> Resu
     })?;
     let owner = request.owner.trim();
     if owner.is_empty() {
-        return Err(UploadError::invalid("invalid_payload", "owner must not be empty"));
+        return Err(UploadError::invalid("invalid_payload", "owner must not be empty").into());
     }
     let limit = request.limit.unwrap_or(DEFAULT_ERASE_LIMIT);
     if !(1..=MAX_ERASE_LIMIT).contains(&limit) {
         return Err(UploadError::invalid(
             "invalid_payload",
             format!("limit must be within 1..={MAX_ERASE_LIMIT}"),
-        ));
+        )
+        .into());
     }
-    uploads::erase_owner(app, &Owner::new(owner), limit).await
+    Ok(uploads::erase_owner(app, &Owner::new(owner), limit).await?)
 }
 
 #[cfg(test)]
@@ -63,7 +65,7 @@ mod tests {
         ] {
             let err = erase_owner(&h.app, payload.clone()).await.unwrap_err();
             assert!(
-                matches!(&err, UploadError::Invalid(i) if i.code == "invalid_payload"),
+                matches!(&err.0, UploadError::Invalid(i) if i.code == "invalid_payload"),
                 "{payload}: {err}"
             );
         }

@@ -1,11 +1,12 @@
 //! `expire-uploads`: run on a schedule (the event carries nothing it needs), it runs the sweep
 //! [`uploads::expire`].
 
+use super::EventError;
 use crate::app::Objects;
-use crate::uploads::{self, SweepReport, UploadError};
+use crate::uploads::{self, SweepReport};
 
-pub async fn expire_uploads(app: &impl Objects) -> Result<SweepReport, UploadError> {
-    uploads::expire(app).await
+pub async fn expire_uploads(app: &impl Objects) -> Result<SweepReport, EventError> {
+    Ok(uploads::expire(app).await?)
 }
 
 #[cfg(test)]
@@ -100,6 +101,6 @@ mod tests {
     async fn a_store_outage_is_an_error_so_the_schedule_retries() {
         let h = Harness::new();
         h.videos.set_unavailable(true);
-        assert!(matches!(expire_uploads(&h.app).await, Err(e) if e.is_unavailable()));
+        assert!(matches!(expire_uploads(&h.app).await, Err(e) if e.0.is_unavailable()));
     }
 }

@@ -269,7 +269,7 @@ mod tests {
     async fn prefix_writes_past_the_quota_are_rejected_with_the_reason_and_deleted() {
         use crate::domain::{Owner, keys::owner_prefix};
         use crate::store::VideoStore;
-        let mut config = crate::Config::for_local("bucket", "table");
+        let mut config = crate::Config::for_tests();
         config.quota.uploads = 2;
         let h = Harness::with_config(config);
         let prefix = owner_prefix(&Owner::new("alice"));

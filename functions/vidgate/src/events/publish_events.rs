@@ -12,11 +12,11 @@ use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Serialize;
 
+use crate::aws::dynamodb::{is_video_id, video_from_image};
 use crate::bus::{BusEvent, EventBus, MAX_EVENTS_PER_CALL};
 use crate::domain::lifecycle::{Lifecycle, SOURCE};
 use crate::domain::{Status, Video};
-use crate::http::view::VideoView;
-use crate::store::dynamodb::{is_video_id, video_from_image};
+use crate::view::VideoView;
 
 /// Retries of a batch whose first record keeps failing before Lambda skips it and reports it to
 /// the on-failure queue: the template's `PublishMaxRetries` default.
@@ -127,40 +127,12 @@ pub async fn publish_events(bus: &dyn EventBus, bucket: &str, batch: DynamoDbEve
 mod tests {
     use super::*;
     use crate::bus::memory::MemoryBus;
-    use crate::domain::time;
-    use crate::domain::{Owner, VideoId};
     use serde_json::{Value, json};
 
     fn video(status: Status) -> Video {
-        let owner = Owner::new("alice");
-        let id = VideoId::new();
-        let now = time::now();
-        Video {
-            id,
-            key: crate::domain::keys::object_key(&owner, &id, ".mp4"),
-            owner,
-            status,
-            filename: "a.mp4".into(),
-            content_type: "video/mp4".into(),
-            size: Some(42),
-            method: Default::default(),
-            upload_id: Some("upload-1".into()),
-            part_size: 8 << 20,
-            part_count: Some(1),
-            metadata: Default::default(),
-            etag: None,
-            reject_reason: None,
-            created_at: now,
-            updated_at: now,
-            completed_at: None,
-            expires_at: now,
-            quota_bytes: None,
-            checksum_algorithm: None,
-            checksum: None,
-            media: None,
-            version_id: None,
-            stored_bytes: None,
-        }
+        let video = crate::domain::fixtures::video("alice");
+        let key = crate::domain::keys::object_key(&video.owner, &video.id, ".mp4");
+        Video { key, status, ..video }
     }
 
     /// A stream record as Lambda delivers it, with the images as the DynamoDB adapter writes them.
@@ -231,7 +203,7 @@ mod tests {
             (Some("uploaded"), Some("uploading"))
         );
         assert_eq!(detail["owner"], "alice");
-        assert_eq!(detail["filename"], "a.mp4");
+        assert_eq!(detail["filename"], "clip.mp4");
         assert!(detail.get("quotaBytes").is_none() && detail.get("metadata").is_some(), "{detail}");
         assert_eq!(published[0].source, "vidgate");
         assert_eq!(published[0].resources, [format!("arn:aws:s3:::videos-bucket/{}", started.key)]);

@@ -16,9 +16,10 @@ use crate::app::{Credentials, Objects, Records};
 use crate::domain::keys::video_id_of;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
+use crate::http::ApiError;
 use crate::http::request::{json_response, query, required_json_body};
-use crate::http::{ApiError, VideoView};
 use crate::uploads::{self, NamedPart, PartLengths, SignedParts, Started, owned};
+use crate::view::VideoView;
 
 #[derive(Deserialize)]
 struct CreateBody {

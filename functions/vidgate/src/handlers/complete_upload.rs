@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::Objects;
 use crate::domain::Owner;
+use crate::http::ApiError;
 use crate::http::request::{json_body, json_response, video_id};
-use crate::http::{ApiError, VideoView};
 use crate::uploads::{self, NamedPart, owned};
+use crate::view::VideoView;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

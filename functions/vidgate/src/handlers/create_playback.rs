@@ -112,7 +112,7 @@ mod tests {
 
         use crate::domain::cdn;
 
-        let (private, public) = cdn::generate_pem_pair();
+        let (private, public) = crate::cdn::generate_pem_pair();
         let h = Harness::with_cdn("https://d111111abcdef8.cloudfront.net", &private);
         let created = h.create(json!({"filename": "a.mp4"})).await;
         let (id, upload) = (created["videoId"].as_str().unwrap(), created["uploadId"].as_str().unwrap());
@@ -138,7 +138,8 @@ mod tests {
         let expires_at = chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap();
         assert_eq!(expires, expires_at.timestamp());
         let policy = cdn::canned_policy(&resource, expires);
-        let key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, cdn::public_key_der(&public).unwrap());
+        let key =
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, crate::cdn::public_key_der(&public).unwrap());
         assert!(key.verify(policy.as_bytes(), &cdn::decode(&params[1].1).unwrap()).is_ok());
     }
 }

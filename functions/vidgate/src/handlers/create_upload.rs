@@ -15,10 +15,11 @@ use serde::Serialize;
 use crate::app::{Credentials, Objects};
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, UploadMethod, UploadRequest, VideoId};
+use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
-use crate::http::view::GrantView;
-use crate::http::{ApiError, VideoView};
 use crate::uploads::{self, Started};
+use crate::view::GrantView;
+use crate::view::VideoView;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

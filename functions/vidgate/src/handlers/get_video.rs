@@ -6,9 +6,9 @@ use lambda_http::{Body, Request, Response};
 use crate::app::Records;
 use crate::domain::Owner;
 use crate::http::ApiError;
-use crate::http::VideoView;
 use crate::http::request::{json_response, video_id};
 use crate::uploads::owned;
+use crate::view::VideoView;
 
 pub(super) async fn handle(
     app: &impl Records,

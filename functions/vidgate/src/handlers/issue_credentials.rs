@@ -9,8 +9,8 @@ use crate::app::Credentials;
 use crate::domain::{Owner, UploadMethod};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
-use crate::http::view::GrantView;
 use crate::uploads::{grant, owned, require_uploading};
+use crate::view::GrantView;
 
 #[derive(Serialize)]
 struct Issued<'a> {

@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::app::Records;
 use crate::domain::{Owner, Status};
-use crate::http::VideoView;
 use crate::http::request::{json_response, query_given};
 use crate::http::{ApiError, cursor};
 use crate::store::ListQuery;
+use crate::view::VideoView;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;

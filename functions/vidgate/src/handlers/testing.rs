@@ -24,12 +24,12 @@ impl Harness {
     pub const OWNER: &'static str = "alice";
 
     pub fn new() -> Self {
-        Self::with_config(Config::for_local("bucket", "table"))
+        Self::with_config(Config::for_tests())
     }
 
     /// A harness whose stream replies carry at most `cap` bytes.
     pub fn with_range_cap(cap: u64) -> Self {
-        Self::with_config(Config { range_cap: cap, ..Config::for_local("bucket", "table") })
+        Self::with_config(Config { range_cap: cap, ..Config::for_tests() })
     }
 
     /// A harness whose playback goes through a CDN at `url`, signing with `pem` (key pair `K1`).
@@ -39,9 +39,8 @@ impl Harness {
             key_pair_id: "K1".into(),
             private_key: crate::config::PrivateKeySource::Pem(pem.to_owned()),
         };
-        let mut harness =
-            Self::with_config(Config { cdn: Some(cdn), ..Config::for_local("bucket", "table") });
-        let signer = crate::domain::cdn::UrlSigner::from_pem("K1", pem).expect("a valid test key");
+        let mut harness = Self::with_config(Config { cdn: Some(cdn), ..Config::for_tests() });
+        let signer = crate::cdn::UrlSigner::from_pem("K1", pem).expect("a valid test key");
         harness.app = harness.app.with_cdn(Some(signer));
         harness
     }

@@ -25,8 +25,8 @@ use crate::domain::keys::owner_prefix;
 use crate::domain::{NewUpload, Owner, UploadRequest};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
-use crate::http::view::GrantView;
 use crate::uploads::{self, ClientCall, Presigned};
+use crate::view::GrantView;
 
 /// Uppy's `PresignableRequest`. Unknown fields are ignored: this is another project's shape.
 #[derive(Deserialize)]

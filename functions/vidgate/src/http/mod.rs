@@ -4,12 +4,13 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+/// API Gateway events built from plain HTTP requests: for the local gateway and the handler
+/// tests, never in a function's binary.
+#[cfg(any(test, feature = "local-gateway"))]
 pub mod event;
 pub mod representation;
 pub mod request;
 pub mod routes;
-pub mod view;
 
 pub use error::ApiError;
 pub use routes::{HttpFunction, NoRoute, Operation, ROUTES, Route, Router};
-pub use view::VideoView;

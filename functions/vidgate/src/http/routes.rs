@@ -3,61 +3,9 @@
 //! The local gateway serves exactly this table; tests check `template.yaml` and `openapi.yaml`
 //! against it, so there is no second hand-kept list to drift.
 
-/// A function API Gateway invokes. Its name is its binary's, crate's and (in CamelCase) its SAM
-/// resource's; the event functions are [`crate::function::EventFunction`], a different type, so
-/// HTTP dispatch never meets one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HttpFunction {
-    CreateUpload,
-    SignParts,
-    ListParts,
-    CompleteUpload,
-    AbortUpload,
-    ListVideos,
-    GetVideo,
-    /// Deletes a video in any state: its object, what S3 holds open for it, its record's data.
-    DeleteVideo,
-    StreamVideo,
-    CreatePlayback,
-    IssueCredentials,
-    /// Presigns one S3 request of an upload the client runs itself (Uppy 6's `signRequest`).
-    SignRequest,
-}
+pub use crate::function::HttpFunction;
 
 impl HttpFunction {
-    pub const ALL: [HttpFunction; 12] = [
-        HttpFunction::CreateUpload,
-        HttpFunction::SignParts,
-        HttpFunction::ListParts,
-        HttpFunction::CompleteUpload,
-        HttpFunction::AbortUpload,
-        HttpFunction::ListVideos,
-        HttpFunction::GetVideo,
-        HttpFunction::DeleteVideo,
-        HttpFunction::StreamVideo,
-        HttpFunction::CreatePlayback,
-        HttpFunction::IssueCredentials,
-        HttpFunction::SignRequest,
-    ];
-
-    /// The kebab-case name: `create-upload`.
-    pub fn name(self) -> &'static str {
-        match self {
-            HttpFunction::CreateUpload => "create-upload",
-            HttpFunction::SignParts => "sign-parts",
-            HttpFunction::ListParts => "list-parts",
-            HttpFunction::CompleteUpload => "complete-upload",
-            HttpFunction::AbortUpload => "abort-upload",
-            HttpFunction::ListVideos => "list-videos",
-            HttpFunction::GetVideo => "get-video",
-            HttpFunction::DeleteVideo => "delete-video",
-            HttpFunction::StreamVideo => "stream-video",
-            HttpFunction::CreatePlayback => "create-playback",
-            HttpFunction::IssueCredentials => "issue-credentials",
-            HttpFunction::SignRequest => "sign-request",
-        }
-    }
-
     /// The operation it serves when the route key names none of its routes (a test event, or a
     /// gateway route wired to the wrong function): its first route in the table.
     pub fn primary(self) -> Operation {
@@ -426,15 +374,5 @@ mod tests {
         // A route of another function (or no route key) runs the function's own first route.
         assert_eq!(operation_for(HttpFunction::CreateUpload, "GET /s3/sts"), Operation::CreateUpload);
         assert_eq!(operation_for(HttpFunction::SignRequest, ""), Operation::UppySign);
-    }
-
-    #[test]
-    fn every_function_has_a_crate_of_its_name() {
-        let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        for f in crate::function::Function::ALL {
-            let manifest = format!("{functions}/{}/Cargo.toml", f.name());
-            let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
-            assert!(text.contains(&format!("name = \"{}\"", f.name())), "{manifest}");
-        }
     }
 }

@@ -72,7 +72,7 @@ pub async fn ensure_resources(sdk: &SdkConfig, bucket: &str, table: &str) -> Res
         .map_err(|e| format!("setting CORS on {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    vidgate::store::dynamodb::create_table(&dynamodb, table)
+    vidgate::aws::dynamodb::create_table(&dynamodb, table)
         .await
         .map_err(|e| format!("creating table {table}: {e}"))
 }

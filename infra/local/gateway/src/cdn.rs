@@ -19,8 +19,9 @@ use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, H
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 use tokio_util::io::ReaderStream;
+use vidgate::cdn::UrlSigner;
 use vidgate::config::{CdnSettings, PrivateKeySource};
-use vidgate::domain::cdn::{self, SIGNING_PARAMETERS, UrlSigner};
+use vidgate::domain::cdn::{self, SIGNING_PARAMETERS};
 use vidgate::domain::range::{self, Selection};
 use vidgate::http::representation::{Representation, header};
 
@@ -63,7 +64,7 @@ pub fn local_keys(env: impl Fn(&str) -> Option<String>, api: &str) -> Result<Opt
     }
     let (key_pair_id, pem) = match (env("VIDGATE_CDN_KEY_PAIR_ID"), env("VIDGATE_CDN_PRIVATE_KEY")) {
         (Some(id), Some(pem)) => (id.trim().to_owned(), pem),
-        (None, None) => (DEV_KEY_PAIR_ID.to_owned(), cdn::generate_pem_pair().0),
+        (None, None) => (DEV_KEY_PAIR_ID.to_owned(), vidgate::cdn::generate_pem_pair().0),
         _ => {
             return Err("set VIDGATE_CDN_KEY_PAIR_ID and VIDGATE_CDN_PRIVATE_KEY together, or neither".into());
         }

@@ -16,6 +16,7 @@
 //!   `VIDGATE_EVENTS_WEBHOOK`, with an API destination's retries and dead-letter queue.
 //! - [`cdn`]: a local CloudFront under `/cdn` on the API's port: signed URLs checked as
 //!   CloudFront checks them, then ranges from the local S3.
+//! - [`config`]: the local stack's defaults (bucket, table, secrets, role, bus), one list.
 //! - [`jwt`]: development tokens, and the check API Gateway's JWT authorizer would make.
 //! - [`gateway`]: an HTTP server that plays API Gateway: matches vidgate's route table, runs the
 //!   authorizer, turns each request into an API Gateway v2 event and runs the very handler the
@@ -28,6 +29,7 @@
 pub mod aws;
 pub mod bootstrap;
 pub mod cdn;
+pub mod config;
 pub mod gateway;
 pub mod jwt;
 pub mod lifecycle;

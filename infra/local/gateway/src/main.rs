@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;
-use vidgate::{App, Config, telemetry};
+use vidgate::telemetry;
 use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
@@ -116,8 +116,9 @@ async fn up() -> Result<(), String> {
     let moto_program =
         env("VIDGATE_MOTO_SERVER").map_or_else(|| PathBuf::from(".venv/bin/moto_server"), PathBuf::from);
     // The CDN's settings are the local CDN's (below), whatever the environment says.
-    let mut config = Config::local(|name| if name.starts_with("VIDGATE_CDN_") { None } else { env(name) })
-        .map_err(|e| e.to_string())?;
+    let mut config =
+        vidgate_local::config::local(|name| if name.starts_with("VIDGATE_CDN_") { None } else { env(name) })
+            .map_err(|e| e.to_string())?;
     let throttles = Throttles::from_env(env)?;
 
     // Bind the API port first: if it is taken, fail before starting anything else.
@@ -134,13 +135,13 @@ async fn up() -> Result<(), String> {
     let delivery = notifications::Delivery::from_env(env)?;
     let queues = notifications::ensure_notifications(&sdk, &config.bucket, delivery).await?;
     let webhook = lifecycle::Webhook::from_env(env)?;
-    let bus = config.event_bus.clone().unwrap_or_else(|| vidgate::config::LOCAL_EVENT_BUS.into());
+    let bus = config.event_bus.clone().unwrap_or_else(|| vidgate_local::config::LOCAL_EVENT_BUS.into());
     let webhook_queues = lifecycle::ensure_bus(&sdk, &bus, webhook.as_ref()).await?;
     let (table, bucket) = (config.table.clone(), config.bucket.clone());
-    let signer = vidgate::cdn::load_signer(&config, &sdk).await.map_err(|e| e.to_string())?;
+    let signer = vidgate::aws::cdn::load_signer(&config, &sdk).await.map_err(|e| e.to_string())?;
     let local_cdn =
         cdn_keys.as_ref().map(|keys| cdn::LocalCdn::new(keys, bootstrap::s3_client(&sdk), &bucket));
-    let app = App::from_sdk(config, &sdk).with_cdn(signer);
+    let app = vidgate::aws::app(config, &sdk).with_cdn(signer);
     tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
     // What the table's stream, publish-events and the webhook rule do in AWS.
     tokio::spawn(lifecycle::read_stream(
@@ -148,7 +149,7 @@ async fn up() -> Result<(), String> {
         aws.moto_endpoint(),
         table,
         bucket.clone(),
-        std::sync::Arc::new(vidgate::bus::eventbridge::EventBridgeBus::new(&sdk, &bus)),
+        std::sync::Arc::new(vidgate::aws::eventbridge::EventBridgeBus::new(&sdk, &bus)),
         lifecycle::Mapping::default(),
     ));
     if let (Some(webhook), Some(queues)) = (webhook.clone(), webhook_queues) {

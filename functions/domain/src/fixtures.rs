@@ -1,0 +1,38 @@
+//! Fixtures for tests of this crate and the crates above it (feature `test-util`).
+
+use std::collections::BTreeMap;
+
+use crate::time;
+use crate::video::{Owner, Status, UploadMethod, Video, VideoId};
+
+/// A video being uploaded by `owner` with a presigned multipart upload of one part: the one
+/// `Video` literal of the tests; a test changes what it is about with `Video { .., ..video(owner) }`.
+pub fn video(owner: &str) -> Video {
+    let now = time::now();
+    Video {
+        id: VideoId::new(),
+        owner: Owner::new(owner),
+        status: Status::Uploading,
+        filename: "clip.mp4".into(),
+        content_type: "video/mp4".into(),
+        size: Some(10),
+        key: "videos/x/y.mp4".into(),
+        method: UploadMethod::Presigned,
+        upload_id: Some("u-1".into()),
+        part_size: 5 * 1024 * 1024,
+        part_count: Some(1),
+        metadata: BTreeMap::new(),
+        etag: None,
+        reject_reason: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        expires_at: now,
+        quota_bytes: None,
+        checksum_algorithm: None,
+        checksum: None,
+        media: None,
+        version_id: None,
+        stored_bytes: None,
+    }
+}
