@@ -9,8 +9,8 @@ AWS_LAMBDA_RUNTIME_API pointing at an emulator in this script, serves it one API
 everything a cold start pays here: exec, Init (tracing, config, SdkConfig, clients) and the first
 invocation (including its DynamoDB call to moto on loopback).
 
-Binaries: target/release/FUNCTION as built by `cargo build --release -p FUNCTION` with the
-workspace's release profile, and — for comparison, when present — the same built with the
+Binaries: target/<profile>/FUNCTION as `infra/bench/cold-start` builds it with the profile sam
+build uses for it (release, or release-unwind for the probing functions), and — for comparison, when present — the same built with the
 `release-plain` profile (no LTO, 16 codegen units, no strip, unwinding panics). More binaries to
 compare in the same run (an older build, say): VIDGATE_BENCH_COMPARE="label=path,label=path".
 The binaries take turns, run by run, so a noisy moment costs each of them alike.
@@ -123,12 +123,12 @@ def main():
         }
         print(f"cold start of {function}: exec → first response, {runs} runs each, taking turns")
         binaries = []
-        for profile in ["release", "release-plain"]:
+        for profile in [os.environ.get("VIDGATE_BENCH_PROFILE", "release"), "release-plain"]:
             binary = os.path.join(TARGET, profile, function)
             if os.path.exists(binary):
                 binaries.append((profile, binary))
             else:
-                print(f"  {profile:<14} (not built: cargo build --profile {profile} -p {function})")
+                print(f"  {profile:<14} (not built: cargo build --profile {profile} -p vidgate --bin {function})")
         for pair in filter(None, os.environ.get("VIDGATE_BENCH_COMPARE", "").split(",")):
             label, binary = pair.split("=", 1)
             binaries.append((label, binary))

@@ -14,7 +14,8 @@ use aws_sdk_s3::types::{
 use crate::sdk::{Failure, classify};
 use vidgate_domain::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
 use vidgate_uploads::objects::{
-    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart,
+    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PartUpload, PostForm,
+    UploadedPart,
 };
 
 pub struct S3ObjectStore {
@@ -405,15 +406,8 @@ impl ObjectStore for S3ObjectStore {
         out.upload_id.ok_or_else(|| ObjectError::Other("CreateMultipartUpload returned no upload id".into()))
     }
 
-    async fn presign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
-        content_length: Option<u64>,
-        checksum: Option<(ChecksumAlgorithm, &str)>,
-        expires_in: Duration,
-    ) -> Result<String, ObjectError> {
+    async fn presign_part(&self, part: PartUpload<'_>, expires_in: Duration) -> Result<String, ObjectError> {
+        let PartUpload { key, upload_id, part_number, content_length, checksum } = part;
         if content_length.is_some() || checksum.is_some() {
             // Signed by the hand presigner, which signs exactly the headers it is given (and
             // otherwise signs as the SDK does: see the test below).

@@ -165,11 +165,11 @@ impl ChecksumType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::CRC64NVME_OF_123456789;
 
     #[test]
     fn values_are_checked_for_base64_and_the_algorithms_length() {
-        // CRC-64/NVME of "123456789" is 0xAE8B14860A799888.
-        let crc64 = base64::engine::general_purpose::STANDARD.encode(0xAE8B14860A799888u64.to_be_bytes());
+        let crc64 = base64::engine::general_purpose::STANDARD.encode(CRC64NVME_OF_123456789.to_be_bytes());
         assert_eq!(ChecksumAlgorithm::Crc64nvme.check("checksum", &crc64).unwrap(), crc64);
         // The check values of each algorithm for "123456789".
         assert_eq!(of(ChecksumAlgorithm::Crc64nvme, b"123456789"), crc64);

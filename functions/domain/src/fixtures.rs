@@ -36,3 +36,7 @@ pub fn video(owner: &str) -> Video {
         stored_bytes: None,
     }
 }
+
+/// CRC-64/NVME's check value (of `b"123456789"`), the reference every CRC-64 of S3's kind is held
+/// to: the domain's checksums and the CLI's.
+pub const CRC64NVME_OF_123456789: u64 = 0xAE8B14860A799888;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::start::record_start;
 use super::{UploadError, abort, owned, require_uploading};
 use crate::app::Objects;
-use crate::objects::ClientRequest;
+use crate::objects::{ClientRequest, PartUpload};
 use vidgate_domain::keys::video_id_of;
 use vidgate_domain::parts::MIN_PART_SIZE;
 use vidgate_domain::{NewUpload, Owner, UploadMethod, Video};
@@ -72,7 +72,9 @@ pub async fn sign_client_request(
             let video = signed_upload(app, owner, key).await?;
             // Uppy's signRequest says nothing of the part's length: S3 can't hold it to one, and
             // the object is checked when its event arrives.
-            let url = app.objects().presign_part(&video.key, upload_id, part_number, None, None, ttl).await?;
+            let part =
+                PartUpload { key: &video.key, upload_id, part_number, content_length: None, checksum: None };
+            let url = app.objects().presign_part(part, ttl).await?;
             return Ok(Presigned { url, started: None });
         }
         ClientCall::ListParts { key, upload_id } => {

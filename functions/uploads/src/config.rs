@@ -389,6 +389,13 @@ mod tests {
     }
 
     #[test]
+    fn a_short_playback_secret_is_refused() {
+        let short =
+            lookup(&[("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t"), ("VIDGATE_PLAYBACK_SECRET", "short")]);
+        assert!(Config::from_lookup(short).unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));
+    }
+
+    #[test]
     fn limits_default_to_ten_maximum_size_uploads_and_bytes_cover_one_video() {
         let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
         let c = Config::from_lookup(lookup(&base)).unwrap();

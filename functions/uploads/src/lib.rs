@@ -442,7 +442,8 @@ mod tests {
         app.videos.insert(&video).await.unwrap();
         let left = app.objects.create_multipart(&video.key, "video/mp4", None).await.unwrap();
         objects.put_part(&left, 1, MIB).unwrap();
-        delete(&app, owned(&app, &alice, &video.id).await.unwrap()).await.unwrap();
+        let owned = owned(&app, &alice, &video.id).await.unwrap();
+        delete(&app, owned).await.unwrap();
         assert!(!objects.has_upload(&left));
         assert_eq!(app.videos.get(&video.id).await.unwrap().unwrap().status, Status::Deleted);
     }

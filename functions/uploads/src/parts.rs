@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::settle::settle;
 use super::{UploadError, not_uploading, presigned_upload, require_uploading};
 use crate::app::Objects;
-use crate::objects::{ObjectError, UploadedPart};
+use crate::objects::{ObjectError, PartUpload, UploadedPart};
 use vidgate_domain::parts::SizeRules;
 use vidgate_domain::time::{self, Timestamp};
 use vidgate_domain::{Change, Video};
@@ -82,8 +82,13 @@ pub async fn sign_parts(
     let mut urls = Vec::with_capacity(numbers.len());
     for ((part_number, length), checksum) in numbers.into_iter().zip(lengths).zip(checksums) {
         let checksum = video.checksum_algorithm.zip(checksum.as_deref());
-        let url =
-            app.objects().presign_part(&video.key, upload_id, part_number, length, checksum, ttl).await?;
+        let url = app
+            .objects()
+            .presign_part(
+                PartUpload { key: &video.key, upload_id, part_number, content_length: length, checksum },
+                ttl,
+            )
+            .await?;
         let headers =
             checksum.map(|(algorithm, value)| (algorithm.header(), value.to_owned())).into_iter().collect();
         urls.push(SignedPart { part_number, url, headers });

@@ -15,6 +15,7 @@ use vidgate::aws::s3::S3ObjectStore;
 use vidgate::domain::{Video, fixtures};
 use vidgate::http::event::Event;
 use vidgate::http::{HttpFunction, Router};
+use vidgate::objects::PartUpload;
 use vidgate::store::VideoStore;
 use vidgate::store::memory::MemoryVideoStore;
 use vidgate::{App, Config};
@@ -96,7 +97,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 use vidgate::objects::ObjectStore as _;
-                runtime.block_on(s3.presign_part(&video.key, &upload_id, 7, length, None, ttl)).unwrap()
+                let part = PartUpload {
+                    key: &video.key,
+                    upload_id: &upload_id,
+                    part_number: 7,
+                    content_length: length,
+                    checksum: None,
+                };
+                runtime.block_on(s3.presign_part(part, ttl)).unwrap()
             })
         });
     }

@@ -156,13 +156,9 @@ pub fn check(config: Config, function: impl Into<Function>) -> Result<Config, Co
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::*;
+    use vidgate_uploads::config::{CdnSettings, PrivateKeySource};
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
+    use super::*;
 
     #[test]
     fn all_lists_every_function_once() {
@@ -201,27 +197,23 @@ mod tests {
     }
 
     #[test]
-    fn playback_functions_need_a_long_enough_secret() {
-        let base = [("VIDGATE_BUCKET", "b"), ("VIDGATE_TABLE", "t")];
-        let config = Config::from_lookup(lookup(&base)).unwrap();
-        assert!(check(config.clone(), HttpFunction::CreateUpload).is_ok());
-        let err = check(config, HttpFunction::StreamVideo).unwrap_err();
+    fn the_playback_functions_need_the_secret_and_issue_credentials_the_role() {
+        let bare = Config { playback_secret: None, playback_secret_name: None, ..Config::for_tests() };
+        assert!(check(bare.clone(), HttpFunction::CreateUpload).is_ok());
+        let err = check(bare.clone(), HttpFunction::StreamVideo).unwrap_err();
         assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
-        let short = Config::from_lookup(lookup(&[base[0], base[1], ("VIDGATE_PLAYBACK_SECRET", "short")]));
-        assert!(short.unwrap_err().to_string().contains("VIDGATE_PLAYBACK_SECRET"));
-    }
-
-    #[test]
-    fn through_the_cdn_create_playback_needs_no_stream_secret_and_the_stream_route_still_does() {
-        let config = Config::from_lookup(lookup(&[
-            ("VIDGATE_BUCKET", "b"),
-            ("VIDGATE_TABLE", "t"),
-            ("VIDGATE_CDN_URL", "https://d111111abcdef8.cloudfront.net"),
-            ("VIDGATE_CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
-            ("VIDGATE_CDN_PRIVATE_KEY_SECRET", "vidgate/cdn-key"),
-        ]))
-        .unwrap();
-        assert!(check(config.clone(), HttpFunction::CreatePlayback).is_ok());
-        assert!(check(config, HttpFunction::StreamVideo).is_err());
+        assert!(check(bare.clone(), HttpFunction::CreatePlayback).is_err());
+        // Through the CDN, create-playback signs with the CDN's key; the stream route still needs it.
+        let cdn = CdnSettings {
+            url: "https://d111111abcdef8.cloudfront.net".into(),
+            key_pair_id: "K2JCJMDEHXQW5F".into(),
+            private_key: PrivateKeySource::Secret("vidgate/cdn-key".into()),
+        };
+        let through_cdn = Config { cdn: Some(cdn), ..bare };
+        assert!(check(through_cdn.clone(), HttpFunction::CreatePlayback).is_ok());
+        assert!(check(through_cdn, HttpFunction::StreamVideo).is_err());
+        let no_role = Config { uploader_role_arn: None, ..Config::for_tests() };
+        let err = check(no_role, HttpFunction::IssueCredentials).unwrap_err();
+        assert!(err.to_string().contains("VIDGATE_UPLOADER_ROLE_ARN"), "{err}");
     }
 }

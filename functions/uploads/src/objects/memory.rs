@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PostForm, UploadedPart,
-    same_etag,
+    Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PartUpload, PostForm,
+    UploadedPart, same_etag,
 };
 use vidgate_domain::checksum::{self, Checksum, ChecksumAlgorithm, ChecksumType};
 use vidgate_domain::parts::MIN_PART_SIZE;
@@ -209,15 +209,8 @@ impl ObjectStore for MemoryObjectStore {
         "memory://bucket".into()
     }
 
-    async fn presign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
-        content_length: Option<u64>,
-        checksum: Option<(ChecksumAlgorithm, &str)>,
-        expires_in: Duration,
-    ) -> Result<String, ObjectError> {
+    async fn presign_part(&self, part: PartUpload<'_>, expires_in: Duration) -> Result<String, ObjectError> {
+        let PartUpload { key, upload_id, part_number, content_length, checksum } = part;
         self.check()?;
         let length = content_length.map(|n| format!("&content-length={n}")).unwrap_or_default();
         let checksum = checksum.map(|(a, v)| format!("&{}={v}", a.header())).unwrap_or_default();

@@ -85,6 +85,18 @@ pub struct Assembled {
     pub version: Option<String>,
 }
 
+/// One part of a multipart upload to presign a `PUT` for ([`ObjectStore::presign_part`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartUpload<'a> {
+    pub key: &'a str,
+    pub upload_id: &'a str,
+    pub part_number: u32,
+    /// Signed when given: S3 refuses a body of any other length.
+    pub content_length: Option<u64>,
+    /// Signed when given: the client must send it, and S3 refuses a body that doesn't match.
+    pub checksum: Option<(ChecksumAlgorithm, &'a str)>,
+}
+
 /// An S3 request a client sends itself, to a URL presigned for it (parts have
 /// [`ObjectStore::presign_part`]). Only `host` is signed: Uppy 6.1 (in `uppy` 6.0.1) sends the
 /// file's own `Content-Type` and no header a signer names, so none may be required.
@@ -118,15 +130,7 @@ pub trait ObjectStore: Send + Sync {
     /// before storing a byte (every HTTP client sends `Content-Length` from the body). With
     /// `checksum` the client must send it in its header (`x-amz-checksum-<algorithm>`), and S3
     /// refuses a body whose checksum differs.
-    async fn presign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part_number: u32,
-        content_length: Option<u64>,
-        checksum: Option<(ChecksumAlgorithm, &str)>,
-        expires_in: Duration,
-    ) -> Result<String, ObjectError>;
+    async fn presign_part(&self, part: PartUpload<'_>, expires_in: Duration) -> Result<String, ObjectError>;
 
     /// A browser-style POST upload of a whole object (S3's POST policy): the form `fields` to
     /// send, in order, before the file, to `url`. The policy pins the key and `Content-Type` and

@@ -13,7 +13,8 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    uploads::abort(app, owned(app, owner, &video_id(req)?).await?).await?;
+    let video = owned(app, owner, &video_id(req)?).await?;
+    uploads::abort(app, video).await?;
     Ok(no_content())
 }
 

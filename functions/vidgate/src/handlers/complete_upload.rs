@@ -46,7 +46,8 @@ pub(super) async fn handle(
             .map(|p| NamedPart { part_number: p.part_number, etag: p.etag, checksum: p.checksum })
             .collect()
     });
-    let video = uploads::finish(app, owned(app, owner, &id).await?, parts, request.checksum).await?;
+    let video = owned(app, owner, &id).await?;
+    let video = uploads::finish(app, video, parts, request.checksum).await?;
     Ok(json_response(StatusCode::OK, &Completed { video: VideoView::from(&video) }))
 }
 
