@@ -9,8 +9,8 @@ AWS_LAMBDA_RUNTIME_API pointing at an emulator in this script, serves it one API
 everything a cold start pays here: exec, Init (tracing, config, SdkConfig, clients) and the first
 invocation (including its DynamoDB call to moto on loopback).
 
-Binaries: target/<profile>/FUNCTION as `infra/bench/cold-start` builds it with the profile sam
-build uses for it (release, or release-unwind for the probing functions), and — for comparison, when present — the same built with the
+Binaries: target/release/FUNCTION as `infra/bench/cold-start` builds it, the way
+infra/build-functions does for sam build, and — for comparison, when present — the same built with the
 `release-plain` profile (no LTO, 16 codegen units, no strip, unwinding panics). More binaries to
 compare in the same run (an older build, say): VIDGATE_BENCH_COMPARE="label=path,label=path".
 The binaries take turns, run by run, so a noisy moment costs each of them alike.
@@ -123,7 +123,7 @@ def main():
         }
         print(f"cold start of {function}: exec → first response, {runs} runs each, taking turns")
         binaries = []
-        for profile in [os.environ.get("VIDGATE_BENCH_PROFILE", "release"), "release-plain"]:
+        for profile in ["release", "release-plain"]:
             binary = os.path.join(TARGET, profile, function)
             if os.path.exists(binary):
                 binaries.append((profile, binary))

@@ -8,8 +8,8 @@ use vidgate_uploads::config::ConfigError;
 
 /// The one list. `unwind` marks the functions that can reach the media probe
 /// (`vidgate_uploads::probe`), which catches a container parser's panic on a malformed upload and
-/// rejects the video; `infra/build-functions` builds exactly these with `panic = "unwind"` (the
-/// `release-unwind` profile) and the rest with `abort`, which is smaller.
+/// rejects the video; `infra/build-functions` builds exactly these with `panic = "unwind"` (and
+/// `opt-level = "z"`, to stay under 8 MB) and the rest with `abort`, which is smaller.
 macro_rules! functions {
     (
         http { $($h:ident = $hname:literal, $hpanic:ident;)* }
