@@ -37,14 +37,17 @@ for run in 1 2; do
   VIDGATE_PORT=$api_port VIDGATE_AWS_PORT=$aws_port VIDGATE_EVENTS_WEBHOOK="http://127.0.0.1:$hook_port/hook" \
     VIDGATE_EVENTS_WEBHOOK_AUTH="X-Api-Key: local-secret" infra/local/up >"$log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do
+  # Ready within five minutes: CI runs this beside a cross-compile on two cores.
+  started_at=$SECONDS
+  for _ in $(seq 1 1500); do
     grep -q '^vidgate local AWS endpoint: ' "$log" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
   if ! grep -qx "vidgate local API: http://127.0.0.1:$api_port" "$log" \
     || ! grep -qx "vidgate local AWS endpoint: http://127.0.0.1:$aws_port" "$log"; then
-    fail "run $run: did not print both ready lines"; pid=""; continue
+    fail "run $run: did not print both ready lines within $((SECONDS - started_at)) s"
+    kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; continue
   fi
 
   api="http://127.0.0.1:$api_port"

@@ -754,3 +754,61 @@ fn what_was_checked_is_what_is_served_and_the_deploy_defaults_are_safe() {
         }
     }
 }
+
+/// A made-up `sam build` output for `infra/check-bootstraps DIR`: one bootstrap per function, each
+/// an ELF header for `machine` grown (sparse) to `size` bytes; `None` leaves it out.
+fn check_bootstraps(builds: &[(&str, Option<(u16, u64)>)]) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "vidgate-check-bootstraps-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    let mut template = String::from("Resources:\n");
+    for (name, build) in builds {
+        template.push_str(&format!("  {name}:\n    Type: AWS::Serverless::Function\n"));
+        let Some((machine, size)) = build else { continue };
+        let out = dir.join(".aws-sam/build").join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        let mut header = [0u8; 20];
+        header[..4].copy_from_slice(b"\x7fELF");
+        header[18..20].copy_from_slice(&machine.to_le_bytes());
+        let path = out.join("bootstrap");
+        std::fs::write(&path, header).unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_len(*size).unwrap();
+    }
+    std::fs::write(dir.join("template.yaml"), template).unwrap();
+    let out = std::process::Command::new(root().join("infra/check-bootstraps"))
+        .arg(&dir)
+        .output()
+        .expect("infra/check-bootstraps runs");
+    std::fs::remove_dir_all(&dir).unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn check_bootstraps_fails_a_bootstrap_of_8_mb_or_more_a_missing_one_and_one_not_for_arm64() {
+    const AARCH64: u16 = 0xb7;
+    const X86_64: u16 = 0x3e;
+    let (ok, out) = check_bootstraps(&[
+        ("GetVideoFunction", Some((AARCH64, 7_999_999))),
+        ("ListPartsFunction", Some((AARCH64, 5_240_000))),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("ListPartsFunction") && out.contains("5.24 MB"), "{out}");
+
+    let (ok, out) = check_bootstraps(&[
+        ("GetVideoFunction", Some((AARCH64, 8_000_000))),
+        ("ListPartsFunction", Some((AARCH64, 5_240_000))),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("GetVideoFunction                8.00 MB  (not under 8 MB)"), "{out}");
+
+    let (ok, out) = check_bootstraps(&[("GetVideoFunction", Some((X86_64, 1_000)))]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("is not an aarch64 ELF"), "{out}");
+
+    let (ok, out) =
+        check_bootstraps(&[("GetVideoFunction", None), ("ListPartsFunction", Some((AARCH64, 1_000)))]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("GetVideoFunction: no bootstrap"), "{out}");
+}
