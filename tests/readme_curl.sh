@@ -42,11 +42,11 @@ script="$work/readme.sh"
   echo 'echo "== ranges"'
   printf '%s\n' "$ranges"
 } | sed -e "s#127.0.0.1:3000#127.0.0.1:$api_port#g" -e "s#127.0.0.1:4566#127.0.0.1:$aws_port#g" >"$script"
-# The walk-through runs from the repo root: it calls infra/local/token and reads the MP4 header in
-# functions/domain/src/media.
-ln -s "$root/infra" "$work/infra"
-ln -s "$root/functions" "$work/functions"
-out=$(cd "$work" && bash "$script" 2>&1) || { echo "readme-curl: FAIL: the blocks exited non-zero"; echo "$out"; exit 1; }
+# As the README says: from the checkout, which the walk-through leaves as it was (its files go to
+# a temporary directory of its own, made here under $work so the cleanup removes it).
+before=$(git status --porcelain --untracked-files=all)
+out=$(cd "$root" && TMPDIR="$work" bash "$script" 2>&1) || { echo "readme-curl: FAIL: the blocks exited non-zero"; echo "$out"; exit 1; }
+after=$(git status --porcelain --untracked-files=all)
 
 passed=0
 failed=0
@@ -61,6 +61,9 @@ if [ "$statuses" = "206 206 206 416 200 403" ]; then passed=$((passed + 1)); els
 check "Safari's probe gets bytes 0-1" 'Content-Range: bytes 0-1/12000000'
 check "the whole video in one reply from the CDN" '^Content-Length: 12000000'
 check "a changed URL gets CloudFront's error" '<Error><Code>AccessDenied</Code>'
+if [ "$before" = "$after" ]; then passed=$((passed + 1)); else
+  failed=$((failed + 1)); echo "readme-curl: FAIL: the walk-through left files in the checkout:"
+  diff <(echo "$before") <(echo "$after") || true; fi
 [ "$failed" -eq 0 ] || echo "$out"
 echo "readme-curl: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,10 @@
 //! The vidgate HTTP API as typed calls.
 //!
 //! Every call is retried on network errors, 5xx and 429 (honouring `Retry-After`); any other
-//! error answer becomes [`CliError::Api`] with the API's own code and message.
+//! error answer becomes [`CliError::Api`] with the API's own code and message (a 401,
+//! [`CliError::Unauthorized`] with how to get a token). Nothing listening at the address is
+//! [`CliError::Unreachable`] after one retry, not after the whole backoff: it is the stack not
+//! running far more often than a network blip.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -122,7 +125,7 @@ impl Api {
             .json(&json!({"sub": user}))
             .send()
             .await
-            .map_err(|e| CliError::Refused(format!("can't reach {url} for a dev token: {e}")))?;
+            .map_err(|e| unreachable(base, &e))?;
         if !response.status().is_success() {
             return Err(CliError::Refused(format!(
                 "{url} gave no dev token (HTTP {}); --dev-user works only against the local stack",
@@ -157,6 +160,9 @@ impl Api {
             }
             let response = match request.send().await {
                 Ok(r) => r,
+                Err(e) if e.is_connect() && attempt >= CONNECT_ATTEMPTS - 1 => {
+                    return Err(unreachable(&self.base, &e));
+                }
                 Err(e) => {
                     last = format!("{method} {path}: {e}");
                     continue;
@@ -286,6 +292,18 @@ impl Api {
     }
 }
 
+/// Tries before a refused connection is reported as the API not running.
+const CONNECT_ATTEMPTS: u32 = 2;
+
+/// The innermost cause (`Connection refused`), not reqwest's "error sending request".
+fn unreachable(base: &str, error: &reqwest::Error) -> CliError {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    CliError::Unreachable { url: base.trim_end_matches('/').to_owned(), cause: cause.to_string() }
+}
+
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -315,6 +333,9 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 fn api_error(status: StatusCode, body: &[u8]) -> CliError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| parsed.as_ref().and_then(|v| v["error"][name].as_str()).map(str::to_owned);
+    if status == StatusCode::UNAUTHORIZED {
+        return CliError::Unauthorized { message: field("message").unwrap_or_else(|| "unauthorized".into()) };
+    }
     CliError::Api {
         status: status.as_u16(),
         code: field("code").unwrap_or_else(|| "http_error".into()),

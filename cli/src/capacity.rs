@@ -135,7 +135,8 @@ impl Shape {
 }
 
 /// One service's month.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Line {
     pub service: &'static str,
     /// What is counted, e.g. "requests (billed)", "GB out", "GB-seconds".
@@ -145,7 +146,8 @@ pub struct Line {
 }
 
 /// A quota against the peak's use of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Limit {
     pub name: &'static str,
     pub quota: f64,
@@ -158,7 +160,8 @@ impl Limit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub cdn: bool,
     pub lines: Vec<Line>,
@@ -241,7 +244,7 @@ pub fn model(shape: &Shape, cdn: bool) -> Report {
     // S3: the stored videos; part PUTs (+ create and complete); reads: HEAD + 3 GETs to sniff and
     // probe each arrival, and each stream reply (or each CDN miss).
     let stored_gb = shape.uploads_per_day * shape.mean_size * shape.retention_days / GB;
-    add("S3", "GB stored", stored_gb, tiered(stored_gb, &S3_PER_GB_MONTH));
+    add("S3", "GB stored (steady state)", stored_gb, tiered(stored_gb, &S3_PER_GB_MONTH));
     let writes = month(shape.uploads_per_day * (parts + 2.0));
     add("S3", "write requests", writes, writes / 1000.0 * S3_WRITE_PER_THOUSAND);
     let byte_reads = if cdn { replies_per_day * (1.0 - shape.cache_hit) } else { replies_per_day };
@@ -334,11 +337,13 @@ fn dollars(value: f64) -> String {
 pub fn render(shape: &Shape) -> String {
     let (off, on) = (model(shape, false), model(shape, true));
     let mut out = String::new();
+    let plural = |n: f64, one: &str, many: &str| format!("{n} {}", if n == 1.0 { one } else { many });
     let _ = writeln!(
         out,
-        "{} uploads/day of {:.0} MiB, {} watch-hours/day at {} Mbit/s, peak {} viewers",
-        shape.uploads_per_day,
+        "{} of {:.0} MiB kept {}, {} watch-hours/day at {} Mbit/s, peak {} viewers",
+        plural(shape.uploads_per_day, "upload/day", "uploads/day"),
         shape.mean_size / MIB,
+        plural(shape.retention_days, "day", "days"),
         shape.watch_hours_per_day,
         shape.bitrate / 1e6,
         amount(off.peak_viewers),
@@ -383,6 +388,31 @@ pub fn render(shape: &Shape) -> String {
     out
 }
 
+/// Both models as JSON, for `vidgate capacity --json`: the shape, every line and limit, totals.
+pub fn json(shape: &Shape) -> serde_json::Value {
+    let report = |r: Report| {
+        let (total, first) = (r.total(), r.first_limit().name);
+        let mut value = serde_json::to_value(&r).expect("reports serialize");
+        value["totalUsd"] = total.into();
+        value["firstLimit"] = first.into();
+        value
+    };
+    serde_json::json!({
+        "pricesAsOf": PRICES_AS_OF,
+        "shape": {
+            "uploadsPerDay": shape.uploads_per_day,
+            "meanSizeBytes": shape.mean_size,
+            "watchHoursPerDay": shape.watch_hours_per_day,
+            "bitrateBitsPerSecond": shape.bitrate,
+            "peakViewers": shape.peak_viewers,
+            "retentionDays": shape.retention_days,
+            "cacheHit": shape.cache_hit,
+        },
+        "cdnOff": report(model(shape, false)),
+        "cdnOn": report(model(shape, true)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,7 +451,7 @@ mod tests {
         assert!(close(r.volume("Lambda", "GB-seconds"), gbs));
         // Storage: 10 × 80 MiB × 30 days = 25.17 GB at $0.023.
         let stored = 10.0 * 80.0 * 1024.0 * 1024.0 * 30.0 / 1e9;
-        assert!(close(r.line("S3", "GB stored").unwrap().cost, stored * 0.023));
+        assert!(close(r.line("S3", "GB stored (steady state)").unwrap().cost, stored * 0.023));
         assert!(close(r.volume("S3", "write requests"), 30.0 * 10.0 * 12.0), "10 parts + create + complete");
         assert!(close(r.volume("S3", "read requests"), 30.0 * (10.0 * 4.0 + replies)));
         assert!(r.line("CloudFront", "GB out").is_none());

@@ -155,12 +155,20 @@ pub async fn download(
 /// Returns the checksum, or refuses naming both values.
 pub async fn verify(api: &Api, id: &str, path: &Path) -> Result<String> {
     let video = api.video(id).await?;
-    check_file(&video, path).await?.ok_or_else(|| {
-        CliError::Refused(format!(
-            "video {id} has no recorded CRC-64/NVME of the whole object to check against ({:?})",
-            video.checksum
-        ))
-    })
+    check_file(&video, path).await?.ok_or_else(|| nothing_to_check(&video))
+}
+
+/// Why a file can't be verified against `video`, in words (never a Rust `None`).
+fn nothing_to_check(video: &Video) -> CliError {
+    let recorded = match &video.checksum {
+        Some(c) => format!("only a {} {} checksum is recorded", c.kind, c.algorithm),
+        None => "it was uploaded without checksums".into(),
+    };
+    let id = &video.id;
+    CliError::Refused(format!(
+        "video {id} has no recorded CRC-64/NVME of the whole file to check against ({recorded}); \
+         `vidgate download {id}` and a byte-by-byte comparison are the way to check this copy"
+    ))
 }
 
 /// `Some(checksum)` when the file matches the recorded whole-object CRC-64/NVME, `None` when
@@ -175,7 +183,7 @@ async fn check_file(video: &Video, path: &Path) -> Result<Option<String>> {
     let crc = tokio::task::spawn_blocking(move || checksum::of_file(&owned))
         .await
         .expect("checksumming does not panic")
-        .map_err(|source| CliError::Io { path: path.to_owned(), source })?;
+        .map_err(|source| CliError::Refused(format!("{}: {source}", path.display())))?;
     let local = checksum::encode(crc);
     if local != recorded.value {
         return Err(CliError::Refused(format!(
@@ -249,4 +257,26 @@ async fn fetch_range(
         }
     }
     Ok(end - start + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_video_without_a_whole_file_crc_is_explained_in_words() {
+        let video = |checksum: serde_json::Value| {
+            let raw = serde_json::json!({"id": "v1", "status": "uploaded", "filename": "a.mp4", "size": 3,
+                "partSize": 5, "createdAt": "2026-12-06T00:00:00.000Z", "checksum": checksum});
+            let mut video: Video = serde_json::from_value(raw.clone()).unwrap();
+            video.raw = raw;
+            video
+        };
+        let none = nothing_to_check(&video(serde_json::Value::Null)).to_string();
+        assert!(none.contains("(it was uploaded without checksums)") && !none.contains("None"), "{none}");
+        let composite = nothing_to_check(&video(serde_json::json!(
+            {"algorithm": "crc32", "type": "COMPOSITE", "value": "AAAAAA=="})))
+        .to_string();
+        assert!(composite.contains("only a COMPOSITE crc32 checksum is recorded"), "{composite}");
+    }
 }

@@ -13,7 +13,10 @@
 //! - [`progress`]: a progress bar on a terminal, plain lines otherwise.
 //! - [`upload`]: create, sign parts in batches, `PUT` them in parallel straight from disk (memory
 //!   bounded by concurrency × part size), complete; resumes from S3's part list.
-//! - [`download`]: parallel ranged reads through the stream route into a file, size verified.
+//! - [`download`]: parallel ranged reads of the playback URL into a file, size and checksum
+//!   verified.
+//! - [`examine`]: the server's own media reader run on the local file, so a non-video is refused
+//!   before a byte is sent.
 //!
 //! `main.rs` is the clap front end over these.
 
@@ -21,6 +24,7 @@ pub mod api;
 pub mod capacity;
 pub mod checksum;
 pub mod download;
+pub mod examine;
 pub mod progress;
 pub mod retry;
 pub mod state;
@@ -34,6 +38,19 @@ pub enum CliError {
     /// The API answered with its JSON error.
     #[error("{message} ({code}, HTTP {status})")]
     Api { status: u16, code: String, message: String },
+    /// The API refused the token: missing, expired or from another issuer.
+    #[error(
+        "{message} (HTTP 401): the token is missing, expired or not one this API accepts. Get a new \
+         one from your identity provider and set VIDGATE_TOKEN; against the local stack, \
+         `export VIDGATE_TOKEN=$(infra/local/token NAME)` (valid 1 h) or pass --dev-user NAME"
+    )]
+    Unauthorized { message: String },
+    /// Nothing answers at the API's address.
+    #[error(
+        "can't reach the vidgate API at {url} ({cause}). Is it running? Start the local stack with \
+         `infra/local/up`, or point VIDGATE_API_URL (or --api-url) at your deployed API"
+    )]
+    Unreachable { url: String, cause: String },
     /// S3 refused a request in a way retrying can't fix.
     #[error("S3 refused part {part}: HTTP {status} {detail}")]
     S3 { part: u32, status: u16, detail: String },
@@ -47,13 +64,22 @@ pub enum CliError {
     Refused(String),
 }
 
+/// Exit codes, as `docs/clients.md` lists them.
+pub mod exit {
+    /// The command failed on the way: the network, the API or S3 (a later rerun may succeed).
+    pub const FAILED: i32 = 1;
+    /// What the user must change: the arguments, the file, the token, the video's state.
+    pub const USAGE: i32 = 2;
+    /// Ctrl-C: the upload is kept, and the same command resumes it.
+    pub const INTERRUPTED: i32 = 130;
+}
+
 impl CliError {
-    /// The process exit code: 2 for what the user must change, 1 for the rest.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Refused(_) => 2,
-            CliError::Api { status, .. } if (400..500).contains(status) => 2,
-            _ => 1,
+            CliError::Refused(_) | CliError::Unauthorized { .. } => exit::USAGE,
+            CliError::Api { status, .. } if (400..500).contains(status) => exit::USAGE,
+            _ => exit::FAILED,
         }
     }
 }
@@ -119,7 +145,8 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} (use K, M, G or T)")),
     };
     number.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
 }
@@ -134,6 +161,7 @@ mod tests {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("5242880"), Ok(5_242_880));
+        assert_eq!(parse_size("2T"), Ok(2 << 40));
         assert!(parse_size("8 parsecs").is_err());
         assert!(parse_size("M").is_err());
         assert_eq!(human_bytes(512), "512 B");

@@ -1,5 +1,9 @@
 //! Progress on stderr: indicatif's bar (bytes, rate, ETA) on a terminal; plain lines every few
 //! seconds otherwise, so logs of scripted runs stay readable.
+//!
+//! Rate and ETA count this run's bytes over this run's time, from its first byte: after a resume
+//! the bar measures only what is left (the bytes already in S3 are named in its message), and a
+//! line shows a rate only once a second of sending has passed.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -16,7 +20,8 @@ pub struct Progress {
     total: u64,
     done: AtomicU64,
     skipped: AtomicU64,
-    started: Instant,
+    /// When this run sent its first byte.
+    started: Mutex<Option<Instant>>,
     last_line: Mutex<Option<Instant>>,
     quiet: bool,
 }
@@ -44,7 +49,7 @@ impl Progress {
             total,
             done: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
-            started: Instant::now(),
+            started: Mutex::new(None),
             last_line: Mutex::new(None),
             quiet,
         }
@@ -53,14 +58,15 @@ impl Progress {
     /// Bytes already there before this run (resumed parts).
     pub fn skip(&self, bytes: u64) {
         self.done.fetch_add(bytes, Ordering::Relaxed);
-        self.skipped.fetch_add(bytes, Ordering::Relaxed);
+        let skipped = self.skipped.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(bar) = &self.bar {
-            bar.inc(bytes);
-            bar.reset_eta();
+            bar.set_length(self.total.saturating_sub(skipped));
+            bar.set_message(format!("{} ({} already in S3)", self.label, human_bytes(skipped)));
         }
     }
 
     pub fn add(&self, bytes: u64) {
+        self.started.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
@@ -73,7 +79,7 @@ impl Progress {
     pub fn sub(&self, bytes: u64) {
         let done = self.done.fetch_sub(bytes, Ordering::Relaxed).saturating_sub(bytes);
         if let Some(bar) = &self.bar {
-            bar.set_position(done);
+            bar.set_position(done.saturating_sub(self.skipped.load(Ordering::Relaxed)));
         }
     }
 
@@ -102,17 +108,18 @@ impl Progress {
             return;
         }
         *printed = Some(Instant::now());
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        // This run's rate: resumed bytes were not sent now.
-        let rate = done.saturating_sub(self.skipped.load(Ordering::Relaxed)) as f64 / secs;
-        let eta = if rate > 0.0 { (self.total.saturating_sub(done)) as f64 / rate } else { 0.0 };
         let percent = if self.total == 0 { 100.0 } else { done as f64 * 100.0 / self.total as f64 };
-        eprintln!(
-            "{}: {} of {} ({percent:.0} %) at {}/s, ETA {eta:.0} s",
-            self.label,
-            human_bytes(done),
-            human_bytes(self.total),
-            human_bytes(rate as u64)
-        );
+        let mut line =
+            format!("{}: {} of {} ({percent:.0} %)", self.label, human_bytes(done), human_bytes(self.total));
+        let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
+        let secs = started.map_or(0.0, |at| at.elapsed().as_secs_f64());
+        // This run's bytes over this run's time; resumed bytes were not sent now.
+        let sent = done.saturating_sub(self.skipped.load(Ordering::Relaxed));
+        if secs >= 1.0 && sent > 0 {
+            let rate = sent as f64 / secs;
+            let eta = self.total.saturating_sub(done) as f64 / rate;
+            line.push_str(&format!(" at {}/s, ETA {eta:.0} s", human_bytes(rate as u64)));
+        }
+        eprintln!("{line}");
     }
 }

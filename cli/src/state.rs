@@ -24,8 +24,9 @@ pub struct FileIdentity {
 }
 
 impl FileIdentity {
+    /// A file that isn't there or can't be read is the user's to fix (exit 2).
     pub fn of(path: &Path) -> Result<Self> {
-        let io = |source| CliError::Io { path: path.to_owned(), source };
+        let io = |source: std::io::Error| CliError::Refused(format!("{}: {source}", path.display()));
         let path = std::fs::canonicalize(path).map_err(io)?;
         let meta = std::fs::metadata(&path).map_err(io)?;
         if !meta.is_file() {
@@ -177,6 +178,6 @@ mod tests {
         states.forget_video("v1");
         assert_eq!(states.load("http://a", &file.path).unwrap(), None);
         assert!(matches!(FileIdentity::of(&dir), Err(CliError::Refused(_))));
-        assert!(matches!(FileIdentity::of(&dir.join("missing")), Err(CliError::Io { .. })));
+        assert!(matches!(FileIdentity::of(&dir.join("missing")), Err(CliError::Refused(_))));
     }
 }

@@ -5,6 +5,11 @@
 //! unfinished uploads on the server, matched by a hash of the path in their metadata) says which
 //! upload; `ListParts` says which parts S3 holds. Only the others are sent. Each worker holds the
 //! part it sends and the next one it prepares, so memory is bounded by 2 × concurrency × part size.
+//!
+//! Before a new upload is created, the file is read as the server will read it ([`examine`]) and
+//! compared with the caller's finished uploads: one of the same size whose CRC-64/NVME is the
+//! file's (or whose metadata names this very file) is the same video, and nothing is sent again
+//! unless [`UploadOptions::again`] asks for a copy.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -19,10 +24,11 @@ use tokio::sync::Mutex;
 
 use crate::api::{Api, Part, PartUrl, Video};
 use crate::checksum;
+use crate::examine::{Verdict as Examined, examine};
 use crate::progress::Progress;
 use crate::retry::{Backoff, Verdict, classify};
 use crate::state::{FileIdentity, StateDir, UploadState};
-use crate::{CliError, Result};
+use crate::{CliError, Result, human_bytes};
 
 /// Metadata keys that let a rerun without local state find its upload on the server.
 pub const META_PATH: &str = "vidgate-cli-path";
@@ -42,11 +48,56 @@ pub struct UploadOptions {
     /// complete with the whole file's. On by default; a new upload only (a resumed one keeps
     /// what it was created with).
     pub checksums: bool,
+    /// Upload a copy even when the same bytes were uploaded before.
+    pub again: bool,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
-        Self { concurrency: 8, part_size: None, sign_batch: 64, backoff: Backoff::default(), checksums: true }
+        Self {
+            concurrency: 8,
+            part_size: None,
+            sign_batch: 64,
+            backoff: Backoff::default(),
+            checksums: true,
+            again: false,
+        }
+    }
+}
+
+/// S3's bounds on a part, and the most parts in flight: options outside them are refused before
+/// any call.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_CONCURRENCY: usize = 64;
+
+impl UploadOptions {
+    /// Part size and concurrency within bounds; `Ok(Some(note))` when parts in memory exceed
+    /// 1 GiB (each worker holds two parts).
+    pub fn check(&self) -> Result<Option<String>> {
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(CliError::Refused(format!(
+                "--concurrency must be within 1..={MAX_CONCURRENCY}, not {}",
+                self.concurrency
+            )));
+        }
+        let Some(part_size) = self.part_size else { return Ok(None) };
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+            return Err(CliError::Refused(format!(
+                "--part-size must be within 5 MiB..=5 GiB (S3's bounds on a part), not {}",
+                human_bytes(part_size)
+            )));
+        }
+        let memory = 2 * self.concurrency as u64 * part_size;
+        Ok((memory > 1 << 30).then(|| {
+            format!(
+                "note: up to {} of memory for parts (2 × {} workers × {} parts); a smaller --part-size \
+                 or --concurrency holds less",
+                human_bytes(memory),
+                self.concurrency,
+                human_bytes(part_size)
+            )
+        }))
     }
 }
 
@@ -71,6 +122,8 @@ pub struct UploadReport {
     pub checksum: Option<String>,
     /// Parts S3 refused because their bytes arrived different from their checksum, re-sent.
     pub resent_after_bad_digest: u32,
+    /// The file was uploaded before (`video` is that upload): nothing was sent.
+    pub already_uploaded: bool,
 }
 
 pub async fn upload(
@@ -82,24 +135,54 @@ pub async fn upload(
 ) -> Result<UploadReport> {
     let started = Instant::now();
     let file = FileIdentity::of(path)?;
+    let already = |video: Video| UploadReport {
+        video: video.raw,
+        already_uploaded: true,
+        seconds: started.elapsed().as_secs_f64(),
+        ..UploadReport::default()
+    };
     let (state, resumed, checksummed) = match find_upload(api, states, &file).await? {
         Found::Resume(state, checksummed) => (state, true, checksummed),
         Found::Uploaded(video) => {
             states.remove(api.base(), &file.path)?;
-            return Ok(UploadReport {
-                video: video.raw,
-                resumed: true,
-                seconds: started.elapsed().as_secs_f64(),
-                ..UploadReport::default()
-            });
+            return Ok(already(video));
         }
-        Found::Nothing => (create(api, states, &file, options).await?, false, options.checksums),
+        Found::Nothing => {
+            let examined = {
+                let (path, size) = (file.path.clone(), file.size);
+                tokio::task::spawn_blocking(move || examine(&path, size))
+                    .await
+                    .expect("examining a file does not panic")?
+            };
+            if let Examined::NotAVideo(reason) = examined {
+                return Err(CliError::Refused(format!(
+                    "{} is not a video vidgate accepts: {reason}. Nothing was sent.",
+                    file.path.display()
+                )));
+            }
+            if !options.again
+                && let Some(video) = earlier_upload(api, &file).await?
+            {
+                return Ok(already(video));
+            }
+            (create(api, states, &file, options).await?, false, options.checksums)
+        }
     };
 
     let label = file.path.file_name().map_or_else(|| "upload".into(), |n| n.to_string_lossy().into_owned());
     let progress = Arc::new(Progress::new(&label, file.size, quiet));
     if resumed {
         progress.note(&format!("resuming upload {} of {}", state.video_id, file.path.display()));
+        if let Some(asked) = options.part_size.filter(|&asked| asked != state.part_size) {
+            progress.note(&format!(
+                "upload {} keeps its {} parts (--part-size {} applies to a new upload: `vidgate abort {}` \
+                 first to start over with it)",
+                state.video_id,
+                human_bytes(state.part_size),
+                human_bytes(asked),
+                state.video_id
+            ));
+        }
     }
     let plan = PartPlan { size: file.size, part_size: state.part_size, count: state.part_count };
     // What S3 already holds, of the right size, is kept (a new upload holds nothing yet).
@@ -211,7 +294,37 @@ pub async fn upload(
         seconds: started.elapsed().as_secs_f64(),
         checksum: whole,
         resent_after_bad_digest: shared.bad_digests.load(Ordering::Relaxed),
+        already_uploaded: false,
     })
+}
+
+/// The caller's finished upload of these bytes: the same size, and the same CRC-64/NVME (read
+/// only when a video of that size exists) or metadata naming this very file.
+async fn earlier_upload(api: &Api, file: &FileIdentity) -> Result<Option<Video>> {
+    let same_size: Vec<Video> = api
+        .videos(Some("uploaded"), usize::MAX)
+        .await?
+        .into_iter()
+        .filter(|v| v.size == Some(file.size))
+        .collect();
+    if same_size.is_empty() {
+        return Ok(None);
+    }
+    let fingerprint = file.fingerprint();
+    if let Some(video) = same_size.iter().find(|v| v.metadata.get(META_FINGERPRINT) == Some(&fingerprint)) {
+        return Ok(Some(video.clone()));
+    }
+    let path = file.path.clone();
+    let crc = tokio::task::spawn_blocking(move || checksum::of_file(&path))
+        .await
+        .expect("checksumming does not panic")
+        .map_err(|source| CliError::Io { path: file.path.clone(), source })?;
+    let crc = checksum::encode(crc);
+    Ok(same_size.into_iter().find(|v| {
+        v.checksum
+            .as_ref()
+            .is_some_and(|c| c.algorithm == checksum::ALGORITHM && c.kind == "FULL_OBJECT" && c.value == crc)
+    }))
 }
 
 fn open(path: &Path) -> Result<std::fs::File> {

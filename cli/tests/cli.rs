@@ -282,25 +282,100 @@ async fn expired_part_urls_are_signed_again_and_the_upload_completes() {
     assert_eq!(stored_bytes(&stack, &report).await, source);
 }
 
+/// Each mistake a new user makes gets a message saying what to do next, and the documented exit
+/// code: 2 for what the user must change, 1 for a failure on the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_token_or_with_a_bad_file_it_says_what_to_do() {
+async fn each_mistake_says_what_to_do_next_with_its_exit_code() {
     let stack = Stack::start().await;
-    let run = Run::new(&stack, "usage");
-    let out = Command::new(BIN)
+    let run = Run::new(&stack, "mistakes");
+    let expect = |out: &Output, code: i32, says: &[&str]| {
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}{}", text(&out.stdout));
+        for s in says {
+            assert!(err.contains(s), "{s:?} not in: {err}");
+        }
+    };
+    let no_token = Command::new(BIN)
         .args(["ls", "--api-url", &stack.api])
         .env_remove("VIDGATE_TOKEN")
         .env_remove("VIDGATE_DEV_USER")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no token"), "{}", text(&out.stderr));
+    expect(&no_token, 2, &["no token", "infra/local/token NAME"]);
+
+    let mut refused = run.command(&["ls"]);
+    refused.env("VIDGATE_TOKEN", stack.refused_token("alice"));
+    expect(&refused.output().unwrap(), 2, &["HTTP 401", "Get a new one", "infra/local/token NAME"]);
+
+    // Nothing listens: said at once (one quick retry), with how to start the stack.
+    let dead =
+        format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let started = Instant::now();
+    let down = run.command(&["ls", "--api-url", dead.as_str()]).output().unwrap();
+    expect(&down, 1, &["can't reach the vidgate API at", "Connection refused", "infra/local/up"]);
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+
     let missing = run.run(&["upload", run.dir.join("nope.mp4").to_str().unwrap()]).await;
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(text(&missing.stderr).contains("nope.mp4"), "{}", text(&missing.stderr));
-    let not_video = run.file("notes.txt", b"hello");
-    let refused = run.run(&["upload", not_video.to_str().unwrap()]).await;
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(text(&refused.stderr).contains("unsupported_content_type"), "{}", text(&refused.stderr));
+    expect(&missing, 2, &["nope.mp4", "No such file"]);
+
+    // Options are checked before any call: these run against the dead address and still say
+    // what is wrong with them.
+    let video = run.file("clip.mp4", &bytes(6 * MIB, 5));
+    let video = video.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--concurrency", "0"], "must be within 1..=64"),
+        (vec!["--part-size", "10G"], "--part-size must be within 5 MiB..=5 GiB"),
+        (vec!["--part-size", "1M"], "--part-size must be within 5 MiB..=5 GiB"),
+    ] {
+        let out = run
+            .command(&[&["upload", video, "--api-url", dead.as_str()][..], &args[..]].concat())
+            .output()
+            .unwrap();
+        expect(&out, 2, &[says]);
+    }
+    // Large parts: a memory estimate, before the (here failing) first call.
+    let big =
+        run.command(&["upload", video, "--api-url", dead.as_str(), "--part-size", "1G"]).output().unwrap();
+    expect(&big, 1, &["up to 16.0 GiB of memory for parts (2 × 8 workers × 1.0 GiB parts)"]);
+
+    // A usage line doesn't mark --token as required when VIDGATE_TOKEN gives it.
+    let usage = run.run(&["upload"]).await;
+    expect(&usage, 2, &["Usage: vidgate upload <FILE>"]);
+
+    let empty = run.run(&["ls"]).await;
+    assert!(empty.status.success() && empty.stdout.is_empty());
+    expect(&empty, 0, &["no videos yet; `vidgate upload FILE` uploads one"]);
+    let none = run.run(&["ls", "--status", "rejected"]).await;
+    expect(&none, 0, &["no rejected videos"]);
+
+    // A rejected video never plays, and the message says why.
+    let (_, rejected) = stack
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some("alice"),
+            Some(&serde_json::json!({
+        "filename": "notes.mp4", "size": 5})),
+        )
+        .await;
+    let id = rejected["videoId"].as_str().unwrap().to_owned();
+    let (_, urls) = stack
+        .call(
+            "POST",
+            &format!("/v1/uploads/{id}/part-urls"),
+            Some("alice"),
+            Some(&serde_json::json!({"partNumbers": [1]})),
+        )
+        .await;
+    stack.put_part(urls["urls"][0]["url"].as_str().unwrap(), b"notes".to_vec()).await;
+    let (status, _) = stack.call("POST", &format!("/v1/uploads/{id}/complete"), Some("alice"), None).await;
+    assert_eq!(status, 422);
+    let play = run.run(&["play", &id]).await;
+    expect(
+        &play,
+        2,
+        &["was rejected and will never play", "not a known video container", "Upload a different file"],
+    );
 }
 
 /// CRC-64/NVME, bit by bit (base64): an independent check of the CLI's hardware CRC and of S3's.
@@ -429,4 +504,186 @@ fn the_capacity_pages_tables_are_the_capacity_commands_output() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("cache hit must be within 0..=1, not 1.5"), "{}", text(&bad.stderr));
+}
+
+/// Ids of alice's videos, straight from the API.
+async fn video_ids(stack: &Stack) -> Vec<String> {
+    let (_, page) = stack.call("GET", "/v1/videos?limit=100", Some("alice"), None).await;
+    page["videos"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_upload_of_the_same_bytes_creates_no_record_unless_asked_again() {
+    let stack = Stack::start().await;
+    let run = Run::new(&stack, "again");
+    let source = bytes(7 * MIB, 77);
+    let file = run.file("trip.mp4", &source);
+    let first = json_of(&run.run(&["upload", file.to_str().unwrap(), "--json"]).await);
+    let id = first["video"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["alreadyUploaded"], false);
+    let before = stack.stored().await;
+
+    // The same command again: the same video, nothing sent, no record.
+    let rerun = run.run(&["upload", file.to_str().unwrap()]).await;
+    assert!(rerun.status.success(), "{}", text(&rerun.stderr));
+    let printed = text(&rerun.stdout);
+    assert!(
+        printed.starts_with(&format!("{id} uploaded trip.mp4")) && printed.contains("nothing sent"),
+        "{printed}"
+    );
+    assert!(text(&rerun.stderr).contains("`--again` uploads a copy"), "{}", text(&rerun.stderr));
+    // A copy of the file elsewhere (another path and modified time): the same bytes, found by
+    // size and CRC-64/NVME.
+    let copy = run.file("copy-of-trip.mp4", &source);
+    let again = json_of(&run.run(&["upload", copy.to_str().unwrap(), "--json"]).await);
+    assert_eq!(
+        (again["alreadyUploaded"].as_bool(), again["video"]["id"].as_str()),
+        (Some(true), Some(id.as_str()))
+    );
+    assert_eq!(again["bytesSent"], 0);
+    assert_eq!(stack.stored().await, before, "no S3 object and no DynamoDB item was added");
+    assert_eq!(video_ids(&stack).await, std::slice::from_ref(&id));
+
+    // Other bytes of the same size are another video.
+    let mut changed = source.clone();
+    changed[3 * MIB] ^= 1;
+    let other = run.file("other.mp4", &changed);
+    let other = json_of(&run.run(&["upload", other.to_str().unwrap(), "--json"]).await);
+    assert_eq!(other["alreadyUploaded"], false);
+    assert_ne!(other["video"]["id"], id.as_str());
+
+    // --again: a copy on purpose.
+    let copied = json_of(&run.run(&["upload", file.to_str().unwrap(), "--again", "--json"]).await);
+    assert_eq!(copied["alreadyUploaded"], false);
+    assert_eq!(copied["video"]["status"], "uploaded");
+    assert_eq!(video_ids(&stack).await.len(), 3);
+    assert_eq!(stored_bytes(&stack, &copied).await, source);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_video_is_refused_with_the_servers_reason_before_anything_is_created_or_sent() {
+    let stack = Stack::start_behind_edge(Duration::ZERO, |_| {}).await;
+    let run = Run::new(&stack, "not-video");
+    let before = stack.stored().await;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/media");
+    let cases = [
+        // 11 MiB of text named like a video: the sniff's reason.
+        (run.file("holiday.mp4", &vec![b'x'; 11 * MIB]), "the first bytes are not a known video container"),
+        (run.file("notes.txt", b"hello"), "the first bytes are not a known video container"),
+        // A real MP4 with no video track: the media reader's reason.
+        (
+            run.file("talk.mp4", &std::fs::read(format!("{fixtures}/audio-only.mp4")).unwrap()),
+            "no video track: the file holds only audio (mp4a.40.2)",
+        ),
+    ];
+    for (file, reason) in cases {
+        let out = run.run(&["upload", file.to_str().unwrap()]).await;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(reason) && err.contains("Nothing was sent."), "{err}");
+    }
+    assert!(stack.edge.as_ref().unwrap().puts().is_empty(), "no byte reached S3");
+    assert_eq!(stack.stored().await, before, "no record and no object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_id_prefix_works_and_download_writes_the_videos_filename() {
+    let stack = Stack::start().await;
+    let run = Run::new(&stack, "prefix");
+    let source = bytes(3 * MIB, 78);
+    let file = run.file("beach.mp4", &source);
+    let done = json_of(&run.run(&["upload", file.to_str().unwrap(), "--json"]).await);
+    let id = done["video"]["id"].as_str().unwrap();
+    // One video: a short prefix is unique.
+    let info = json_of(&run.run(&["info", &id[..8]]).await);
+    assert_eq!(info["id"], id);
+    let unknown = run.run(&["info", "ffffffff"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("none of your videos has an ID starting with ffffffff"));
+    let second = json_of(&run.run(&["upload", file.to_str().unwrap(), "--again", "--json"]).await);
+    let common: usize =
+        id.chars().zip(second["video"]["id"].as_str().unwrap().chars()).take_while(|(a, b)| a == b).count();
+    let ambiguous = run.run(&["info", &id[..common]]).await;
+    assert_eq!(ambiguous.status.code(), Some(2));
+    assert!(
+        text(&ambiguous.stderr).contains("2 of your videos have IDs starting with"),
+        "{}",
+        text(&ambiguous.stderr)
+    );
+
+    // `download` without -o: the video's filename, in the current directory; never over a file.
+    let into = run.dir.join("downloads");
+    std::fs::create_dir_all(&into).unwrap();
+    let mut download = run.command(&["download", &id[..common + 1]]);
+    download.current_dir(&into);
+    let out = download.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(into.join("beach.mp4")).unwrap(), source);
+    let mut again = run.command(&["download", id]);
+    again.current_dir(&into);
+    let out = again.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("beach.mp4 exists; pass -o PATH"), "{}", text(&out.stderr));
+}
+
+/// The rate and ETA in progress lines, as (bytes per second, seconds).
+fn rates(stderr: &str) -> Vec<(f64, f64)> {
+    let unit = |u: &str| match u {
+        "B/s" => 1.0,
+        "KiB/s" => 1024.0,
+        "MiB/s" => 1024.0 * 1024.0,
+        "GiB/s" => 1024.0 * 1024.0 * 1024.0,
+        other => panic!("unit {other}"),
+    };
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(" at "))
+        .map(|(_, rest)| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let rate = words[0].parse::<f64>().unwrap() * unit(words[1].trim_end_matches(','));
+            (rate, words[3].parse::<f64>().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_says_how_to_resume_and_the_resumed_progress_counts_only_this_runs_bytes() {
+    // Slow part PUTs, so the upload is still going when Ctrl-C comes.
+    let stack = Stack::start_behind_edge(Duration::from_millis(700), |_| {}).await;
+    let run = Run::new(&stack, "ctrl-c");
+    let source = bytes(12 * 5 * MIB, 79);
+    let file = run.file("long trip.mp4", &source);
+    let path = file.to_str().unwrap();
+    let mark = stack.edge.as_ref().unwrap().puts().len();
+    let child = run.spawn(&["upload", path, "--part-size", "5M", "--concurrency", "2"]);
+    parts_stored(&stack, mark, 2).await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let id = parts_in_s3_id(&stack).await;
+    assert!(err.contains(&format!("interrupted (upload {id})")), "{err}");
+    let said = err.lines().find(|l| l.trim_start().starts_with("vidgate upload")).unwrap_or_default();
+    assert_eq!(said.trim(), format!("vidgate upload '{path}'"), "{err}");
+
+    // The command it printed resumes; the progress lines' rates count this run's bytes over
+    // this run's time (no rate in the first second), so none exceeds what is left to send.
+    let held = parts_in_s3(&stack).await.len() as f64;
+    let resumed = run.run(&["upload", path, "--part-size", "5M", "--concurrency", "2"]).await;
+    let err = text(&resumed.stderr);
+    assert!(resumed.status.success(), "{err}");
+    let first = err.lines().find(|l| l.starts_with("long trip.mp4: ")).unwrap();
+    assert!(!first.contains(" at "), "a rate before a second of sending: {first}");
+    let left = source.len() as f64 * (1.0 - held / 12.0);
+    for (rate, eta) in rates(&err) {
+        assert!(rate > 0.0 && rate <= left, "rate {rate} B/s with {left} bytes left: {err}");
+        assert!((0.0..600.0).contains(&eta), "{err}");
+    }
+    assert_eq!(stored_bytes(&stack, &json_of(&run.run(&["upload", path, "--json"]).await)).await, source);
+}
+
+async fn parts_in_s3_id(stack: &Stack) -> String {
+    let (_, page) = stack.call("GET", "/v1/videos?status=uploading", Some("alice"), None).await;
+    page["videos"][0]["id"].as_str().expect("an unfinished upload").to_owned()
 }

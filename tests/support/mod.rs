@@ -272,6 +272,21 @@ impl Stack {
         self.jwt.issue(sub, 600)
     }
 
+    /// A well-formed JWT the API refuses (signed with another key), as an expired or foreign
+    /// token is refused.
+    pub fn refused_token(&self, sub: &str) -> String {
+        DevJwt::new("not-this-stacks-secret").issue(sub, 600)
+    }
+
+    /// Every key in the bucket and every DynamoDB item's id: what a refused upload must not leave.
+    pub async fn stored(&self) -> (Vec<String>, Vec<String>) {
+        let listed = self.s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+        let keys = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        let scanned = self.dynamodb.scan().table_name(TABLE).consistent_read(true).send().await.unwrap();
+        let ids = scanned.items().iter().map(|item| s(item, "id")).collect();
+        (keys, ids)
+    }
+
     /// Calls the API as `sub` (or without a token); returns the status and JSON body (`null` if empty).
     pub async fn call(
         &self,
