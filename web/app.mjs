@@ -1,46 +1,128 @@
 // The vidgate web page: sign in, upload with Uppy 6 (its signRequest callback, or with ?mode=credentials
-// its getCredentials callback), list my videos, play one through its playback URL, delete one. Uppy is vendored
-// from npm by infra/web-setup.
+// its getCredentials callback), list my videos (uploads in progress first), play one through its
+// playback URL, delete one. Uppy is vendored from npm by infra/web-setup.
+//
+// A file is sniffed in the browser as the server sniffs it (web/sniff.mjs) before anything is
+// sent; the session is kept in sessionStorage (this tab, until it closes or the token expires).
 import { Uppy, Dashboard, AwsS3 } from './vendor/uppy.min.mjs';
+import { sniffFile } from './sniff.mjs';
 
 const api = location.origin;
 const MIB = 1024 * 1024;
+const TOKEN_KEY = 'vidgate-token';
 const $ = (id) => document.getElementById(id);
 let token = null;
 let uppy = null;
 let refreshTimer = null;
+/// The caller's videos as the API last listed them.
+let videos = [];
 /// Keys Uppy finished sending whose record is not final yet: the S3 event records them a moment
 /// later (and, for keys under the caller's prefix, creates the record), so the list looks again.
 const arriving = new Set();
+
+const REFUSED_TOKEN = 'The API refused your token: it has expired or is not one this API accepts. Sign in again.';
+const UNREACHABLE = `Can't reach the vidgate API at ${api}. Is it running? (Locally: infra/local/up.)`;
 
 function showError(message) {
   $('error').textContent = message || '';
 }
 
-/// Calls the API as the signed-in user; throws with the API's error message on failure.
-async function call(method, route, body) {
-  const response = await fetch(api + route, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
+/// A reply's JSON, or null when it is empty or not JSON (a proxy's error page, say).
+async function readJson(response) {
   const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new Error(json?.error?.message || `${method} ${route}: ${response.status}`);
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/// Calls the API as the signed-in user; throws an Error whose message a person can act on.
+async function call(method, route, body) {
+  let response;
+  try {
+    response = await fetch(api + route, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    throw new Error(UNREACHABLE);
+  }
+  const json = await readJson(response);
+  if (response.status === 401) {
+    signOut();
+    throw new Error(REFUSED_TOKEN);
+  }
+  if (!response.ok) throw new Error(json?.error?.message || `The API answered HTTP ${response.status} to ${method} ${route}.`);
   return json;
 }
 
+/// A JWT's claims, or null when it is not one this page can read.
+function claims(jwt) {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = JSON.parse(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, '=')));
+    return json && typeof json === 'object' ? json : null;
+  } catch {
+    return null;
+  }
+}
+
 /// A JWT as it is, or a user name exchanged for a dev token by the local stack.
-async function signIn(user) {
-  if (user.split('.').length === 3) return user;
-  const response = await fetch(`${api}/local/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sub: user }),
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(json?.error?.message || 'sign-in failed');
+async function tokenFor(input) {
+  if (input.split('.').length === 3) {
+    if (!claims(input)) {
+      throw new Error("That isn't a JWT this page can read: paste the whole token your identity provider issued, or type a user name (local stack only).");
+    }
+    return input;
+  }
+  let response;
+  try {
+    response = await fetch(`${api}/local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: input }),
+    });
+  } catch {
+    throw new Error(UNREACHABLE);
+  }
+  const json = await readJson(response);
+  if (!json?.token) {
+    throw new Error(json?.error?.message && response.status === 400
+      ? json.error.message
+      : 'Signing in with a user name works only on the local stack (infra/local/up): paste a JWT your identity provider issued.');
+  }
   return json.token;
+}
+
+/// Shows the page as `jwt`'s owner once the API has accepted the token.
+async function startSession(jwt) {
+  const c = claims(jwt);
+  if (c?.exp && c.exp * 1000 <= Date.now()) throw new Error('That token has expired: sign in again for a new one.');
+  token = jwt;
+  await call('GET', '/v1/videos?limit=1');
+  sessionStorage.setItem(TOKEN_KEY, jwt);
+  $('who').textContent = `signed in as ${c?.sub ?? 'an unnamed user'}`;
+  $('app').classList.remove('hidden');
+  $('signout').classList.remove('hidden');
+  await startUppy();
+  await refresh();
+}
+
+function signOut() {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(refreshTimer);
+  uppy?.cancelAll();
+  videos = [];
+  $('videos').replaceChildren();
+  $('app').classList.add('hidden');
+  $('signout').classList.add('hidden');
+  $('who').textContent = 'signed out';
+  stopPlayer();
 }
 
 /// Uppy's signRequest: vidgate presigns the one S3 request Uppy names (and records a new upload
@@ -52,6 +134,29 @@ async function signRequest(request) {
 /// Uppy's getCredentials: temporary credentials that can write only under the caller's prefix.
 async function getCredentials() {
   return call('GET', '/uppy/credentials');
+}
+
+/// Files being sniffed: uploading starts once none is left, so no unchecked file goes with it.
+const checking = new Set();
+
+async function check(file) {
+  checking.add(file.id);
+  let reason;
+  try {
+    reason = await sniffFile(file.data);
+  } catch (e) {
+    reason = `the file can't be read (${e.message})`;
+  }
+  checking.delete(file.id);
+  if (reason) {
+    uppy.removeFile(file.id);
+    const message = `${file.name} is not a video vidgate accepts: ${reason}. Nothing was sent.`;
+    showError(message);
+    uppy.info(message, 'error', 10_000);
+  }
+  if (checking.size === 0 && uppy.getFiles().some((f) => !f.progress.uploadStarted)) {
+    uppy.upload().catch(() => { /* each file's failure is shown by Uppy */ });
+  }
 }
 
 async function startUppy() {
@@ -70,17 +175,24 @@ async function startUppy() {
     // The key Uppy proposes only names the file: vidgate answers the key it chose.
     Object.assign(options, { signRequest, generateObjectKey: (file) => file.name });
   }
-  uppy = new Uppy({ autoProceed: true, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
-    .use(Dashboard, { inline: true, target: '#uploader', height: 380, proudlyDisplayPoweredByUppy: false,
-      note: 'Videos go straight to S3; files over 5 MiB in resumable parts.' })
+  // Not autoProceed: each file is sniffed first, and uploading starts when the checks are done.
+  uppy = new Uppy({ autoProceed: false, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
+    .use(Dashboard, { inline: true, target: '#uploader', width: '100%', height: 340, hideUploadButton: true,
+      proudlyDisplayPoweredByUppy: false, note: 'Videos go straight to S3; files over 5 MiB in resumable parts.' })
     .use(AwsS3, options);
+  uppy.on('file-added', (file) => { showError(''); check(file); });
+  uppy.on('upload-progress', (file) => progressed(file));
   uppy.on('upload-success', (file, response) => {
     if (response?.body?.key) arriving.add(response.body.key);
     refresh();
   });
+  uppy.on('file-removed', () => render());
+  uppy.on('upload-error', () => render());
   uppy.on('complete', () => refresh());
-  window.uppy = uppy; // for the console (and the browser test's pause/resume)
+  window.uppy = uppy; // for the console (and the browser tests' pause/resume)
 }
+
+const CREATED = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 function formatSize(bytes) {
   if (bytes == null) return '–';
@@ -109,51 +221,109 @@ function formatMedia(v) {
   return { text: parts.join(' · '), warnings };
 }
 
+function cell(className, text) {
+  const td = document.createElement('td');
+  td.className = className;
+  if (text != null) td.textContent = text;
+  return td;
+}
+
+function button(className, label, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.textContent = label;
+  b.addEventListener('click', () => onClick(b));
+  return b;
+}
+
+/// The poster's place: the video's picture once vidgate makes posters, a mark until then.
+function thumb(video) {
+  const td = cell('thumb');
+  const poster = document.createElement('div');
+  poster.className = 'poster';
+  const url = video?.poster?.url;
+  if (url) poster.style.backgroundImage = `url("${encodeURI(url)}")`;
+  else poster.textContent = '▶';
+  td.append(poster);
+  return td;
+}
+
+/// A file Uppy is sending: its progress, and a Cancel that stops it (Uppy aborts the upload in S3).
+function localRow(file) {
+  const tr = document.createElement('tr');
+  tr.dataset.local = file.id;
+  const status = cell('status');
+  status.dataset.status = 'uploading';
+  const percent = Math.round(file.progress.percentage ?? 0);
+  const label = document.createElement('span');
+  label.textContent = `uploading ${percent} %`;
+  const bar = document.createElement('progress');
+  bar.max = 100;
+  bar.value = percent;
+  status.append(label, bar);
+  const actions = cell('actions');
+  actions.append(button('cancel', 'Cancel', () => uppy.removeFile(file.id)));
+  tr.append(thumb(null), cell('file', file.name), status, cell('size', formatSize(file.size)), cell('created', 'now'),
+    cell('media', '–'), actions);
+  return tr;
+}
+
+function videoRow(v) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = v.id;
+  const status = cell('status', v.status);
+  status.dataset.status = v.status;
+  const media = formatMedia(v);
+  const mediaCell = cell('media', media.text);
+  for (const [label, why] of media.warnings) {
+    const w = document.createElement('span');
+    w.className = 'media-warning';
+    w.textContent = `⚠ ${label}`;
+    w.title = why;
+    mediaCell.append(w);
+  }
+  const actions = cell('actions');
+  if (v.status === 'uploaded') actions.append(button('play', 'Play', () => playVideo(v)));
+  // Any state: an upload in progress is stopped and its parts removed too.
+  actions.append(button('delete', 'Delete', (b) => deleteVideo(v, b)));
+  tr.append(thumb(v), cell('file', v.filename), status, cell('size', formatSize(v.size)),
+    cell('created', CREATED.format(new Date(v.createdAt))), mediaCell, actions);
+  return tr;
+}
+
+/// Files Uppy is sending now, which the list shows before the API has them as uploaded.
+function sending() {
+  return uppy ? uppy.getFiles().filter((f) => f.progress.uploadStarted && !f.progress.uploadComplete && !f.error) : [];
+}
+
+function render() {
+  if (!token) return;
+  const local = sending();
+  // A multipart upload's record is the file's own row while Uppy sends it.
+  const keys = new Set(local.map((f) => f.s3Multipart?.key).filter(Boolean));
+  const listed = videos.filter((v) => !(v.status === 'uploading' && keys.has(v.key)));
+  const rows = [...local.map(localRow), ...listed.map(videoRow)];
+  $('videos').replaceChildren(...rows);
+  $('empty').classList.toggle('hidden', rows.length > 0);
+}
+
+/// Moves a sending file's bar in place (a whole render per progress event would replace the
+/// buttons under a user's finger).
+function progressed(file) {
+  const tr = document.querySelector(`#videos tr[data-local="${CSS.escape(file.id)}"]`);
+  if (!tr) return render();
+  const percent = Math.round(uppy.getFile(file.id)?.progress.percentage ?? 0);
+  tr.querySelector('td.status span').textContent = `uploading ${percent} %`;
+  tr.querySelector('td.status progress').value = percent;
+}
+
 async function refresh() {
   if (!token) return;
   clearTimeout(refreshTimer);
   try {
-    const { videos } = await call('GET', '/v1/videos?limit=50');
-    const rows = videos.map((v) => {
-      const tr = document.createElement('tr');
-      tr.dataset.id = v.id;
-      const cells = [v.filename, v.status, formatSize(v.size), new Date(v.createdAt).toLocaleString()];
-      cells.forEach((text, i) => {
-        const td = document.createElement('td');
-        td.textContent = text;
-        if (i === 1) { td.className = 'status'; td.dataset.status = v.status; }
-        tr.append(td);
-      });
-      const media = formatMedia(v);
-      const mediaCell = document.createElement('td');
-      mediaCell.className = 'media';
-      mediaCell.textContent = media.text;
-      for (const [label, why] of media.warnings) {
-        const w = document.createElement('span');
-        w.className = 'media-warning';
-        w.textContent = `⚠ ${label}`;
-        w.title = why;
-        mediaCell.append(w);
-      }
-      tr.append(mediaCell);
-      const action = document.createElement('td');
-      if (v.status === 'uploaded') {
-        const play = document.createElement('button');
-        play.textContent = 'Play';
-        play.className = 'play';
-        play.addEventListener('click', () => playVideo(v));
-        action.append(play);
-      }
-      // Any state: an upload in progress is stopped and its parts removed too.
-      const remove = document.createElement('button');
-      remove.textContent = 'Delete';
-      remove.className = 'delete';
-      remove.addEventListener('click', () => deleteVideo(v, remove));
-      action.append(' ', remove);
-      tr.append(action);
-      return tr;
-    });
-    $('videos').replaceChildren(...rows);
+    ({ videos } = await call('GET', '/v1/videos?limit=50'));
+    render();
     for (const v of videos) if (v.status !== 'uploading') arriving.delete(v.key);
     // S3 events finish uploads a moment after the last request: look again while any is open.
     if (arriving.size > 0 || videos.some((v) => v.status === 'uploading')) refreshTimer = setTimeout(refresh, 1000);
@@ -162,21 +332,28 @@ async function refresh() {
   }
 }
 
+function stopPlayer() {
+  const player = $('player');
+  player.pause();
+  player.removeAttribute('src');
+  player.removeAttribute('poster');
+  player.load();
+  player.classList.add('hidden');
+  delete player.dataset.id;
+  $('now-playing').textContent = '';
+}
+
 /// Deletes a video after the user confirms; the row goes once the API said 204.
-async function deleteVideo(video, button) {
+async function deleteVideo(video, control) {
   if (!window.confirm(`Delete ${video.filename}? This can't be undone.`)) return;
-  button.disabled = true;
+  control.disabled = true;
   showError('');
   try {
     await call('DELETE', `/v1/videos/${video.id}`);
-    if ($('player').dataset.id === video.id) {
-      $('player').removeAttribute('src');
-      $('player').load();
-      $('now-playing').textContent = '';
-    }
+    if ($('player').dataset.id === video.id) stopPlayer();
     await refresh();
   } catch (e) {
-    button.disabled = false;
+    control.disabled = false;
     showError(e.message);
   }
 }
@@ -194,10 +371,15 @@ async function playVideo(video) {
     } else {
       player.style.aspectRatio = '';
     }
+    if (video.poster?.url) player.poster = video.poster.url;
+    else player.removeAttribute('poster');
     player.src = url;
     player.dataset.id = video.id;
+    player.classList.remove('hidden');
     $('now-playing').textContent = `Playing ${video.filename}`;
-    await player.play().catch(() => { /* autoplay may need a click; the controls are there */ });
+    player.scrollIntoView({ block: 'nearest' });
+    // The click on Play is the gesture that lets it start with sound.
+    await player.play().catch(() => { /* a browser may still want a tap on the controls */ });
   } catch (e) {
     showError(e.message);
   }
@@ -206,15 +388,20 @@ async function playVideo(video) {
 $('signin').addEventListener('submit', async (event) => {
   event.preventDefault();
   showError('');
-  const user = $('user').value.trim();
   try {
-    token = await signIn(user);
-    const sub = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
-    $('who').textContent = `signed in as ${sub}`;
-    $('app').classList.remove('hidden');
-    await startUppy();
-    await refresh();
+    await startSession(await tokenFor($('user').value.trim()));
   } catch (e) {
     showError(e.message);
   }
 });
+
+$('signout').addEventListener('click', () => { signOut(); showError(''); });
+
+// A reload keeps the session this tab signed in with.
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) {
+  startSession(saved).catch((e) => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showError(e.message);
+  });
+}

@@ -401,7 +401,7 @@ pub fn json(shape: &Shape) -> serde_json::Value {
         "pricesAsOf": PRICES_AS_OF,
         "shape": {
             "uploadsPerDay": shape.uploads_per_day,
-            "meanSizeBytes": shape.mean_size,
+            "meanSizeBytes": shape.mean_size as u64,
             "watchHoursPerDay": shape.watch_hours_per_day,
             "bitrateBitsPerSecond": shape.bitrate,
             "peakViewers": shape.peak_viewers,

@@ -504,6 +504,27 @@ fn the_capacity_pages_tables_are_the_capacity_commands_output() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("cache hit must be within 0..=1, not 1.5"), "{}", text(&bad.stderr));
+
+    // Its own help (it calls no API), a singular, the T unit, and JSON.
+    let help = text(&Command::new(BIN).args(["capacity", "--help"]).output().unwrap().stdout);
+    assert!(help.contains("--retention-days") && help.contains("--json"), "{help}");
+    assert!(!help.contains("--api-url") && !help.contains("--token"), "{help}");
+    let args = ["capacity", "--uploads-per-day", "1", "--mean-size", "1T", "--watch-hours-per-day", "1"];
+    let one = text(&Command::new(BIN).args(args).output().unwrap().stdout);
+    assert!(one.starts_with("1 upload/day of 1048576 MiB kept 365 days,"), "{one}");
+    let out = Command::new(BIN).args(args).args(["--retention-days", "30", "--json"]).output().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["shape"]["meanSizeBytes"], 1u64 << 40);
+    let stored = json["cdnOff"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["unit"] == "GB stored (steady state)")
+        .unwrap();
+    // 30 days of one 1 TiB upload a day, kept 30 days.
+    assert!((stored["perMonth"].as_f64().unwrap() - 30.0 * (1u64 << 40) as f64 / 1e9).abs() < 1e-6);
+    assert!(json["cdnOn"]["totalUsd"].as_f64().unwrap() > 0.0);
+    assert!(json["cdnOff"]["firstLimit"].is_string());
 }
 
 /// Ids of alice's videos, straight from the API.
@@ -670,9 +691,15 @@ async fn ctrl_c_says_how_to_resume_and_the_resumed_progress_counts_only_this_run
     // The command it printed resumes; the progress lines' rates count this run's bytes over
     // this run's time (no rate in the first second), so none exceeds what is left to send.
     let held = parts_in_s3(&stack).await.len() as f64;
-    let resumed = run.run(&["upload", path, "--part-size", "5M", "--concurrency", "2"]).await;
+    let resumed = run.run(&["upload", path, "--part-size", "6M", "--concurrency", "2"]).await;
     let err = text(&resumed.stderr);
     assert!(resumed.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "upload {id} keeps its 5.0 MiB parts (--part-size 6.0 MiB applies to a new upload"
+        )),
+        "{err}"
+    );
     let first = err.lines().find(|l| l.starts_with("long trip.mp4: ")).unwrap();
     assert!(!first.contains(" at "), "a rate before a second of sending: {first}");
     let left = source.len() as f64 * (1.0 - held / 12.0);

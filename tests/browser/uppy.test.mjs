@@ -23,7 +23,7 @@ async function signIn(page, url, user) {
 async function row(page, filename, status) {
   const handle = await page.waitForFunction(([name, want]) => {
     for (const tr of document.querySelectorAll('#videos tr')) {
-      if (tr.cells[0].textContent === name && tr.cells[1].dataset.status === want) return tr.dataset.id;
+      if (tr.querySelector('td.file')?.textContent === name && tr.querySelector('td.status')?.dataset.status === want) return tr.dataset.id;
     }
     return null;
   }, [filename, status], { timeout: 60_000 });

@@ -79,4 +79,24 @@ mod tests {
         assert_eq!(container(b"ftyp"), None, "too short to hold a box");
         assert_eq!(rejection(b"\x00\x00\x00\x18ftypmp42"), None);
     }
+
+    /// The cases web/sniff.mjs is tested against too: the page refuses what the server would.
+    #[test]
+    fn the_cases_shared_with_the_web_page_sniff_as_listed() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/sniff-cases.json"
+        ))
+        .unwrap();
+        let cases: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = cases["cases"].as_array().unwrap();
+        assert!(cases.len() >= 15);
+        for case in cases {
+            let hex = case["hex"].as_str().unwrap();
+            let bytes: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            assert_eq!(container(&bytes), case["container"].as_str(), "{}", case["name"]);
+            assert_eq!(rejection(&bytes).is_none(), case["container"].is_string(), "{}", case["name"]);
+        }
+    }
 }
