@@ -8,6 +8,7 @@ pub mod checksum;
 pub mod credentials;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixtures;
+pub mod images;
 pub mod keys;
 pub mod lifecycle;
 pub mod media;
