@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real function binaries under cargo-lambda's Lambda emulator, as a developer runs them:
-# `cargo lambda watch` serves create-upload, get-video, publish-events and erase-owner against the
+# `cargo lambda watch` serves create-upload, get-video, publish-events, make-images and erase-owner against the
 # local AWS stand-ins (moto and the strict S3, started by vidgate-local), and
 # `cargo lambda invoke --data-file` sends them the events/ fixtures.
 set -euo pipefail
@@ -68,6 +68,12 @@ check "get-video answers 404 JSON for an unknown id" \
 published=$(invoke publish-events events/publish-events.json)
 check "publish-events publishes the fixture's two lifecycle events and names no failed record" \
   test "$(jq -c .batchItemFailures <<<"$published")" = "[]"
+
+# make-images: the bus's `Video Uploaded` for a video the table doesn't hold. It starts (ffmpeg
+# found at Init: Debian's, on PATH) and has nothing to make, which is no failure.
+imaged=$(invoke make-images events/make-images.json)
+check "make-images starts with ffmpeg and answers the fixture's batch with no failed message" \
+  test "$(jq -c .batchItemFailures <<<"$imaged")" = "[]"
 
 # erase-owner, as an operator invokes it: alice's upload goes, and get-video stops finding it.
 erased=$(invoke erase-owner events/erase-owner.json)

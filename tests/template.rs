@@ -349,7 +349,8 @@ fn every_setting_the_code_reads_is_set_for_the_functions() {
         assert!(!set.contains(*name), "template.yaml sets the local-only {name}");
     }
     for name in set.iter().filter(|n| n.starts_with("VIDGATE_")) {
-        assert!(vidgate::config::VARIABLES.contains(&name.as_str()), "the code never reads {name}");
+        let read = vidgate::config::VARIABLES.iter().chain(&vidgate::ffmpeg::VARIABLES).any(|v| v == name);
+        assert!(read, "the code never reads {name}");
     }
 }
 
@@ -534,10 +535,20 @@ fn every_function_has_an_event_fixture_that_lambda_http_parses_to_its_route() {
                 let types: Vec<&str> = batch
                     .records
                     .iter()
-                    .filter_map(|r| vidgate::events::lifecycle_event("bucket", r).unwrap())
+                    .flat_map(|r| vidgate::events::lifecycle_event("bucket", r).unwrap())
                     .map(|e| e.detail_type)
                     .collect();
                 assert_eq!(types, ["Video Upload Started", "Video Uploaded"], "{}", path.display());
+            } else if f == Function::Event(vidgate::function::EventFunction::MakeImages) {
+                // An SQS batch whose bodies are the bus's `Video Uploaded` events.
+                let batch: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+                for message in batch.records {
+                    let event: serde_json::Value = serde_json::from_str(&message.body.unwrap()).unwrap();
+                    assert_eq!(event["detail-type"], "Video Uploaded");
+                    assert!(
+                        event["detail"]["id"].as_str().unwrap().parse::<vidgate::domain::VideoId>().is_ok()
+                    );
+                }
             } else if f == Function::Event(vidgate::function::EventFunction::EraseOwner) {
                 serde_json::from_str::<vidgate::events::EraseRequest>(&text).unwrap();
             } else {
@@ -585,6 +596,10 @@ fn statuses_are_listed_as_the_code_has_them() {
                 let named = m.get("name").and_then(|n| n.as_str()) == Some("status");
                 for (k, child) in m {
                     let k = k.as_str();
+                    // An images run's status (pending, ready, failed) is not a video's.
+                    if k == Some("Images") {
+                        continue;
+                    }
                     if k == Some("enum") && (key == Some("status") || named) {
                         out.push(child);
                     }
@@ -665,8 +680,11 @@ fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    let code: Vec<&str> =
-        vidgate::domain::lifecycle::Lifecycle::ALL.iter().map(|l| l.detail_type()).collect();
+    let code: Vec<&str> = vidgate::domain::lifecycle::Lifecycle::ALL
+        .iter()
+        .map(|l| l.detail_type())
+        .chain(vidgate::domain::lifecycle::ImagesLifecycle::ALL.iter().map(|l| l.detail_type()))
+        .collect();
     assert_eq!(listed, code);
     let statuses: Vec<&str> =
         schema["$defs"]["status"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();

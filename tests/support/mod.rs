@@ -219,6 +219,21 @@ impl Stack {
         queues
     }
 
+    /// From now on, uploaded videos get their pictures as in `vidgate-local up`: `Video Uploaded`
+    /// on the local bus → the images rule → its queue → `make-images` with Debian's ffmpeg (call
+    /// [`Stack::publish_lifecycle_events`] too: the events come from the table's stream). Returns
+    /// the images queues. Stopped with the stack.
+    pub async fn make_images(&mut self) -> Queues {
+        let bus = self.app.config.event_bus.clone().expect("the local defaults name a bus");
+        let queues =
+            vidgate_local::images::ensure_images(&self.sdk, &bus, Delivery::default()).await.unwrap();
+        let config = vidgate::ffmpeg::FfmpegConfig::from_env(|_| None).unwrap();
+        let (ffmpeg, _) = vidgate_local::images::ffmpeg(&self.app, config).await.unwrap();
+        let run = vidgate_local::images::run(self.app.clone(), ffmpeg, self.sdk.clone(), queues.clone());
+        self.lifecycle.push(tokio::spawn(run));
+        queues
+    }
+
     /// The functions' configuration and ports as this stack runs them, with DynamoDB
     /// unreachable (a dead endpoint): for a pump whose every event fails.
     pub async fn app_without_dynamodb(&self) -> App {

@@ -33,6 +33,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::sdk::{Failure, classify};
+use vidgate_domain::images::Images;
 use vidgate_domain::time::{self, Timestamp};
 use vidgate_domain::{Change, Owner, QuotaDelta, Status, Video, VideoId};
 use vidgate_uploads::config::Quota;
@@ -178,6 +179,15 @@ impl DynamoVideoStore {
             request = request
                 .expression_attribute_names("#versionId", "versionId")
                 .expression_attribute_values(":versionId", s(version.clone()));
+        }
+        if let Change::Complete { .. } = change {
+            // The images function hears of it from the `Video Uploaded` event.
+            update.push_str(", #images = :images");
+            let value = serde_dynamo::to_attribute_value(Images::pending())
+                .map_err(|e| StoreError::Other(format!("encoding images: {e}")))?;
+            request = request
+                .expression_attribute_names("#images", "images")
+                .expression_attribute_values(":images", value);
         }
         if let Change::Complete { media: Some(media), .. } = change {
             update.push_str(", #media = :media");
@@ -413,6 +423,7 @@ impl VideoStore for DynamoVideoStore {
             .expression_attribute_names("#ownerStatus", OWNER_STATUS)
             .expression_attribute_names("#expiryShard", EXPIRY_SHARD)
             .expression_attribute_names("#metadata", "metadata")
+            .expression_attribute_names("#images", "images")
             .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
             .expression_attribute_values(":from", s(current.status.as_str()))
             .expression_attribute_values(":at", s(time::format(&at)))
@@ -427,11 +438,38 @@ impl VideoStore for DynamoVideoStore {
         }
         // Out of every index: `byOwner` (owner), `byOwnerStatus`, `byExpiry`.
         let update = request
-            .update_expression(format!("{set} REMOVE #owner, #ownerStatus, #expiryShard, #metadata"))
+            .update_expression(format!("{set} REMOVE #owner, #ownerStatus, #expiryShard, #metadata, #images"))
             .build()
             .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
         // Conditioned on `current.status`: what leaving it gives back.
         self.write_change(current, update, current.released_by_delete()).await
+    }
+
+    async fn set_images(
+        &self,
+        current: &Video,
+        rev: u32,
+        images: &Images,
+        at: Timestamp,
+    ) -> Result<Video, StoreError> {
+        let value = serde_dynamo::to_attribute_value(images)
+            .map_err(|e| StoreError::Other(format!("encoding images: {e}")))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("id", s(current.id.to_string()))
+            .update_expression("SET #images = :images, #updatedAt = :at")
+            .condition_expression("#status = :uploaded AND #images.#rev = :rev")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#images", "images")
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_names("#updatedAt", "updatedAt")
+            .expression_attribute_values(":images", value)
+            .expression_attribute_values(":uploaded", s(Status::Uploaded.as_str()))
+            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
+            .expression_attribute_values(":at", s(time::format(&at)))
+            .build()
+            .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+        self.write_change(current, update, None).await
     }
 
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError> {

@@ -464,6 +464,20 @@ impl ObjectStore for S3ObjectStore {
         self.presign_post_at(key, content_type, lengths, expires_in, std::time::SystemTime::now()).await
     }
 
+    async fn put_new(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(object_error)?;
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
         self.delete_versions(key, true).await.map(|_| ())
     }

@@ -34,9 +34,31 @@ pub fn video(owner: &str) -> Video {
         media: None,
         version_id: None,
         stored_bytes: None,
+        images: None,
     }
 }
 
 /// CRC-64/NVME's check value (of `b"123456789"`), the reference every CRC-64 of S3's kind is held
 /// to: the domain's checksums and the CLI's.
 pub const CRC64NVME_OF_123456789: u64 = 0xAE8B14860A799888;
+
+/// What the media reader says of a landscape 1080p H.264 MP4 of `duration_ms`.
+pub fn media(duration_ms: u64) -> crate::media::Media {
+    crate::media::Media {
+        container: "mp4".into(),
+        duration_ms: Some(duration_ms),
+        width: 1920,
+        height: 1080,
+        rotation: 0,
+        display_aspect_ratio: "16:9".into(),
+        frame_rate: Some(30.0),
+        bitrate: None,
+        video_codec: "avc1.640028".into(),
+        audio_codec: None,
+        audio_channels: None,
+        audio_sample_rate: None,
+        faststart: Some(true),
+        browser_playable: true,
+        browsers: crate::media::Browsers::playing("mp4", "avc1.640028", None),
+    }
+}

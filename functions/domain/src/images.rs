@@ -28,9 +28,50 @@ pub const SPRITE_ROWS: u32 = 10;
 pub struct Images {
     pub status: ImagesStatus,
     /// Why they failed (`failed` only).
+    #[serde(default)]
     pub reason: Option<String>,
+    #[serde(default)]
     pub poster: Option<Poster>,
+    #[serde(default)]
     pub storyboard: Option<Storyboard>,
+    /// The moment the owner asked the next poster to show (`pending` after
+    /// `POST /v1/videos/{id}/poster`); none: the default moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster_at: Option<u64>,
+    /// Counts the requests made of the images function: each write of its result is conditioned on
+    /// the count it read, so a slow run can't overwrite what a later request made.
+    #[serde(default)]
+    pub rev: u32,
+}
+
+impl Images {
+    /// What an uploaded video holds until the images function has run.
+    pub fn pending() -> Self {
+        Self {
+            status: ImagesStatus::Pending,
+            reason: None,
+            poster: None,
+            storyboard: None,
+            poster_at: None,
+            rev: 0,
+        }
+    }
+
+    /// A request for a poster at `time_ms`: pending again, what was made before still shown.
+    pub fn request_poster(&self, time_ms: u64) -> Self {
+        Self {
+            status: ImagesStatus::Pending,
+            reason: None,
+            poster_at: Some(time_ms),
+            rev: self.rev.wrapping_add(1),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the images function still has work to do.
+    pub fn is_pending(&self) -> bool {
+        self.status == ImagesStatus::Pending
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +199,33 @@ impl Storyboard {
     }
 }
 
+/// Whether an RGB picture is nearly uniformly black (a fade, a lens cap, a title card's dark
+/// frame): its mean luma under 24 of 255 and 98 % of its pixels within 12 of that mean. Such a
+/// frame makes no poster; the next candidate is tried.
+pub fn nearly_black(rgb: &[u8]) -> bool {
+    let luma: Vec<u32> = rgb
+        .chunks_exact(3)
+        .map(|p| (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000)
+        .collect();
+    if luma.is_empty() {
+        return true;
+    }
+    let mean = luma.iter().sum::<u32>() / luma.len() as u32;
+    let near = luma.iter().filter(|&&l| l.abs_diff(mean) <= 12).count();
+    mean < 24 && near * 100 >= luma.len() * 98
+}
+
+/// The moments tried for a poster, in order: `first`, then on through the video in steps of a
+/// tenth of it, so a black opening or fade is skipped; at most `tries`.
+pub fn poster_candidates(first: u64, duration_ms: Option<u64>, tries: usize) -> Vec<u64> {
+    let mut times = vec![first];
+    if let Some(duration) = duration_ms {
+        let step = duration / 10;
+        times.extend((1..tries as u64).map(|i| first + i * step).take_while(|t| step > 0 && *t < duration));
+    }
+    times
+}
+
 /// `HH:MM:SS.mmm`, as WebVTT writes a cue time.
 fn timestamp(ms: u64) -> String {
     format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
@@ -166,6 +234,25 @@ fn timestamp(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    #[test]
+    fn a_black_frame_is_skipped_and_a_dark_scene_is_not() {
+        assert!(nearly_black(&[0u8; 300]));
+        assert!(nearly_black(&[10u8; 300]));
+        // A dark frame with something in it: a bright square on 10 % of it.
+        let mut scene = vec![8u8; 3000];
+        scene[..300].fill(220);
+        assert!(!nearly_black(&scene));
+        assert!(!nearly_black(&[128u8; 300]));
+    }
+
+    #[test]
+    fn poster_candidates_walk_on_by_tenths_and_stop_at_the_end() {
+        assert_eq!(poster_candidates(1000, Some(10_000), 3), vec![1000, 2000, 3000]);
+        assert_eq!(poster_candidates(9500, Some(10_000), 3), vec![9500]);
+        assert_eq!(poster_candidates(0, None, 3), vec![0]);
+        assert_eq!(poster_candidates(20_000, Some(10_000), 3), vec![20_000]);
+    }
 
     use super::*;
     use crate::media::Browsers;

@@ -23,6 +23,30 @@ pub fn object_key(owner: &Owner, id: &VideoId, extension: &str) -> String {
     format!("{}{id}{extension}", owner_prefix(owner))
 }
 
+/// The top-level prefix of every video's pictures. Outside [`ROOT`], so no upload credential
+/// (scoped to `videos/…`) can write one.
+pub const IMAGES_ROOT: &str = "images";
+
+/// `images/<owner hash>/`: every picture of one owner's videos.
+pub fn owner_images_prefix(owner: &Owner) -> String {
+    format!("{IMAGES_ROOT}/{}", &owner_prefix(owner)[ROOT.len() + 1..])
+}
+
+/// `images/<owner hash>/<video id>/`: one video's poster and sprites, and nothing else.
+pub fn images_prefix(owner: &Owner, id: &VideoId) -> String {
+    format!("{}{id}/", owner_images_prefix(owner))
+}
+
+/// The poster taken at `time_ms`: a new moment is a new key, so no cache serves an old one.
+pub fn poster_key(owner: &Owner, id: &VideoId, time_ms: u64) -> String {
+    format!("{}poster-{time_ms}.jpg", images_prefix(owner, id))
+}
+
+/// Storyboard sprite `n`.
+pub fn sprite_key(owner: &Owner, id: &VideoId, n: u32) -> String {
+    format!("{}storyboard-{n}.jpg", images_prefix(owner, id))
+}
+
 /// The owner prefix (`videos/<hash>/`) a key sits under, if it sits under one and names an
 /// object below it.
 pub fn prefix_of(key: &str) -> Option<&str> {
@@ -54,6 +78,16 @@ mod tests {
         assert!(key.ends_with(&format!("{id}.mp4")));
         assert_eq!(owner_prefix(&alice), owner_prefix(&Owner::new("alice")));
         assert_ne!(owner_prefix(&alice), owner_prefix(&Owner::new("bob")));
+    }
+
+    #[test]
+    fn pictures_sit_under_their_video_apart_from_uploads() {
+        let (alice, id) = (Owner::new("alice"), VideoId::new());
+        let hash = &owner_prefix(&alice)["videos/".len()..];
+        assert_eq!(images_prefix(&alice, &id), format!("images/{hash}{id}/"));
+        assert!(poster_key(&alice, &id, 1500).starts_with(&images_prefix(&alice, &id)));
+        assert!(sprite_key(&alice, &id, 1).ends_with("/storyboard-1.jpg"));
+        assert_eq!(prefix_of(&poster_key(&alice, &id, 0)), None);
     }
 
     #[test]

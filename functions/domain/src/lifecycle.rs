@@ -7,6 +7,7 @@
 //! event uniquely: receivers drop duplicates by it, and stale ones by `updatedAt`.
 
 use super::Status;
+use super::images::{Images, ImagesStatus};
 
 /// The `source` of every vidgate event on the bus.
 pub const SOURCE: &str = "vidgate";
@@ -80,9 +81,61 @@ impl Lifecycle {
     }
 }
 
+/// The images function's news: a video's poster and storyboard are ready, or can't be made.
+/// Unlike a state, these can come again: each poster the owner asks for ends in one more.
+/// `(video id, detail-type, updatedAt)` names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ImagesLifecycle {
+    Ready,
+    Failed,
+}
+
+impl ImagesLifecycle {
+    pub const ALL: [ImagesLifecycle; 2] = [ImagesLifecycle::Ready, ImagesLifecycle::Failed];
+
+    /// The event a record's images going from `old` to `new` means: a run's end, i.e. leaving
+    /// `pending` for `ready` or `failed` (or a run of a later request ending, which bumps `rev`).
+    pub fn of(old: Option<&Images>, new: Option<&Images>) -> Option<ImagesLifecycle> {
+        let new = new?;
+        let event = match new.status {
+            ImagesStatus::Pending => return None,
+            ImagesStatus::Ready => ImagesLifecycle::Ready,
+            ImagesStatus::Failed => ImagesLifecycle::Failed,
+        };
+        match old {
+            Some(old) if old.status == new.status && old.rev == new.rev => None,
+            _ => Some(event),
+        }
+    }
+
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            ImagesLifecycle::Ready => "Video Images Ready",
+            ImagesLifecycle::Failed => "Video Images Failed",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_of_the_images_function_ends_in_one_event_and_a_rewrite_in_none() {
+        let pending = Images::pending();
+        let ready = Images { status: ImagesStatus::Ready, ..pending.clone() };
+        let failed = Images { status: ImagesStatus::Failed, reason: Some("x".into()), ..pending.clone() };
+        assert_eq!(ImagesLifecycle::of(None, Some(&pending)), None);
+        assert_eq!(ImagesLifecycle::of(Some(&pending), Some(&ready)), Some(ImagesLifecycle::Ready));
+        assert_eq!(ImagesLifecycle::of(Some(&pending), Some(&failed)), Some(ImagesLifecycle::Failed));
+        assert_eq!(ImagesLifecycle::of(Some(&ready), Some(&ready)), None);
+        assert_eq!(ImagesLifecycle::of(Some(&ready), None), None);
+        // A chosen poster: pending again, then ready again.
+        let asked = ready.request_poster(1500);
+        assert_eq!(ImagesLifecycle::of(Some(&ready), Some(&asked)), None);
+        let again = Images { status: ImagesStatus::Ready, ..asked.clone() };
+        assert_eq!(ImagesLifecycle::of(Some(&asked), Some(&again)), Some(ImagesLifecycle::Ready));
+    }
 
     #[test]
     fn every_state_has_one_event_and_only_a_change_of_status_is_one() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::checksum::{Checksum, ChecksumAlgorithm};
+use super::images::Images;
 use super::media::Media;
 use super::parts::PartPlan;
 use super::time::{self, Timestamp};
@@ -255,6 +256,10 @@ pub struct Video {
     /// an upload counted against the quota becomes `uploaded`, given back when it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_bytes: Option<u64>,
+    /// Its poster and storyboard: `pending` from the moment it is uploaded until the images
+    /// function has made them (or said why it couldn't).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Images>,
 }
 
 /// A change to one owner's quota counters (`vidgate_uploads::config::Quota` holds the limits).
@@ -322,6 +327,8 @@ impl Video {
         self.status = Status::Deleted;
         self.filename = String::new();
         self.metadata.clear();
+        // The pictures go with the object.
+        self.images = None;
         self.updated_at = at;
         Ok(())
     }
@@ -343,6 +350,8 @@ impl Video {
                 self.stored_bytes = self.quota_bytes.map(|_| *size);
                 self.media = media.clone();
                 self.completed_at = Some(at);
+                // The images function hears of it from the `Video Uploaded` event.
+                self.images = Some(Images::pending());
             }
             Change::Reject { size, etag, reason } => {
                 self.size = Some(*size);
@@ -391,6 +400,7 @@ impl Video {
             media: None,
             version_id: None,
             stored_bytes: None,
+            images: None,
         }
     }
 

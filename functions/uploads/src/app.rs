@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::Config;
 use crate::cdn::UrlSigner;
 use crate::credentials::{self, CredentialIssuer};
+use crate::frames::Frames;
 use crate::objects::ObjectStore;
 use crate::store::VideoStore;
 use crate::store::uploaded::UploadedMemo;
@@ -46,6 +47,48 @@ pub trait Records: Send + Sync {
 pub trait Objects: Records {
     fn objects(&self) -> &dyn ObjectStore;
     fn uploaded(&self) -> &UploadedMemo;
+}
+
+/// Records, objects and a decoder for their pictures (ffmpeg): the images function.
+pub trait Imaging: Objects {
+    fn frames(&self) -> &dyn Frames;
+}
+
+/// An app that can also decode frames ([`Imaging`]).
+#[derive(Clone)]
+pub struct WithFrames<A> {
+    pub app: A,
+    pub frames: Arc<dyn Frames>,
+}
+
+impl<A: Records> Records for WithFrames<A> {
+    fn config(&self) -> &Config {
+        self.app.config()
+    }
+
+    fn videos(&self) -> &dyn VideoStore {
+        self.app.videos()
+    }
+
+    fn cdn(&self) -> Option<&UrlSigner> {
+        self.app.cdn()
+    }
+}
+
+impl<A: Objects> Objects for WithFrames<A> {
+    fn objects(&self) -> &dyn ObjectStore {
+        self.app.objects()
+    }
+
+    fn uploaded(&self) -> &UploadedMemo {
+        self.app.uploaded()
+    }
+}
+
+impl<A: Objects> Imaging for WithFrames<A> {
+    fn frames(&self) -> &dyn Frames {
+        self.frames.as_ref()
+    }
 }
 
 /// Records and temporary credentials (STS).
@@ -98,6 +141,11 @@ impl App<NotWired, NotWired> {
 }
 
 impl<O, C> App<O, C> {
+    /// This app with a frame decoder: what the images function holds.
+    pub fn with_frames(self, frames: Arc<dyn Frames>) -> WithFrames<Self> {
+        WithFrames { app: self, frames }
+    }
+
     /// Playback URLs signed for the CDN by `signer` (from `vidgate_aws::cdn::load_signer`).
     pub fn with_cdn(mut self, signer: Option<UrlSigner>) -> Self {
         self.cdn = signer.map(Arc::new);

@@ -73,7 +73,9 @@ pub async fn erase_owner(app: &impl Objects, owner: &Owner, limit: u32) -> Resul
         // object written with prefix-scoped credentials whose event never came.
         let prefix = keys::owner_prefix(owner);
         let (objects, uploads) = app.objects().clear_prefix(&prefix).await?;
-        erasure.unrecorded_objects = objects;
+        // And pictures of videos no record shows (a delete that died before removing them).
+        let (pictures, _) = app.objects().clear_prefix(&keys::owner_images_prefix(owner)).await?;
+        erasure.unrecorded_objects = objects + pictures;
         erasure.unrecorded_uploads = uploads;
         app.videos().forget_owner(owner, &prefix).await?;
         erasure.done = true;

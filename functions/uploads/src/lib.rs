@@ -1,7 +1,8 @@
 //! vidgate's use cases, each a function over the ports it needs (see [`app`]):
 //! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`erase_owner`], [`grant`] /
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
-//! [`record_arrival`] (an object S3 says was created) and [`expire`] (the sweeper). Whichever
+//! [`record_arrival`] (an object S3 says was created), [`expire`] (the sweeper) and
+//! [`make_images`] (a video's poster and storyboard). Whichever
 //! path records an arrived object reads its header with [`probe`] (media facts, or why it is not
 //! a video vidgate can read).
 //!
@@ -10,6 +11,7 @@
 //! - [`app`]: what a function holds, [`Config`] and exactly the ports it uses, as capabilities
 //!   ([`app::Records`], [`app::Objects`], [`app::Credentials`]);
 //! - the ports: [`store`] (records), [`objects`] (S3), [`credentials`] (STS), [`bus`] (events),
+//!   [`frames`] (pictures decoded out of a video),
 //!   each a narrow trait; their in-memory fakes and fixtures are behind the `test-util` feature,
 //!   their AWS adapters in `vidgate-aws`;
 //! - [`config`]: typed settings parsed once at Init; [`cdn`]: the CloudFront URL signer.
@@ -23,6 +25,7 @@ pub mod bus;
 pub mod cdn;
 pub mod config;
 pub mod credentials;
+pub mod frames;
 pub mod objects;
 pub mod store;
 
@@ -35,6 +38,7 @@ mod error;
 mod expire;
 mod finish;
 mod grant;
+mod images;
 mod parts;
 mod probe;
 mod settle;
@@ -49,6 +53,7 @@ pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
+pub use images::{ImagesRun, POSTER_TRIES, make_images};
 pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedPart, SignedParts, list_parts, sign_parts};
 pub use probe::{Probe, probe};
 pub use start::{PutTarget, Started, post_target, put_target, start};

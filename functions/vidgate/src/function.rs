@@ -78,6 +78,7 @@ functions! {
         ExpireUploads = "expire-uploads", unwind;
         PublishEvents = "publish-events", abort;
         EraseOwner = "erase-owner", abort;
+        MakeImages = "make-images", abort;
     }
 }
 

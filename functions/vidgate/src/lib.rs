@@ -10,6 +10,8 @@
 //!   reply shapes), [`view`] (a video as callers and events see it), [`function`] (the one list
 //!   of functions), [`telemetry`];
 //! - `vidgate-aws` ([`aws`]): the AWS adapters of the ports and the one `SdkConfig`;
+//! - `vidgate-ffmpeg` ([`ffmpeg`]): the frame decoder, ffmpeg reading videos through bounded
+//!   ranged GETs;
 //! - `vidgate-uploads` ([`uploads`]): the use cases over narrow ports, [`Config`], [`App`];
 //! - `vidgate-domain` ([`domain`]): the rules, with no AWS or Lambda crate.
 //!
@@ -25,6 +27,7 @@ pub mod view;
 
 pub use vidgate_aws as aws;
 pub use vidgate_domain as domain;
+pub use vidgate_ffmpeg as ffmpeg;
 pub use vidgate_uploads as uploads;
 pub use vidgate_uploads::{App, Config, app, bus, cdn, config, credentials, objects, store};
 

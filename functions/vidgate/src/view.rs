@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
+use crate::domain::images::{Images, ImagesStatus, Poster, Storyboard};
 use crate::domain::media::Media;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{Status, UploadMethod, Video, VideoId};
@@ -43,6 +44,29 @@ pub struct VideoView<'a> {
     /// What the container's header says (`null` until uploaded, and for containers vidgate
     /// doesn't read: AVI, MPEG, Ogg, FLV, ASF).
     pub media: Option<&'a Media>,
+    /// Its poster and storyboard (`null` until it is uploaded).
+    pub images: Option<ImagesView<'a>>,
+}
+
+/// `Video.images`: what was made, and what is being made. The URLs come from playback.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagesView<'a> {
+    pub status: ImagesStatus,
+    pub reason: Option<&'a str>,
+    pub poster: Option<&'a Poster>,
+    pub storyboard: Option<&'a Storyboard>,
+}
+
+impl<'a> From<&'a Images> for ImagesView<'a> {
+    fn from(i: &'a Images) -> Self {
+        Self {
+            status: i.status,
+            reason: i.reason.as_deref(),
+            poster: i.poster.as_ref(),
+            storyboard: i.storyboard.as_ref(),
+        }
+    }
 }
 
 impl<'a> From<&'a Video> for VideoView<'a> {
@@ -68,6 +92,7 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             checksum_algorithm: v.checksum_algorithm,
             checksum: v.checksum.as_ref(),
             media: v.media.as_deref(),
+            images: v.images.as_ref().map(ImagesView::from),
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct MemoryObjectStore {
     unavailable: AtomicBool,
     /// Keys whose reads fail: S3 won't serve them (`true`: SSE-C, archive class) or just fail.
     poisoned: Mutex<HashMap<String, bool>>,
+    /// Bytes `get_range` has answered with, and how many times.
+    served: AtomicU64,
+    reads: AtomicU64,
 }
 
 impl MemoryObjectStore {
@@ -115,6 +118,21 @@ impl MemoryObjectStore {
         let next = self.next_id.fetch_add(1, Ordering::SeqCst);
         self.lock().write(key, info, bytes, next);
         etag
+    }
+
+    /// Bytes ranged reads have answered with so far, and in how many reads.
+    pub fn served(&self) -> (u64, u64) {
+        (self.served.load(Ordering::Relaxed), self.reads.load(Ordering::Relaxed))
+    }
+
+    /// Every key holding an object.
+    pub fn keys(&self) -> Vec<String> {
+        self.lock().objects.keys().cloned().collect()
+    }
+
+    /// The current object's bytes at `key`.
+    pub fn bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.lock().current(key).map(|(_, bytes)| bytes.clone())
     }
 
     /// The version ids S3 keeps for `key`, oldest first.
@@ -238,6 +256,15 @@ impl ObjectStore for MemoryObjectStore {
             url: "memory://bucket/".into(),
             fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         })
+    }
+
+    async fn put_new(&self, key: &str, _content_type: &str, body: Vec<u8>) -> Result<(), ObjectError> {
+        self.check()?;
+        if self.lock().current(key).is_some() {
+            return Err(ObjectError::AlreadyExists);
+        }
+        self.put_object(key, body);
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
@@ -388,6 +415,8 @@ impl ObjectStore for MemoryObjectStore {
         .ok_or(ObjectError::NoSuchKey)?;
         let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
         let end = usize::try_from(end).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());
+        self.served.fetch_add((end.max(start) - start) as u64, Ordering::Relaxed);
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(bytes[start..end.max(start)].to_vec())
     }
 

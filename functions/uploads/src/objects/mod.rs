@@ -143,6 +143,10 @@ pub trait ObjectStore: Send + Sync {
         expires_in: Duration,
     ) -> Result<PostForm, ObjectError>;
 
+    /// Writes a small object the server made (a poster, a sprite) only if none exists at `key`
+    /// (`If-None-Match: *`; `AlreadyExists` otherwise): what is there is never replaced.
+    async fn put_new(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), ObjectError>;
+
     /// Deletes the object at `key` with every version of it a versioned bucket keeps, so no
     /// byte of it stays (nothing there is no error).
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;

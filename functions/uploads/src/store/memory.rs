@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
 use crate::config::Quota;
+use vidgate_domain::images::Images;
 use vidgate_domain::time::Timestamp;
 use vidgate_domain::{Change, Owner, Status, Video, VideoId};
 
@@ -126,6 +127,24 @@ impl VideoStore for MemoryVideoStore {
         let delta = video.released_by_delete();
         video.bury(at).map_err(|_| StoreError::ConditionFailed)?;
         self.count(&video.owner, delta);
+        Ok(video.clone())
+    }
+
+    async fn set_images(
+        &self,
+        current: &Video,
+        rev: u32,
+        images: &Images,
+        at: Timestamp,
+    ) -> Result<Video, StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
+        if video.status != Status::Uploaded || video.images.as_ref().map(|i| i.rev) != Some(rev) {
+            return Err(StoreError::ConditionFailed);
+        }
+        video.images = Some(images.clone());
+        video.updated_at = at;
         Ok(video.clone())
     }
 

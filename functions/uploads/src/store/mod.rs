@@ -7,6 +7,7 @@ pub mod uploaded;
 use async_trait::async_trait;
 
 use crate::config::Quota;
+use vidgate_domain::images::Images;
 use vidgate_domain::time::Timestamp;
 use vidgate_domain::{Change, Owner, Status, Video, VideoId};
 
@@ -98,6 +99,17 @@ pub trait VideoStore: Send + Sync {
     /// quota share back in the same write. Tombstones carry no index attribute: no listing sees
     /// them. `ConditionFailed` when the record changed (read it again) or is already deleted.
     async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError>;
+
+    /// Replaces the images of an `uploaded` record whose images are still at request `rev` (the
+    /// one the caller is answering); returns the new record. `ConditionFailed` when the video was
+    /// deleted meanwhile, or a later request was made.
+    async fn set_images(
+        &self,
+        current: &Video,
+        rev: u32,
+        images: &Images,
+        at: Timestamp,
+    ) -> Result<Video, StoreError>;
 
     /// Up to `limit` `uploading` records of expiry shard `shard` whose deadline is before `now`.
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError>;

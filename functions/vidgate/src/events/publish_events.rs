@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::aws::dynamodb::{is_video_id, video_from_image};
 use crate::bus::{BusEvent, EventBus, MAX_EVENTS_PER_CALL};
-use crate::domain::lifecycle::{Lifecycle, SOURCE};
+use crate::domain::lifecycle::{ImagesLifecycle, Lifecycle, SOURCE};
 use crate::domain::{Status, Video};
 use crate::view::VideoView;
 
@@ -33,16 +33,17 @@ pub struct LifecycleDetail<'a> {
     pub previous_status: Option<Status>,
 }
 
-/// The event a stream record means, if any: `Ok(None)` for items that are no video (quota and
-/// prefix items) and changes that enter no new state.
-pub fn lifecycle_event(bucket: &str, record: &EventRecord) -> Result<Option<BusEvent>, String> {
+/// The events a stream record means, in order: the state the video entered, and the end of an
+/// images run. None for items that are no video (quota and prefix items) and for changes that
+/// are neither.
+pub fn lifecycle_event(bucket: &str, record: &EventRecord) -> Result<Vec<BusEvent>, String> {
     let change = &record.change;
     let id = match change.keys.get("id") {
         Some(serde_dynamo::AttributeValue::S(id)) => id.as_str(),
         _ => return Err(format!("record {} has no string id key", record.event_id)),
     };
     if !is_video_id(id) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let image = |item: &serde_dynamo::Item| -> Result<Option<Video>, String> {
         if item.is_empty() {
@@ -51,21 +52,28 @@ pub fn lifecycle_event(bucket: &str, record: &EventRecord) -> Result<Option<BusE
         video_from_image(item.clone()).map(Some).map_err(|e| format!("video {id}: {e}"))
     };
     let old = image(&change.old_image)?;
-    let Some(new) = image(&change.new_image)? else { return Ok(None) };
+    let Some(new) = image(&change.new_image)? else { return Ok(Vec::new()) };
     let previous = old.as_ref().map(|v| v.status);
-    let Some(lifecycle) = Lifecycle::of(previous, Some(new.status)) else { return Ok(None) };
+    let status = Lifecycle::of(previous, Some(new.status)).map(Lifecycle::detail_type);
+    let images = ImagesLifecycle::of(old.as_ref().and_then(|v| v.images.as_ref()), new.images.as_ref())
+        .map(ImagesLifecycle::detail_type);
     let detail = LifecycleDetail {
         video: VideoView::from(&new),
         owner: new.owner.as_str(),
         previous_status: previous,
     };
-    Ok(Some(BusEvent {
-        source: SOURCE,
-        detail_type: lifecycle.detail_type(),
-        detail: serde_json::to_string(&detail).map_err(|e| format!("video {id}: {e}"))?,
-        time: new.updated_at,
-        resources: vec![format!("arn:aws:s3:::{bucket}/{}", new.key)],
-    }))
+    let detail = serde_json::to_string(&detail).map_err(|e| format!("video {id}: {e}"))?;
+    Ok([status, images]
+        .into_iter()
+        .flatten()
+        .map(|detail_type| BusEvent {
+            source: SOURCE,
+            detail_type,
+            detail: detail.clone(),
+            time: new.updated_at,
+            resources: vec![format!("arn:aws:s3:::{bucket}/{}", new.key)],
+        })
+        .collect())
 }
 
 fn failure(sequence_number: &str) -> DynamoDbEventResponse {
@@ -86,8 +94,7 @@ pub async fn publish_events(bus: &dyn EventBus, bucket: &str, batch: DynamoDbEve
     for record in &batch.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone());
         match lifecycle_event(bucket, record) {
-            Ok(Some(event)) => pending.push((sequence, event)),
-            Ok(None) => {}
+            Ok(events) => pending.extend(events.into_iter().map(|e| (sequence.clone(), e))),
             Err(why) => {
                 tracing::error!(sequence, error = why, "a stream record that is no video record");
                 unreadable = Some(sequence);
@@ -211,6 +218,40 @@ mod tests {
             serde_json::from_str::<Value>(&published[0].detail).unwrap()["previousStatus"],
             Value::Null
         );
+    }
+
+    #[tokio::test]
+    async fn an_images_run_ending_is_its_own_event_and_a_rewrite_is_none() {
+        use crate::domain::images::{Images, ImagesStatus};
+        let bus = MemoryBus::new();
+        let started = video(Status::Uploading);
+        let uploaded = Video { status: Status::Uploaded, images: Some(Images::pending()), ..started.clone() };
+        let ready = Video {
+            images: Some(Images { status: ImagesStatus::Ready, ..Images::pending() }),
+            ..uploaded.clone()
+        };
+        let broken = Video {
+            images: Some(Images {
+                status: ImagesStatus::Failed,
+                reason: Some("no".into()),
+                ..Images::pending()
+            }),
+            ..uploaded.clone()
+        };
+        let records = vec![
+            record(1, Some(&started), Some(&uploaded)),
+            record(2, Some(&uploaded), Some(&ready)),
+            record(3, Some(&ready), Some(&ready)),
+            record(4, Some(&uploaded), Some(&broken)),
+        ];
+        let reply = publish_events(&bus, "videos-bucket", batch(records)).await;
+        assert!(failed(&reply).is_empty());
+        let published = bus.published();
+        let types: Vec<&str> = published.iter().map(|e| e.detail_type).collect();
+        assert_eq!(types, ["Video Uploaded", "Video Images Ready", "Video Images Failed"]);
+        let detail: Value = serde_json::from_str(&published[1].detail).unwrap();
+        assert_eq!(detail["images"]["status"], "ready");
+        assert!(detail["images"].get("rev").is_none(), "{detail}");
     }
 
     #[tokio::test]

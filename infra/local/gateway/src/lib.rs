@@ -14,6 +14,8 @@
 //! - [`lifecycle`]: lifecycle events along the template's path: the table's stream → the
 //!   `publish-events` function → an EventBridge bus (moto's) → the webhook in
 //!   `VIDGATE_EVENTS_WEBHOOK`, with an API destination's retries and dead-letter queue.
+//! - [`images`]: posters and storyboards along the template's path: `Video Uploaded` on the bus →
+//!   a queue → the `make-images` function, with Debian's ffmpeg.
 //! - [`cdn`]: a local CloudFront under `/cdn` on the API's port: signed URLs checked as
 //!   CloudFront checks them, then ranges from the local S3.
 //! - [`config`]: the local stack's defaults (bucket, table, secrets, role, bus), one list.
@@ -31,6 +33,7 @@ pub mod bootstrap;
 pub mod cdn;
 pub mod config;
 pub mod gateway;
+pub mod images;
 pub mod jwt;
 pub mod lifecycle;
 pub mod moto;

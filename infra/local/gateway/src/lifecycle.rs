@@ -129,29 +129,39 @@ pub async fn ensure_bus(
         .send()
         .await
         .map_err(|e| sqs_error("setting the webhook queue's redrive policy", e))?;
-    let put_rule = events
-        .put_rule()
-        .name(RULE)
-        .event_bus_name(bus)
-        .event_pattern(json!({ "source": [vidgate::domain::lifecycle::SOURCE] }).to_string())
-        .send()
-        .await;
-    put_rule.map_err(|e| format!("rule {RULE}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    let pattern = json!({ "source": [vidgate::domain::lifecycle::SOURCE] });
+    route_to_queue(&events, bus, RULE, &pattern, "webhook", &queue_arn).await?;
+    let account = queue_arn.split(':').nth(4).unwrap_or_default().to_owned();
+    Ok(Some(WebhookQueues { events: queue, dead_letters, account }))
+}
+
+/// Puts rule `rule` on `bus` with `pattern`, targeting the queue `queue_arn` (target `id`): what
+/// the template's rules with SQS targets are. Safe to run again.
+pub(crate) async fn route_to_queue(
+    events: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    rule: &str,
+    pattern: &Value,
+    id: &str,
+    queue_arn: &str,
+) -> Result<(), String> {
+    let put_rule =
+        events.put_rule().name(rule).event_bus_name(bus).event_pattern(pattern.to_string()).send().await;
+    put_rule.map_err(|e| format!("rule {rule}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
     let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("webhook")
-        .arn(&queue_arn)
+        .id(id)
+        .arn(queue_arn)
         .build()
         .map_err(|e| e.to_string())?;
     events
         .put_targets()
-        .rule(RULE)
+        .rule(rule)
         .event_bus_name(bus)
         .targets(target)
         .send()
         .await
-        .map_err(|e| format!("target of {RULE}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
-    let account = queue_arn.split(':').nth(4).unwrap_or_default().to_owned();
-    Ok(Some(WebhookQueues { events: queue, dead_letters, account }))
+        .map_err(|e| format!("target of {rule}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+    Ok(())
 }
 
 /// The DynamoDB Streams API of moto, as JSON: the reader hands the function records in the very

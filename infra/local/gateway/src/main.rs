@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;
+use vidgate::ffmpeg::FfmpegConfig;
 use vidgate::telemetry;
 use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::throttle::Throttles;
 use vidgate_local::{bootstrap, cdn};
-use vidgate_local::{lifecycle, notifications};
+use vidgate_local::{images, lifecycle, notifications};
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
 
@@ -34,6 +35,9 @@ Environment (all optional):
   VIDGATE_EVENT_MAX_RECEIVES, VIDGATE_EVENT_VISIBILITY_SECS
                           deliveries of an S3 event before the dead-letter queue (5), and seconds
                           before a failed one comes back (90): the template's
+  VIDGATE_FFMPEG          the ffmpeg make-images runs (ffmpeg on PATH: Debian's, from infra/local/setup)
+  VIDGATE_IMAGES_SECONDS, VIDGATE_IMAGES_MAX_READ_BYTES, VIDGATE_IMAGES_MEMORY_MB
+                          one video's bounds in make-images (120 s, 512 MiB, 640 MB): the template's
   VIDGATE_BUCKET, VIDGATE_TABLE and every other VIDGATE_* setting of the functions";
 
 fn env(name: &str) -> Option<String> {
@@ -142,7 +146,11 @@ async fn up() -> Result<(), String> {
     let local_cdn =
         cdn_keys.as_ref().map(|keys| cdn::LocalCdn::new(keys, bootstrap::s3_client(&sdk), &bucket));
     let app = vidgate::aws::app(config, &sdk).with_cdn(signer);
+    let images_queues = images::ensure_images(&sdk, &bus, delivery).await?;
+    let (ffmpeg, ffmpeg_version) = images::ffmpeg(&app, FfmpegConfig::from_env(env)?).await?;
     tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
+    // What the images rule, its queue and make-images do in AWS.
+    tokio::spawn(images::run(app.clone(), ffmpeg, sdk.clone(), images_queues));
     // What the table's stream, publish-events and the webhook rule do in AWS.
     tokio::spawn(lifecycle::read_stream(
         sdk.clone(),
@@ -172,6 +180,7 @@ async fn up() -> Result<(), String> {
     }
     println!("vidgate local API: {api}");
     println!("vidgate local AWS endpoint: {}", aws.endpoint());
+    println!("vidgate local images: {ffmpeg_version}");
     match &cdn_keys {
         Some(keys) => {
             println!("vidgate local CDN: {} (key pair {})", keys.settings.url, keys.settings.key_pair_id)

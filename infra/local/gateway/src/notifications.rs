@@ -164,12 +164,28 @@ fn sqs_event(
 /// Plays the event source mapping on `queues.events`, forever: receives up to 10 messages, runs
 /// `on-object-created` on them as one batch, deletes those it did not name as failed.
 pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
+    consume(sdk, queues.events, 10, |event| {
+        let app = app.clone();
+        async move { vidgate::events::on_object_created(&app, event).await }
+    })
+    .await
+}
+
+/// Plays an SQS event source mapping on `queue`, forever: receives up to `batch` messages, hands
+/// them to `function` as one batch, deletes those it did not name as failed (the rest come back
+/// after the visibility timeout, and after the redrive policy's count go to the dead-letter
+/// queue, as in AWS).
+pub async fn consume<F, Fut>(sdk: SdkConfig, queue: String, batch: i32, function: F)
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let arn = loop {
-        match queue_arn(&sqs, &queues.events).await {
+        match queue_arn(&sqs, &queue).await {
             Ok(arn) => break arn,
             Err(e) => {
-                tracing::warn!(error = e, "reading the event queue");
+                tracing::warn!(error = e, queue, "reading a queue");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -177,8 +193,8 @@ pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
     loop {
         let received = sqs
             .receive_message()
-            .queue_url(&queues.events)
-            .max_number_of_messages(10)
+            .queue_url(&queue)
+            .max_number_of_messages(batch)
             .wait_time_seconds(1)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
@@ -186,7 +202,7 @@ pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "reading S3 notifications");
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), queue, "reading a queue");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -201,7 +217,7 @@ pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
                 continue;
             }
         };
-        let reply = vidgate::events::on_object_created(&app, event).await;
+        let reply = function(event).await;
         for message in &messages {
             let failed = reply
                 .batch_item_failures
@@ -211,10 +227,9 @@ pub async fn pump(app: App, sdk: SdkConfig, queues: Queues) {
                 continue;
             }
             if let Some(receipt) = message.receipt_handle()
-                && let Err(e) =
-                    sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
+                && let Err(e) = sqs.delete_message().queue_url(&queue).receipt_handle(receipt).send().await
             {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a notification");
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), queue, "deleting a message");
             }
         }
     }
