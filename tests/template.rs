@@ -410,7 +410,12 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
         (&Value::from("Allow"), &Value::from("cloudfront.amazonaws.com"))
     );
     assert_eq!(strings(&cdn["Action"]), ["s3:GetObject", "s3:GetObjectVersion"]);
-    assert!(str_of(&cdn["Resource"]).unwrap().ends_with("/videos/*"));
+    // Videos and their pictures; nothing else of the bucket.
+    let resources: Vec<&str> =
+        cdn["Resource"].as_sequence().unwrap().iter().map(|r| str_of(r).unwrap()).collect();
+    assert!(
+        resources.len() == 2 && resources[0].ends_with("/videos/*") && resources[1].ends_with("/images/*")
+    );
     let source = str_of(&cdn["Condition"]["StringEquals"]["AWS:SourceArn"]).unwrap();
     assert!(source.ends_with(":distribution/${CdnDistribution}"), "{source}");
     assert_eq!(

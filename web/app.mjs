@@ -19,6 +19,9 @@ let videos = [];
 /// Keys Uppy finished sending whose record is not final yet: the S3 event records them a moment
 /// later (and, for keys under the caller's prefix, creates the record), so the list looks again.
 const arriving = new Set();
+/// Playback replies by video id (the stream, poster and storyboard URLs, one lifetime), kept
+/// while they are good for another minute and the images they name are the current ones.
+const playbacks = new Map();
 
 const REFUSED_TOKEN = 'The API refused your token: it has expired or is not one this API accepts. Sign in again.';
 const UNREACHABLE = `Can't reach the vidgate API at ${api}. Is it running? (Locally: infra/local/up.)`;
@@ -237,16 +240,50 @@ function button(className, label, onClick) {
   return b;
 }
 
-/// The poster's place: the video's picture once vidgate makes posters, a mark until then.
+/// Which images a playback reply's URLs are of: a new poster needs a new reply.
+function imagesKey(v) {
+  const i = v?.images;
+  return i ? `${i.status}:${i.poster?.timeMs ?? ''}:${i.storyboard?.count ?? ''}` : '';
+}
+
+/// The video's playback reply, from the cache or the API.
+async function playbackOf(v) {
+  const hit = playbacks.get(v.id);
+  if (hit && hit.key === imagesKey(v) && hit.expires - Date.now() > 60_000) return hit;
+  const reply = await call('POST', `/v1/videos/${v.id}/playback`);
+  const entry = { ...reply, key: imagesKey(v), expires: Date.parse(reply.expiresAt) };
+  playbacks.set(v.id, entry);
+  return entry;
+}
+
+/// The poster's place: the video's picture once vidgate has made it, a mark until then.
 function thumb(video) {
   const td = cell('thumb');
   const poster = document.createElement('div');
   poster.className = 'poster';
-  const url = video?.poster?.url;
-  if (url) poster.style.backgroundImage = `url("${encodeURI(url)}")`;
-  else poster.textContent = '▶';
+  const cached = video && playbacks.get(video.id);
+  const url = cached?.key === imagesKey(video) ? cached.posterUrl : null;
+  if (url) poster.style.backgroundImage = `url("${url}")`;
+  else poster.textContent = video?.images?.status === 'pending' ? '…' : '▶';
   td.append(poster);
   return td;
+}
+
+/// Fetches the poster URLs the list lacks (one playback call per video, then cached), and puts
+/// each poster in its row.
+async function fillPosters() {
+  for (const v of videos) {
+    if (v.images?.status !== 'ready' || !v.images.poster) continue;
+    const cached = playbacks.get(v.id);
+    if (cached?.key === imagesKey(v) && cached.expires - Date.now() > 60_000) continue;
+    try {
+      await playbackOf(v);
+    } catch {
+      continue; // The list still shows the mark; the next refresh tries again.
+    }
+    const td = document.querySelector(`#videos tr[data-id="${CSS.escape(v.id)}"] td.thumb`);
+    td?.replaceWith(thumb(v));
+  }
 }
 
 /// A file Uppy is sending: its progress, and a Cancel that stops it (Uppy aborts the upload in S3).
@@ -325,8 +362,12 @@ async function refresh() {
     ({ videos } = await call('GET', '/v1/videos?limit=50'));
     render();
     for (const v of videos) if (v.status !== 'uploading') arriving.delete(v.key);
-    // S3 events finish uploads a moment after the last request: look again while any is open.
-    if (arriving.size > 0 || videos.some((v) => v.status === 'uploading')) refreshTimer = setTimeout(refresh, 1000);
+    // S3 events finish uploads a moment after the last request, and posters follow a moment
+    // later: look again while any is on its way.
+    if (arriving.size > 0 || videos.some((v) => v.status === 'uploading' || v.images?.status === 'pending')) {
+      refreshTimer = setTimeout(refresh, 1000);
+    }
+    await fillPosters();
   } catch (e) {
     showError(e.message);
   }
@@ -339,6 +380,8 @@ function stopPlayer() {
   player.removeAttribute('poster');
   player.load();
   player.classList.add('hidden');
+  $('scrub').classList.add('hidden');
+  cues = [];
   delete player.dataset.id;
   $('now-playing').textContent = '';
 }
@@ -360,7 +403,7 @@ async function deleteVideo(video, control) {
 
 async function playVideo(video) {
   try {
-    const { url } = await call('POST', `/v1/videos/${video.id}/playback`);
+    const { url, posterUrl, storyboardUrl } = await playbackOf(video);
     const player = $('player');
     // The box takes the video's shape before its first frame: the recorded aspect, turned by
     // the rotation the browser will apply.
@@ -371,9 +414,10 @@ async function playVideo(video) {
     } else {
       player.style.aspectRatio = '';
     }
-    if (video.poster?.url) player.poster = video.poster.url;
+    if (posterUrl) player.poster = posterUrl;
     else player.removeAttribute('poster');
     player.src = url;
+    loadStoryboard(storyboardUrl, video.media?.durationMs);
     player.dataset.id = video.id;
     player.classList.remove('hidden');
     $('now-playing').textContent = `Playing ${video.filename}`;
@@ -384,6 +428,71 @@ async function playVideo(video) {
     showError(e.message);
   }
 }
+
+/// The storyboard's cues: `{ start, end, url, x, y, w, h }`, times in seconds.
+let cues = [];
+let duration = 0;
+
+/// WebVTT cues whose payload is `<sprite URL>#xywh=x,y,w,h` (what vidgate's storyboard.vtt holds).
+function parseStoryboard(text) {
+  const seconds = (t) => t.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+  const parsed = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const lines = block.split(/\r?\n/);
+    const timing = lines.findIndex((l) => l.includes('-->'));
+    if (timing < 0 || !lines[timing + 1]) continue;
+    const [from, to] = lines[timing].split('-->').map((t) => seconds(t.trim()));
+    const [url, xywh] = lines[timing + 1].split('#xywh=');
+    const [x, y, w, h] = (xywh ?? '').split(',').map(Number);
+    if (url && [x, y, w, h].every(Number.isFinite)) parsed.push({ start: from, end: to, url, x, y, w, h });
+  }
+  return parsed;
+}
+
+/// Loads the seek previews of the playing video: the bar under the player shows the picture at
+/// the moment under a finger or the pointer, and a tap or click seeks there.
+async function loadStoryboard(url, durationMs) {
+  cues = [];
+  $('scrub').classList.add('hidden');
+  if (!url || !durationMs) return;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return;
+    cues = parseStoryboard(await response.text());
+    duration = durationMs / 1000;
+    $('scrub').classList.toggle('hidden', cues.length === 0);
+  } catch {
+    // Playback goes on without previews.
+  }
+}
+
+function scrubTime(event) {
+  const bar = $('scrub').getBoundingClientRect();
+  const x = Math.min(Math.max(event.clientX - bar.left, 0), bar.width);
+  return { x, time: (x / bar.width) * duration };
+}
+
+function preview(event) {
+  const { x, time } = scrubTime(event);
+  const cue = cues.find((c) => time >= c.start && time < c.end) ?? cues[cues.length - 1];
+  const box = $('preview');
+  if (!cue) return box.classList.add('hidden');
+  box.style.width = `${cue.w}px`;
+  box.style.height = `${cue.h}px`;
+  box.style.backgroundImage = `url("${cue.url}")`;
+  box.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+  const bar = $('scrub').getBoundingClientRect();
+  box.style.left = `${Math.min(Math.max(x - cue.w / 2, 0), Math.max(bar.width - cue.w, 0))}px`;
+  box.dataset.time = String(cue.start);
+  box.classList.remove('hidden');
+}
+
+$('scrub').addEventListener('pointermove', preview);
+$('scrub').addEventListener('pointerdown', preview);
+$('scrub').addEventListener('pointerleave', () => $('preview').classList.add('hidden'));
+$('scrub').addEventListener('click', (event) => {
+  $('player').currentTime = scrubTime(event).time;
+});
 
 $('signin').addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -282,6 +282,17 @@ impl Api {
     }
 
     /// The playback URL: a CloudFront signed URL, or the stream route's with a playback token.
+    /// The playback reply: `url`, `expiresAt`, `posterUrl`, `storyboardUrl`.
+    pub async fn playback_urls(&self, id: &str) -> Result<Value> {
+        self.call_some(Method::POST, &format!("/v1/videos/{id}/playback"), None).await
+    }
+
+    /// Asks for the poster at `time_ms`; returns the video (its images `pending`).
+    pub async fn set_poster(&self, id: &str, time_ms: u64) -> Result<Video> {
+        let body = serde_json::json!({ "timeMs": time_ms });
+        video(self.call_some(Method::POST, &format!("/v1/videos/{id}/poster"), Some(&body)).await?)
+    }
+
     pub async fn playback(&self, id: &str) -> Result<String> {
         let reply: Value = self.call_some(Method::POST, &format!("/v1/videos/{id}/playback"), None).await?;
         reply["url"].as_str().map(str::to_owned).ok_or_else(|| CliError::Api {

@@ -60,6 +60,14 @@ const DYNAMODB_PER_MILLION_WRITES: f64 = 0.625;
 const DYNAMODB_PER_MILLION_READS: f64 = 0.125;
 const EVENTBRIDGE_PER_MILLION: f64 = 1.00;
 const SQS_PER_MILLION: f64 = 0.40;
+// make-images per video, from infra/bench/images (docs/performance.md): a poster, then one tile
+// per second of video up to 200; 1,024 MB; bytes stored; GETs of 64 KiB blocks and runs.
+const IMAGES_POSTER_SECONDS: f64 = 0.3;
+const IMAGES_TILE_SECONDS: f64 = 0.15;
+const IMAGES_GB: f64 = 1.0;
+const IMAGES_POSTER_BYTES: f64 = 100_000.0;
+const IMAGES_TILE_BYTES: f64 = 2_500.0;
+const IMAGES_GETS_PER_TILE: f64 = 2.5;
 
 // Default quotas.
 const API_ACCOUNT_RPS: f64 = 10_000.0;
@@ -224,6 +232,11 @@ pub fn model(shape: &Shape, cdn: bool) -> Report {
     let peak_replies = peak_bytes / RANGE_CAP;
     let peak_sessions = peak_viewers / (shape.session_minutes * 60.0);
 
+    // Pictures: one make-images run per upload (Video Uploaded → SQS); its tiles, one a second.
+    let duration_seconds = shape.mean_size * 8.0 / shape.bitrate;
+    let tiles = duration_seconds.ceil().clamp(1.0, 200.0);
+    let image_seconds = IMAGES_POSTER_SECONDS + IMAGES_TILE_SECONDS * tiles;
+
     let mut lines = Vec::new();
     let mut add =
         |service, unit, per_month: f64, cost: f64| lines.push(Line { service, unit, per_month, cost });
@@ -240,15 +253,28 @@ pub fn model(shape: &Shape, cdn: bool) -> Report {
     let gb_seconds = small * API_CALL_SECONDS * API_CALL_GB + stream * STREAM_SECONDS * STREAM_GB;
     add("Lambda", "invocations", small + stream, (small + stream) / 1e6 * LAMBDA_PER_MILLION);
     add("Lambda", "GB-seconds", gb_seconds, gb_seconds * LAMBDA_PER_GB_SECOND);
+    let image_runs = month(shape.uploads_per_day);
+    let image_gb_seconds = image_runs * image_seconds * IMAGES_GB;
+    add(
+        "Lambda",
+        "make-images GB-seconds",
+        image_gb_seconds,
+        image_gb_seconds * LAMBDA_PER_GB_SECOND + image_runs / 1e6 * LAMBDA_PER_MILLION,
+    );
 
     // S3: the stored videos; part PUTs (+ create and complete); reads: HEAD + 3 GETs to sniff and
     // probe each arrival, and each stream reply (or each CDN miss).
     let stored_gb = shape.uploads_per_day * shape.mean_size * shape.retention_days / GB;
     add("S3", "GB stored (steady state)", stored_gb, tiered(stored_gb, &S3_PER_GB_MONTH));
-    let writes = month(shape.uploads_per_day * (parts + 2.0));
+    let images_gb =
+        shape.uploads_per_day * shape.retention_days * (IMAGES_POSTER_BYTES + IMAGES_TILE_BYTES * tiles) / GB;
+    let images_cost = tiered(stored_gb + images_gb, &S3_PER_GB_MONTH) - tiered(stored_gb, &S3_PER_GB_MONTH);
+    add("S3", "images GB stored (steady state)", images_gb, images_cost);
+    // Part PUTs, create and complete; a poster and its sprites.
+    let writes = month(shape.uploads_per_day * (parts + 2.0 + 1.0 + (tiles / 100.0).ceil()));
     add("S3", "write requests", writes, writes / 1000.0 * S3_WRITE_PER_THOUSAND);
     let byte_reads = if cdn { replies_per_day * (1.0 - shape.cache_hit) } else { replies_per_day };
-    let reads = month(shape.uploads_per_day * 4.0 + byte_reads);
+    let reads = month(shape.uploads_per_day * (4.0 + IMAGES_GETS_PER_TILE * (tiles + 1.0)) + byte_reads);
     add("S3", "read requests", reads, reads / 1000.0 * S3_READ_PER_THOUSAND);
 
     // The bytes watched leave AWS: from API Gateway at internet egress prices, or from the edge
@@ -268,10 +294,11 @@ pub fn model(shape: &Shape, cdn: bool) -> Report {
     let reads = month(shape.uploads_per_day * upload_calls + sessions_per_day);
     add("DynamoDB", "write units", writes, writes / 1e6 * DYNAMODB_PER_MILLION_WRITES);
     add("DynamoDB", "read units", reads, reads / 1e6 * DYNAMODB_PER_MILLION_READS);
-    // Lifecycle events (started, uploaded) and S3 events through SQS (send, receive, delete).
-    let events = month(shape.uploads_per_day * 2.0);
+    // Lifecycle events (started, uploaded, images ready); S3 events and images requests through
+    // SQS (send, receive, delete each).
+    let events = month(shape.uploads_per_day * 3.0);
     add("EventBridge", "events", events, events / 1e6 * EVENTBRIDGE_PER_MILLION);
-    let messages = month(shape.uploads_per_day * 3.0);
+    let messages = month(shape.uploads_per_day * 6.0);
     add("SQS", "requests", messages, messages / 1e6 * SQS_PER_MILLION);
 
     // The peak against each quota.
@@ -280,7 +307,8 @@ pub fn model(shape: &Shape, cdn: bool) -> Report {
     let stream_rps = if cdn { 0.0 } else { peak_replies };
     let api_rps = upload_rps + peak_sessions + stream_rps;
     let concurrency = (peak(shape.uploads_per_day * upload_invocations) + peak_sessions) * API_CALL_SECONDS
-        + stream_rps * STREAM_SECONDS;
+        + stream_rps * STREAM_SECONDS
+        + peak(shape.uploads_per_day) * image_seconds;
     let one_video_gets = if cdn { peak_replies * (1.0 - shape.cache_hit) } else { peak_replies };
     let mut limits = vec![
         Limit { name: "API Gateway requests/s (account, region)", quota: API_ACCOUNT_RPS, peak: api_rps },
@@ -452,24 +480,38 @@ mod tests {
         // Storage: 10 × 80 MiB × 30 days = 25.17 GB at $0.023.
         let stored = 10.0 * 80.0 * 1024.0 * 1024.0 * 30.0 / 1e9;
         assert!(close(r.line("S3", "GB stored (steady state)").unwrap().cost, stored * 0.023));
-        assert!(close(r.volume("S3", "write requests"), 30.0 * 10.0 * 12.0), "10 parts + create + complete");
-        assert!(close(r.volume("S3", "read requests"), 30.0 * (10.0 * 4.0 + replies)));
+        // Pictures: 80 MiB at 8 Mbit/s is 83.9 s, so 84 tiles (one sprite): 0.3 + 0.15 × 84 s
+        // of a 1 GB make-images a video; a 100 KB poster and 84 × 2.5 KB kept.
+        let image_gbs = 30.0 * 10.0 * (0.3 + 0.15 * 84.0);
+        assert!(close(r.volume("Lambda", "make-images GB-seconds"), image_gbs));
+        let images = 10.0 * 30.0 * (100_000.0 + 2_500.0 * 84.0) / 1e9;
+        assert!(close(r.volume("S3", "images GB stored (steady state)"), images));
+        let writes = 30.0 * 10.0 * 14.0;
+        assert!(
+            close(r.volume("S3", "write requests"), writes),
+            "10 parts + create + complete + poster + sprite"
+        );
+        let reads = 30.0 * (10.0 * (4.0 + 2.5 * 85.0) + replies);
+        assert!(close(r.volume("S3", "read requests"), reads));
         assert!(r.line("CloudFront", "GB out").is_none());
-        // The total is the sum of what the lines cost: $100.28 a month, $97.20 of it egress
-        // ($2.06 API Gateway, $0.58 storage, $0.31 Lambda, $0.12 S3 requests, the rest < $0.01).
+        // The total is the sum of what the lines cost: $100.36 a month, $97.20 of it egress
+        // ($2.06 API Gateway, $0.58 storage, $0.31 Lambda, $0.05 make-images, the rest S3
+        // requests and < $0.01 items).
         let total = api / 1e6 * 1.00
             + 30.0 * (110.0 + replies) / 1e6 * 0.20
             + gbs * 0.000_013_333_4
-            + stored * 0.023
-            + 30.0 * 120.0 / 1000.0 * 0.005
-            + 30.0 * (40.0 + replies) / 1000.0 * 0.0004
+            + image_gbs * 0.000_013_333_4
+            + 300.0 / 1e6 * 0.20
+            + (stored + images) * 0.023
+            + writes / 1000.0 * 0.005
+            + reads / 1000.0 * 0.0004
             + 97.2
             + 30.0 * 80.0 / 1e6 * 0.625
             + 30.0 * (40.0 + 60.0) / 1e6 * 0.125
-            + 30.0 * 20.0 / 1e6 * 1.00
-            + 30.0 * 30.0 / 1e6 * 0.40;
+            + 30.0 * 30.0 / 1e6 * 1.00
+            + 30.0 * 60.0 / 1e6 * 0.40;
         assert!(close(r.total(), total), "{} vs {total}", r.total());
-        assert!((r.total() - 100.28).abs() < 0.005, "{}", r.total());
+        assert!((r.total() - 100.36).abs() < 0.005, "{}", r.total());
         // Peak: 10 h / 24 × 3 = 1.25 viewers; the busiest use is the read routes' throttle.
         assert!(close(r.peak_viewers, 1.25));
         assert_eq!(r.first_limit().name, "vidgate read routes/s (template)");
@@ -504,6 +546,21 @@ mod tests {
         let off = model(&viral, false);
         // Without a CDN: 100,000 × 0.625 MB/s / 4 MiB = 14,901 replies a second.
         assert!(off.first_limit().used() > 10.0, "{:?}", off.first_limit());
+    }
+
+    #[test]
+    fn every_upload_pays_for_its_pictures() {
+        let r = model(&hobby(), true);
+        let shape = hobby();
+        let tiles = (shape.mean_size * 8.0 / shape.bitrate).ceil().clamp(1.0, 200.0);
+        let runs = shape.uploads_per_day * 30.0;
+        let seconds = runs * (IMAGES_POSTER_SECONDS + IMAGES_TILE_SECONDS * tiles);
+        assert!(close(r.volume("Lambda", "make-images GB-seconds"), seconds * IMAGES_GB));
+        let stored =
+            shape.uploads_per_day * shape.retention_days * (IMAGES_POSTER_BYTES + IMAGES_TILE_BYTES * tiles)
+                / 1e9;
+        assert!(close(r.volume("S3", "images GB stored (steady state)"), stored));
+        assert!(r.lines.iter().any(|l| l.unit == "make-images GB-seconds" && l.cost > 0.0));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod capacity;
 pub mod checksum;
 pub mod download;
 pub mod examine;
+pub mod poster;
 pub mod progress;
 pub mod retry;
 pub mod state;

@@ -84,7 +84,8 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Show one video as JSON (its `media`: duration, picture, codecs, faststart, browsers).
+    /// Show one video as JSON (its `media`: duration, picture, codecs, faststart, browsers; its
+    /// `images`: the poster's moment and size, the storyboard's tiles).
     /// IDs may be shortened to a prefix that only one of your videos starts with.
     Info {
         id: String,
@@ -101,6 +102,19 @@ enum Command {
     Rm {
         #[arg(required = true)]
         ids: Vec<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Save the video's poster as a JPEG. With --at, first ask for the frame at that moment
+    /// (it replaces the poster) and wait for it.
+    Poster {
+        id: String,
+        /// Where to write it (default: the video's file name with .jpg).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// The moment to show: 12.5s, 1500ms, 1:02.5.
+        #[arg(long, value_parser = vidgate_cli::poster::parse_moment)]
+        at: Option<u64>,
         #[command(flatten)]
         connection: Connection,
     },
@@ -422,6 +436,22 @@ async fn run(cli: Cli) -> Result<()> {
                 return Err(why);
             }
             println!("{}", api.playback(&id).await?);
+        }
+        Command::Poster { id, output, at, connection } => {
+            let api = api(&connection).await?;
+            let id = resolve(&api, &id).await?;
+            let video = match at {
+                Some(time_ms) => api.set_poster(&id, time_ms).await?,
+                None => api.video(&id).await?,
+            };
+            let output = output.unwrap_or_else(|| vidgate_cli::poster::default_output(&video));
+            let (bytes, time_ms) = vidgate_cli::poster::download(&api, &id, &output).await?;
+            println!(
+                "{id} → {} (the frame at {:.3} s, {})",
+                output.display(),
+                time_ms as f64 / 1000.0,
+                human_bytes(bytes as u64)
+            );
         }
         Command::Verify { id, file, connection } => {
             let api = api(&connection).await?;

@@ -714,3 +714,49 @@ async fn parts_in_s3_id(stack: &Stack) -> String {
     let (_, page) = stack.call("GET", "/v1/videos?status=uploading", Some("alice"), None).await;
     page["videos"][0]["id"].as_str().expect("an unfinished upload").to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poster_saves_the_made_poster_and_at_another_moment_replaces_it_and_info_shows_the_images() {
+    let mut stack = Stack::start().await;
+    stack.publish_lifecycle_events(None).await;
+    stack.make_images().await;
+    let run = Run::new(&stack, "poster");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/media");
+    let phone = run.file("phone.mov", &std::fs::read(format!("{fixtures}/phone-rotated.mov")).unwrap());
+    let out = run.run(&["upload", phone.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).split_whitespace().next().unwrap().to_owned();
+
+    // It waits for make-images, then writes <file name>.jpg here.
+    let mut saved = run.command(&["poster", &id]);
+    saved.current_dir(&run.dir);
+    let out = tokio::task::spawn_blocking(move || saved.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let jpeg = std::fs::read(run.dir.join("phone.jpg")).unwrap();
+    assert_eq!(&jpeg[..3], [0xFF, 0xD8, 0xFF], "a JPEG");
+    let info = json_of(&run.run(&["info", &id]).await);
+    let poster = &info["images"]["poster"];
+    assert_eq!((&poster["width"], &poster["height"]), (&Value::from(270), &Value::from(480)), "{info}");
+    assert!(
+        text(&out.stdout)
+            .contains(&format!("the frame at {:.3} s", poster["timeMs"].as_f64().unwrap() / 1000.0))
+    );
+
+    // Another moment: asked, waited for, saved; the record says so.
+    let chosen = run.dir.join("chosen.jpg");
+    let out = run.run(&["poster", &id, "--at", "1.5s", "-o", chosen.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("the frame at 1.500 s"), "{}", text(&out.stdout));
+    assert_ne!(std::fs::read(&chosen).unwrap(), jpeg, "another frame");
+    assert_eq!(json_of(&run.run(&["info", &id]).await)["images"]["poster"]["timeMs"], 1500);
+
+    // A moment that is no moment, or past the end: refused, saying why.
+    let bad = run.run(&["poster", &id, "--at", "soon"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    let late = run.run(&["poster", &id, "--at", "9s", "-o", chosen.to_str().unwrap()]).await;
+    assert!(
+        !late.status.success() && text(&late.stderr).contains("time_out_of_range"),
+        "{}",
+        text(&late.stderr)
+    );
+}

@@ -448,27 +448,30 @@ impl VideoStore for DynamoVideoStore {
     async fn set_images(
         &self,
         current: &Video,
-        rev: u32,
+        rev: Option<u32>,
         images: &Images,
         at: Timestamp,
     ) -> Result<Video, StoreError> {
         let value = serde_dynamo::to_attribute_value(images)
             .map_err(|e| StoreError::Other(format!("encoding images: {e}")))?;
-        let update = Update::builder()
+        let mut request = Update::builder()
             .table_name(&self.table)
             .key("id", s(current.id.to_string()))
             .update_expression("SET #images = :images, #updatedAt = :at")
-            .condition_expression("#status = :uploaded AND #images.#rev = :rev")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#images", "images")
-            .expression_attribute_names("#rev", "rev")
             .expression_attribute_names("#updatedAt", "updatedAt")
             .expression_attribute_values(":images", value)
             .expression_attribute_values(":uploaded", s(Status::Uploaded.as_str()))
-            .expression_attribute_values(":rev", AttributeValue::N(rev.to_string()))
-            .expression_attribute_values(":at", s(time::format(&at)))
-            .build()
-            .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+            .expression_attribute_values(":at", s(time::format(&at)));
+        request = match rev {
+            Some(rev) => request
+                .condition_expression("#status = :uploaded AND #images.#rev = :rev")
+                .expression_attribute_names("#rev", "rev")
+                .expression_attribute_values(":rev", AttributeValue::N(rev.to_string())),
+            None => request.condition_expression("#status = :uploaded AND attribute_not_exists(#images)"),
+        };
+        let update = request.build().map_err(|e| StoreError::Other(format!("building update: {e}")))?;
         self.write_change(current, update, None).await
     }
 

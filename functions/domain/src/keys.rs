@@ -39,12 +39,44 @@ pub fn images_prefix(owner: &Owner, id: &VideoId) -> String {
 
 /// The poster taken at `time_ms`: a new moment is a new key, so no cache serves an old one.
 pub fn poster_key(owner: &Owner, id: &VideoId, time_ms: u64) -> String {
-    format!("{}poster-{time_ms}.jpg", images_prefix(owner, id))
+    format!("{}{}", images_prefix(owner, id), poster_name(time_ms))
 }
 
 /// Storyboard sprite `n`.
 pub fn sprite_key(owner: &Owner, id: &VideoId, n: u32) -> String {
-    format!("{}storyboard-{n}.jpg", images_prefix(owner, id))
+    format!("{}{}", images_prefix(owner, id), sprite_name(n))
+}
+
+/// `poster-<timeMs>.jpg`: the poster's name under its video's prefix (and in its URLs).
+pub fn poster_name(time_ms: u64) -> String {
+    format!("poster-{time_ms}.jpg")
+}
+
+/// `storyboard-<n>.jpg`.
+pub fn sprite_name(n: u32) -> String {
+    format!("storyboard-{n}.jpg")
+}
+
+/// What an image name in a URL names; `None` for anything that is not one, exactly as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageName {
+    Poster(u64),
+    Sprite(u32),
+}
+
+impl ImageName {
+    pub fn parse(name: &str) -> Option<Self> {
+        // Canonical decimal: one spelling per number.
+        let number = |d: &str| {
+            !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && (d == "0" || !d.starts_with('0'))
+        };
+        let stem = name.strip_suffix(".jpg")?;
+        if let Some(t) = stem.strip_prefix("poster-").filter(|d| number(d)) {
+            return t.parse().ok().map(ImageName::Poster);
+        }
+        let n = stem.strip_prefix("storyboard-").filter(|d| number(d))?;
+        n.parse().ok().map(ImageName::Sprite)
+    }
 }
 
 /// The owner prefix (`videos/<hash>/`) a key sits under, if it sits under one and names an
@@ -88,6 +120,23 @@ mod tests {
         assert!(poster_key(&alice, &id, 1500).starts_with(&images_prefix(&alice, &id)));
         assert!(sprite_key(&alice, &id, 1).ends_with("/storyboard-1.jpg"));
         assert_eq!(prefix_of(&poster_key(&alice, &id, 0)), None);
+    }
+
+    #[test]
+    fn image_names_read_back_as_written_and_nothing_else() {
+        assert_eq!(ImageName::parse(&poster_name(1500)), Some(ImageName::Poster(1500)));
+        assert_eq!(ImageName::parse(&sprite_name(0)), Some(ImageName::Sprite(0)));
+        for bad in [
+            "poster-01.jpg",
+            "poster-.jpg",
+            "poster-1.png",
+            "../x.jpg",
+            "storyboard--1.jpg",
+            "poster-1.jpg/",
+            "x",
+        ] {
+            assert_eq!(ImageName::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -86,30 +86,36 @@ impl Lifecycle {
 /// `(video id, detail-type, updatedAt)` names one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ImagesLifecycle {
+    /// The owner asked for another poster: make-images hears of it by this event too.
+    Requested,
     Ready,
     Failed,
 }
 
 impl ImagesLifecycle {
-    pub const ALL: [ImagesLifecycle; 2] = [ImagesLifecycle::Ready, ImagesLifecycle::Failed];
+    pub const ALL: [ImagesLifecycle; 3] =
+        [ImagesLifecycle::Requested, ImagesLifecycle::Ready, ImagesLifecycle::Failed];
 
-    /// The event a record's images going from `old` to `new` means: a run's end, i.e. leaving
-    /// `pending` for `ready` or `failed` (or a run of a later request ending, which bumps `rev`).
+    /// The event a record's images going from `old` to `new` means: an owner's request (a new
+    /// `pending` revision naming a moment), or a run's end (leaving `pending` for `ready` or
+    /// `failed`). The `pending` an upload starts with is no event: `Video Uploaded` says it.
     pub fn of(old: Option<&Images>, new: Option<&Images>) -> Option<ImagesLifecycle> {
         let new = new?;
-        let event = match new.status {
-            ImagesStatus::Pending => return None,
-            ImagesStatus::Ready => ImagesLifecycle::Ready,
-            ImagesStatus::Failed => ImagesLifecycle::Failed,
-        };
-        match old {
-            Some(old) if old.status == new.status && old.rev == new.rev => None,
-            _ => Some(event),
+        let same = old.is_some_and(|old| old.status == new.status && old.rev == new.rev);
+        if same {
+            return None;
+        }
+        match new.status {
+            ImagesStatus::Pending if new.poster_at.is_some() => Some(ImagesLifecycle::Requested),
+            ImagesStatus::Pending => None,
+            ImagesStatus::Ready => Some(ImagesLifecycle::Ready),
+            ImagesStatus::Failed => Some(ImagesLifecycle::Failed),
         }
     }
 
     pub fn detail_type(self) -> &'static str {
         match self {
+            ImagesLifecycle::Requested => "Video Images Requested",
             ImagesLifecycle::Ready => "Video Images Ready",
             ImagesLifecycle::Failed => "Video Images Failed",
         }
@@ -130,9 +136,10 @@ mod tests {
         assert_eq!(ImagesLifecycle::of(Some(&pending), Some(&failed)), Some(ImagesLifecycle::Failed));
         assert_eq!(ImagesLifecycle::of(Some(&ready), Some(&ready)), None);
         assert_eq!(ImagesLifecycle::of(Some(&ready), None), None);
-        // A chosen poster: pending again, then ready again.
+        // A chosen poster: requested, then ready again.
         let asked = ready.request_poster(1500);
-        assert_eq!(ImagesLifecycle::of(Some(&ready), Some(&asked)), None);
+        assert_eq!(ImagesLifecycle::of(Some(&ready), Some(&asked)), Some(ImagesLifecycle::Requested));
+        assert_eq!(ImagesLifecycle::of(None, Some(&asked)), Some(ImagesLifecycle::Requested));
         let again = Images { status: ImagesStatus::Ready, ..asked.clone() };
         assert_eq!(ImagesLifecycle::of(Some(&asked), Some(&again)), Some(ImagesLifecycle::Ready));
     }

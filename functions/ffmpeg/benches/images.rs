@@ -52,7 +52,7 @@ fn main() {
         // The poster alone: the storyboard marked made.
         let made_storyboard = Storyboard { interval_ms: 1000, tile_width: 2, tile_height: 2, count: 1 };
         let only_poster = Images { storyboard: Some(made_storyboard), ..Images::pending() };
-        app.videos().set_images(&video, 0, &only_poster, vidgate_domain::time::now()).await.unwrap();
+        app.videos().set_images(&video, Some(0), &only_poster, vidgate_domain::time::now()).await.unwrap();
         let (before, _) = objects.served();
         let started = Instant::now();
         let ImagesRun::Done(done) = vidgate_uploads::make_images(&app, &video.id).await.unwrap() else { panic!() };
@@ -65,7 +65,7 @@ fn main() {
 
         // The storyboard alone: the poster made, the storyboard asked again.
         let only_storyboard = Images { poster: Some(poster), storyboard: None, rev: 1, ..Images::pending() };
-        app.videos().set_images(&done, 0, &only_storyboard, vidgate_domain::time::now()).await.unwrap();
+        app.videos().set_images(&done, Some(0), &only_storyboard, vidgate_domain::time::now()).await.unwrap();
         let (before, reads_before) = objects.served();
         let started = Instant::now();
         let ImagesRun::Done(done) = vidgate_uploads::make_images(&app, &video.id).await.unwrap() else { panic!() };

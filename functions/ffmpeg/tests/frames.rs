@@ -1,5 +1,5 @@
 //! The images use case on real ffmpeg: fixtures encoded by ffmpeg (H.264 MP4, HEVC MOV turned
-//! 90°, VP9 WebM, AV1 MP4), uploaded through the use cases to the in-memory ports, their pictures
+//! 90°, VP8 and VP9 WebM, AV1 MP4, a two-hour moov-at-end MP4), uploaded through the use cases to the in-memory ports, their pictures
 //! made, then each poster and tile compared with ffmpeg's own frame at the moment the record
 //! names, scaled to the same size.
 //!
@@ -200,6 +200,13 @@ async fn posters_and_tiles_are_the_frames_ffmpeg_itself_shows_for_every_codec_a_
     ]);
     check(&stack, &dir, &rotated, "IMG_0001.MOV", (360, 640)).await;
 
+    let vp8 = encode(
+        &dir,
+        "vp8.webm",
+        &["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "30", "-b:v", "1M"],
+    );
+    check(&stack, &dir, &vp8, "vp8.webm", (640, 360)).await;
+
     let vp9 = encode(
         &dir,
         "vp9.webm",
@@ -246,5 +253,60 @@ async fn a_video_ffmpeg_cant_decode_stays_uploaded_and_its_images_say_why() {
     println!("reason: {reason}");
     let prefix = vidgate_domain::keys::images_prefix(&video.owner, &video.id);
     assert!(stack.objects.keys().iter().all(|k| !k.starts_with(&prefix)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A two-hour MP4 with its `moov` at the end (160×90 at one a second: cheap to make): the
+/// poster costs the `moov` and the keyframes around 10 %, not the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_hour_moov_at_end_file_gets_its_poster_from_a_sliver_of_it() {
+    let dir = tempdir().join("long");
+    std::fs::create_dir_all(&dir).unwrap();
+    let long = dir.join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=1",
+        "-t",
+        "7200",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "10",
+        long.to_str().unwrap(),
+    ]);
+    let stack = stack();
+    let video = upload(&stack, &long, "long.mp4").await;
+    assert_eq!(video.media.as_ref().unwrap().faststart, Some(false), "moov at the end");
+    // The poster alone: its storyboard marked made (200 tiles are the benchmark's business).
+    let storyboard = vidgate_domain::images::Storyboard {
+        interval_ms: 36_000,
+        tile_width: 160,
+        tile_height: 90,
+        count: 200,
+    };
+    let only_poster = vidgate_domain::images::Images {
+        storyboard: Some(storyboard),
+        ..vidgate_domain::images::Images::pending()
+    };
+    stack.app.videos().set_images(&video, Some(0), &only_poster, vidgate_domain::time::now()).await.unwrap();
+    let (before, _) = stack.objects.served();
+    let ImagesRun::Done(done) = vidgate_uploads::make_images(&stack.app, &video.id).await.unwrap() else {
+        panic!()
+    };
+    let read = stack.objects.served().0 - before;
+    let poster = done.images.unwrap().poster.unwrap();
+    assert_eq!(poster.time_ms, 720_000, "the keyframe at 10 %");
+    let size = video.size.unwrap();
+    println!(
+        "two hours, {size} bytes: the poster read {read} bytes ({:.2} %)",
+        read as f64 * 100.0 / size as f64
+    );
+    assert!(read * 50 <= size, "{read} of {size} bytes: more than 2 %");
     std::fs::remove_dir_all(&dir).unwrap();
 }

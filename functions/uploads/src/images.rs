@@ -9,15 +9,14 @@
 //! what they show (the poster's moment, the sprite's number) and written only where none exists,
 //! so a redelivered event makes no second set.
 
-use vidgate_domain::Video;
-use vidgate_domain::VideoId;
 use vidgate_domain::images::{self, Images, ImagesStatus, Poster, SPRITE_COLUMNS, SPRITE_ROWS, Storyboard};
 use vidgate_domain::keys;
 use vidgate_domain::media::Media;
 use vidgate_domain::time;
+use vidgate_domain::{Status, Video, VideoId};
 
 use crate::UploadError;
-use crate::app::Imaging;
+use crate::app::{Imaging, Records};
 use crate::frames::{Frame, FrameError, FrameRequest, FrameSession, Seek, Source};
 use crate::objects::ObjectError;
 use crate::store::StoreError;
@@ -59,11 +58,13 @@ impl From<ObjectError> for Stop {
 /// Makes what video `id`'s pending images request asks for.
 pub async fn make_images(app: &impl Imaging, id: &VideoId) -> Result<ImagesRun, UploadError> {
     let Some(video) = app.videos().get(id).await? else { return Ok(ImagesRun::Ignored("no such video")) };
-    if video.status != vidgate_domain::Status::Uploaded {
+    if video.status != Status::Uploaded {
         return Ok(ImagesRun::Ignored("the video is not uploaded"));
     }
-    let Some(asked) = video.images.clone().filter(Images::is_pending) else {
-        return Ok(ImagesRun::Ignored("its images were already made"));
+    let asked = match video.images.clone() {
+        Some(images) if images.is_pending() => images,
+        Some(_) => return Ok(ImagesRun::Ignored("its images were already made")),
+        None => return Ok(ImagesRun::Ignored("no images were asked for")),
     };
     let next = match render(app, &video, &asked).await {
         Ok(next) => next,
@@ -73,7 +74,7 @@ pub async fn make_images(app: &impl Imaging, id: &VideoId) -> Result<ImagesRun, 
         }
         Err(Stop::Retry(e)) => return Err(e),
     };
-    match app.videos().set_images(&video, asked.rev, &next, time::now()).await {
+    match app.videos().set_images(&video, Some(asked.rev), &next, time::now()).await {
         Ok(done) => {
             // A chosen poster replaces the one before it.
             if let (Some(old), Some(new)) = (asked.poster, next.poster)
@@ -86,11 +87,40 @@ pub async fn make_images(app: &impl Imaging, id: &VideoId) -> Result<ImagesRun, 
         Err(StoreError::ConditionFailed) => {
             // Deleted meanwhile (its pictures go too), or asked again (that run writes).
             let now = app.videos().get(id).await?;
-            if now.is_none_or(|v| v.status != vidgate_domain::Status::Uploaded) {
+            if now.is_none_or(|v| v.status != Status::Uploaded) {
                 app.objects().clear_prefix(&keys::images_prefix(&video.owner, &video.id)).await?;
             }
             Ok(ImagesRun::Ignored("the video changed while its images were made"))
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The owner asks for the poster at `time_ms`: the images go `pending` again (what was made is
+/// still shown) and make-images hears of it from the `Video Images Requested` event. A video
+/// uploaded before images existed gets its storyboard too.
+pub async fn choose_poster(app: &impl Records, video: Video, time_ms: u64) -> Result<Video, UploadError> {
+    if video.status != Status::Uploaded {
+        return Err(crate::not_uploading(video.status));
+    }
+    let duration = video.media.as_ref().and_then(|m| m.duration_ms);
+    if let Some(duration) = duration.filter(|d| time_ms >= *d) {
+        return Err(UploadError::invalid(
+            "time_out_of_range",
+            format!("timeMs must be less than the video's duration, {duration} ms"),
+        ));
+    }
+    let asked = match &video.images {
+        Some(images) => images.request_poster(time_ms),
+        None => Images { poster_at: Some(time_ms), ..Images::pending() },
+    };
+    let rev = video.images.as_ref().map(|i| i.rev);
+    match app.videos().set_images(&video, rev, &asked, time::now()).await {
+        Ok(video) => Ok(video),
+        Err(StoreError::ConditionFailed) => Err(UploadError::conflict(
+            "images_changed",
+            "the video's images changed while this request was made; ask again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -298,10 +328,17 @@ mod tests {
         make_images(&given.app, &given.video.id).await.unwrap();
         let before = given.app.videos().get(&given.video.id).await.unwrap().unwrap();
         let old = before.images.clone().unwrap();
-        let asked = old.request_poster(12_500);
-        let mut pending = before.clone();
-        pending.images = Some(asked.clone());
-        given.app.videos().set_images(&before, old.rev, &asked, time::now()).await.unwrap();
+        let err = choose_poster(&given.app, before.clone(), 60_000).await.unwrap_err();
+        assert!(matches!(&err, UploadError::Invalid(i) if i.code == "time_out_of_range"), "{err}");
+        let asked = choose_poster(&given.app, before.clone(), 12_500).await.unwrap().images.unwrap();
+        assert_eq!(
+            (asked.status, asked.poster_at, asked.rev),
+            (ImagesStatus::Pending, Some(12_500), old.rev + 1)
+        );
+        assert_eq!(asked.poster, old.poster, "the old poster is shown until the new one is made");
+        // Asked with a stale record: refused, nothing changed.
+        let err = choose_poster(&given.app, before.clone(), 1_000).await.unwrap_err();
+        assert!(matches!(err, UploadError::Conflict { code: "images_changed", .. }), "{err}");
         let ImagesRun::Done(done) = make_images(&given.app, &given.video.id).await.unwrap() else { panic!() };
         let images = done.images.unwrap();
         assert_eq!(images.status, ImagesStatus::Ready);
@@ -342,11 +379,11 @@ mod tests {
         let given = uploaded(Painting { duration_ms: 10_000, keyframe_ms: 1000, dark_until_ms: 0 }).await;
         let images = given.video.images.clone().unwrap();
         let later = images.request_poster(1000);
-        given.app.videos().set_images(&given.video, 0, &later, time::now()).await.unwrap();
+        given.app.videos().set_images(&given.video, Some(0), &later, time::now()).await.unwrap();
         // A stale run answering rev 0 loses.
         let stale = Images { status: ImagesStatus::Ready, ..images };
         assert!(matches!(
-            given.app.videos().set_images(&given.video, 0, &stale, time::now()).await,
+            given.app.videos().set_images(&given.video, Some(0), &stale, time::now()).await,
             Err(StoreError::ConditionFailed)
         ));
     }
@@ -365,6 +402,26 @@ mod tests {
         given.objects.put_object(&stray, vec![0xFF, 0xD8]);
         crate::erase_owner(&given.app, &given.video.owner, 10).await.unwrap();
         assert!(given.objects.bytes(&stray).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_video_uploaded_before_images_gets_both_when_a_poster_is_chosen() {
+        let given = uploaded(Painting { duration_ms: 10_000, keyframe_ms: 1000, dark_until_ms: 0 }).await;
+        let mut old = given.video.clone();
+        old.id = VideoId::new();
+        old.images = None;
+        given.app.videos().insert(&old).await.unwrap();
+        assert_eq!(
+            make_images(&given.app, &old.id).await.unwrap(),
+            ImagesRun::Ignored("no images were asked for")
+        );
+        choose_poster(&given.app, old.clone(), 3_000).await.unwrap();
+        let ImagesRun::Done(done) = make_images(&given.app, &old.id).await.unwrap() else { panic!() };
+        let images = done.images.unwrap();
+        assert_eq!(images.poster.unwrap().time_ms, 3_000);
+        assert_eq!(images.storyboard.unwrap().count, 10);
+        let rejected = Video { status: Status::Rejected, ..old };
+        assert!(matches!(choose_poster(&given.app, rejected, 0).await, Err(UploadError::Conflict { .. })));
     }
 
     #[tokio::test]

@@ -53,7 +53,7 @@ pub use error::UploadError;
 pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
-pub use images::{ImagesRun, POSTER_TRIES, make_images};
+pub use images::{ImagesRun, POSTER_TRIES, choose_poster, make_images};
 pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedPart, SignedParts, list_parts, sign_parts};
 pub use probe::{Probe, probe};
 pub use start::{PutTarget, Started, post_target, put_target, start};

@@ -70,6 +70,7 @@ functions! {
         DeleteVideo = "delete-video", abort;
         StreamVideo = "stream-video", abort;
         CreatePlayback = "create-playback", abort;
+        SetPoster = "set-poster", abort;
         IssueCredentials = "issue-credentials", abort;
         SignRequest = "sign-request", abort;
     }
@@ -135,12 +136,12 @@ pub fn check(config: Config, function: impl Into<Function>) -> Result<Config, Co
             reason: format!("{} reads uploads and must be built with panic = \"unwind\"", function.name()),
         });
     }
-    // Through the CDN, create-playback signs with the CDN's key instead.
-    let needs_secret = match function {
-        Function::Http(HttpFunction::StreamVideo) => true,
-        Function::Http(HttpFunction::CreatePlayback) => config.cdn.is_none(),
-        _ => false,
-    };
+    // create-playback signs video URLs with the CDN's key when there is one, but images tokens
+    // (the storyboard) always with the secret.
+    let needs_secret = matches!(
+        function,
+        Function::Http(HttpFunction::StreamVideo) | Function::Http(HttpFunction::CreatePlayback)
+    );
     if needs_secret && config.playback_secret.is_none() && config.playback_secret_name.is_none() {
         return Err(ConfigError::Missing("VIDGATE_PLAYBACK_SECRET"));
     }
@@ -204,14 +205,15 @@ mod tests {
         let err = check(bare.clone(), HttpFunction::StreamVideo).unwrap_err();
         assert!(err.to_string().contains("VIDGATE_PLAYBACK_SECRET"), "{err}");
         assert!(check(bare.clone(), HttpFunction::CreatePlayback).is_err());
-        // Through the CDN, create-playback signs with the CDN's key; the stream route still needs it.
+        // Through the CDN too: create-playback signs images tokens, the stream route checks tokens.
         let cdn = CdnSettings {
             url: "https://d111111abcdef8.cloudfront.net".into(),
             key_pair_id: "K2JCJMDEHXQW5F".into(),
             private_key: PrivateKeySource::Secret("vidgate/cdn-key".into()),
         };
         let through_cdn = Config { cdn: Some(cdn), ..bare };
-        assert!(check(through_cdn.clone(), HttpFunction::CreatePlayback).is_ok());
+        // It signs the storyboard's images tokens with the secret, CDN or not.
+        assert!(check(through_cdn.clone(), HttpFunction::CreatePlayback).is_err());
         assert!(check(through_cdn, HttpFunction::StreamVideo).is_err());
         let no_role = Config { uploader_role_arn: None, ..Config::for_tests() };
         let err = check(no_role, HttpFunction::IssueCredentials).unwrap_err();

@@ -133,14 +133,14 @@ impl VideoStore for MemoryVideoStore {
     async fn set_images(
         &self,
         current: &Video,
-        rev: u32,
+        rev: Option<u32>,
         images: &Images,
         at: Timestamp,
     ) -> Result<Video, StoreError> {
         self.check()?;
         let mut videos = self.lock();
         let video = videos.get_mut(&current.id).ok_or(StoreError::ConditionFailed)?;
-        if video.status != Status::Uploaded || video.images.as_ref().map(|i| i.rev) != Some(rev) {
+        if video.status != Status::Uploaded || video.images.as_ref().map(|i| i.rev) != rev {
             return Err(StoreError::ConditionFailed);
         }
         video.images = Some(images.clone());

@@ -101,12 +101,12 @@ pub trait VideoStore: Send + Sync {
     async fn bury(&self, current: &Video, at: Timestamp) -> Result<Video, StoreError>;
 
     /// Replaces the images of an `uploaded` record whose images are still at request `rev` (the
-    /// one the caller is answering); returns the new record. `ConditionFailed` when the video was
-    /// deleted meanwhile, or a later request was made.
+    /// one the caller is answering; `None`: it has none yet); returns the new record.
+    /// `ConditionFailed` when the video was deleted meanwhile, or another request was made.
     async fn set_images(
         &self,
         current: &Video,
-        rev: u32,
+        rev: Option<u32>,
         images: &Images,
         at: Timestamp,
     ) -> Result<Video, StoreError>;

@@ -2,8 +2,9 @@
 //! translated into [`uploads::make_images`] per message (see there for why a redelivered or
 //! overtaken request is harmless).
 //!
-//! A request is either the `Video Uploaded` lifecycle event (the bus's rule sends it to the
-//! queue as EventBridge's envelope) or `{"videoId": …}` (an owner asking for another poster).
+//! A request is a lifecycle event the bus's rule sends to the queue in EventBridge's envelope —
+//! `Video Uploaded`, or `Video Images Requested` (an owner asking for another poster) — or
+//! `{"videoId": …}` (an operator's replay).
 //! As with S3 events, the reply names the messages whose handling failed
 //! (`ReportBatchItemFailures`); they come back after the visibility timeout, and after
 //! `maxReceiveCount` deliveries SQS moves them to the dead-letter queue. A video ffmpeg can't
@@ -39,7 +40,11 @@ struct Detail {
 /// The video a message asks pictures of, or why it asks nothing.
 fn video_of(body: &str) -> Result<VideoId, String> {
     let id = match serde_json::from_str::<Request>(body).map_err(|e| format!("not a request: {e}"))? {
-        Request::Event { detail_type, detail } if detail_type == "Video Uploaded" => detail.id,
+        Request::Event { detail_type, detail }
+            if detail_type == "Video Uploaded" || detail_type == "Video Images Requested" =>
+        {
+            detail.id
+        }
         Request::Event { detail_type, .. } => {
             return Err(format!("a {detail_type:?} event asks for no images"));
         }

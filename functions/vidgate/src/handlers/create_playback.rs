@@ -1,15 +1,16 @@
 //! `POST /v1/videos/{videoId}/playback`: a URL a `<video>` tag plays until it expires — a
 //! CloudFront signed URL for the video's object when playback goes through the CDN (the default
-//! deployment), else the stream route with a playback token.
+//! deployment), else the stream route with a playback token — and, of the same lifetime, its
+//! poster's URL and its storyboard's (`null` until they are made).
 
 use http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::playback_secret;
+use super::{image_url, images_token, playback_secret, public_base};
 use crate::app::Records;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, Status, cdn, playback};
+use crate::domain::{Owner, Status, cdn, keys, playback};
 use crate::http::ApiError;
 use crate::http::request::{json_response, video_id};
 use crate::uploads::owned;
@@ -20,6 +21,10 @@ struct Playback {
     url: String,
     #[serde(with = "time")]
     expires_at: Timestamp,
+    /// The poster (JPEG), or `null` until it is made.
+    poster_url: Option<String>,
+    /// The WebVTT of seek previews, or `null` until the storyboard is made.
+    storyboard_url: Option<String>,
 }
 
 pub(super) async fn handle(
@@ -46,26 +51,17 @@ pub(super) async fn handle(
             format!("{}/v1/videos/{}/stream?token={token}", public_base(app, req), video.id)
         }
     };
-    Ok(json_response(StatusCode::OK, &Playback { url, expires_at }))
-}
-
-/// The API's base URL as the client reached it: `VIDGATE_PUBLIC_URL`, else the scheme API
-/// Gateway forwarded and the host the request was sent to.
-fn public_base(app: &impl Records, req: &Request) -> String {
-    if let Some(url) = &app.config().public_url {
-        return url.clone();
-    }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let scheme = header("x-forwarded-proto")
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|s| *s == "http" || *s == "https")
-        .unwrap_or("https");
-    let host = header("host").map(str::to_owned).or_else(|| match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
-        _ => None,
+    let images = video.images.as_ref();
+    let token = images_token(app, &video.id, expires_at)?;
+    let base = public_base(app, req);
+    let poster_url = images.and_then(|i| i.poster).map(|poster| {
+        let name = keys::poster_name(poster.time_ms);
+        image_url(app, &base, &video, &name, &token, expires_at)
     });
-    format!("{scheme}://{}", host.unwrap_or_else(|| "localhost".into()))
+    let storyboard_url = images
+        .and_then(|i| i.storyboard)
+        .map(|_| format!("{base}/v1/videos/{}/storyboard.vtt?token={token}", video.id));
+    Ok(json_response(StatusCode::OK, &Playback { url, expires_at, poster_url, storyboard_url }))
 }
 
 #[cfg(test)]

@@ -13,9 +13,11 @@ mod create_playback;
 mod create_upload;
 mod delete_video;
 mod get_video;
+mod images;
 mod issue_credentials;
 mod list_parts;
 mod list_videos;
+mod set_poster;
 mod sign_parts;
 mod stream_video;
 #[cfg(test)]
@@ -25,11 +27,13 @@ mod uppy;
 use std::convert::Infallible;
 use std::time::Instant;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::App;
 use crate::app::{Credentials, Objects, Records};
-use crate::domain::Owner;
+use crate::domain::playback::{self, Scope};
+use crate::domain::time::Timestamp;
+use crate::domain::{Owner, Video, VideoId, cdn, keys};
 use crate::http::request::{request_id, route_key};
 use crate::http::routes::{Auth, Operation, operation_for};
 use crate::http::{ApiError, HttpFunction, auth};
@@ -47,6 +51,7 @@ pub async fn handle(app: &App, function: HttpFunction, req: Request) -> Result<R
         HttpFunction::DeleteVideo => delete_video(app, req).await,
         HttpFunction::StreamVideo => stream_video(app, req).await,
         HttpFunction::CreatePlayback => create_playback(app, req).await,
+        HttpFunction::SetPoster => set_poster(app, req).await,
         HttpFunction::IssueCredentials => issue_credentials(app, req).await,
         HttpFunction::SignRequest => sign_request(app, req).await,
     }
@@ -118,17 +123,30 @@ pub async fn delete_video(app: &impl Objects, req: Request) -> Result<Response<B
         .await
 }
 
-/// `GET|HEAD /v1/videos/{videoId}/stream`: no authorizer, the URL carries a playback token.
+/// `GET|HEAD /v1/videos/{videoId}/stream`, `GET /v1/videos/{videoId}/images/{name}`: no
+/// authorizer, the URL carries a playback (or images) token.
 pub async fn stream_video(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
-    serve_public(HttpFunction::StreamVideo, req, async |req| stream_video::handle(app, req).await).await
-}
-
-/// `POST /v1/videos/{videoId}/playback`.
-pub async fn create_playback(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
-    serve(HttpFunction::CreatePlayback, req, async |_, owner, req| {
-        create_playback::handle(app, owner, req).await
+    serve_public(HttpFunction::StreamVideo, req, async |operation, req| match operation {
+        Operation::GetImage => images::image(app, req).await,
+        _ => stream_video::handle(app, req).await,
     })
     .await
+}
+
+/// `POST /v1/videos/{videoId}/playback` (JWT), `GET /v1/videos/{videoId}/storyboard.vtt` (an
+/// images token: a player fetches it).
+pub async fn create_playback(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(HttpFunction::CreatePlayback, req, async |operation, owner, req| match (operation, owner) {
+        (Operation::GetStoryboard, _) => images::storyboard(app, req).await,
+        (_, Some(owner)) => create_playback::handle(app, owner, req).await,
+        (_, None) => Err(ApiError::Unauthorized),
+    })
+    .await
+}
+
+/// `POST /v1/videos/{videoId}/poster`.
+pub async fn set_poster(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::SetPoster, req, async |_, owner, req| set_poster::handle(app, owner, req).await).await
 }
 
 /// `POST /v1/uploads/{videoId}/credentials`, `GET /s3/sts`, `GET /uppy/credentials`.
@@ -163,16 +181,19 @@ async fn serve(
     .await
 }
 
-/// Serves a route without an authorizer ([`Auth::PlaybackToken`]: the handler checks the token).
+/// Serves routes without an authorizer ([`Auth::PlaybackToken`]: the handler checks the token).
 async fn serve_public(
     function: HttpFunction,
     req: Request,
-    run: impl AsyncFnOnce(&Request) -> Result<Response<Body>, ApiError>,
+    run: impl AsyncFnOnce(Operation, &Request) -> Result<Response<Body>, ApiError>,
 ) -> Result<Response<Body>, Infallible> {
     debug_assert!(
-        crate::http::ROUTES.iter().any(|r| r.function() == function && r.auth() == Auth::PlaybackToken)
+        crate::http::ROUTES
+            .iter()
+            .filter(|r| r.function() == function)
+            .all(|r| r.auth() == Auth::PlaybackToken)
     );
-    respond(function, req, async |_, _, req| run(req).await).await
+    respond(function, req, async |operation, _, req| run(operation, req).await).await
 }
 
 /// Runs `run` with the operation of the matched route and the caller, maps errors to JSON and
@@ -207,4 +228,49 @@ fn playback_secret(app: &impl Records) -> Result<&str, ApiError> {
         .playback_secret
         .as_deref()
         .ok_or_else(|| ApiError::Internal("VIDGATE_PLAYBACK_SECRET is not set".into()))
+}
+
+/// An images token for video `id` until `expires_at`: it opens that video's poster, storyboard
+/// and sprites through the image routes, and not its bytes.
+fn images_token(app: &impl Records, id: &VideoId, expires_at: Timestamp) -> Result<String, ApiError> {
+    Ok(playback::issue_for(Scope::Images, playback_secret(app)?.as_bytes(), id, expires_at))
+}
+
+/// The URL of one of `video`'s images (`name`: `poster-<t>.jpg`, `storyboard-<n>.jpg`) until
+/// `expires_at`: a CloudFront signed URL of its object when playback goes through the CDN, else
+/// the image route with `token`.
+fn image_url(
+    app: &impl Records,
+    base: &str,
+    video: &Video,
+    name: &str,
+    token: &str,
+    expires_at: Timestamp,
+) -> String {
+    match (app.cdn(), &app.config().cdn) {
+        (Some(signer), Some(cdn)) => {
+            let key = format!("{}{name}", keys::images_prefix(&video.owner, &video.id));
+            signer.sign(&cdn::object_url(&cdn.url, &key), expires_at)
+        }
+        _ => format!("{base}/v1/videos/{}/images/{name}?token={token}", video.id),
+    }
+}
+
+/// The API's base URL as the client reached it: `VIDGATE_PUBLIC_URL`, else the scheme API
+/// Gateway forwarded and the host the request was sent to.
+fn public_base(app: &impl Records, req: &Request) -> String {
+    if let Some(url) = &app.config().public_url {
+        return url.clone();
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let scheme = header("x-forwarded-proto")
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|s| *s == "http" || *s == "https")
+        .unwrap_or("https");
+    let host = header("host").map(str::to_owned).or_else(|| match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+        _ => None,
+    });
+    format!("{scheme}://{}", host.unwrap_or_else(|| "localhost".into()))
 }

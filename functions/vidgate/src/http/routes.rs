@@ -51,6 +51,12 @@ pub enum Operation {
     DeleteVideo,
     StreamVideo,
     CreatePlayback,
+    /// `GET /v1/videos/{videoId}/storyboard.vtt`: the WebVTT of seek previews (images token).
+    GetStoryboard,
+    /// `GET /v1/videos/{videoId}/images/{name}`: the poster or a sprite (images token).
+    GetImage,
+    /// `POST /v1/videos/{videoId}/poster`: another moment for the poster.
+    SetPoster,
     IssueCredentials,
     /// `GET /s3/params`: one presigned `PUT`.
     CompanionParams,
@@ -82,8 +88,9 @@ impl Operation {
             O::ListVideos => HttpFunction::ListVideos,
             O::GetVideo => HttpFunction::GetVideo,
             O::DeleteVideo => HttpFunction::DeleteVideo,
-            O::StreamVideo => HttpFunction::StreamVideo,
-            O::CreatePlayback => HttpFunction::CreatePlayback,
+            O::StreamVideo | O::GetImage => HttpFunction::StreamVideo,
+            O::CreatePlayback | O::GetStoryboard => HttpFunction::CreatePlayback,
+            O::SetPoster => HttpFunction::SetPoster,
             O::IssueCredentials | O::CompanionSts | O::UppyCredentials => HttpFunction::IssueCredentials,
             O::UppySign => HttpFunction::SignRequest,
         }
@@ -106,7 +113,7 @@ impl Operation {
 
     pub fn auth(self) -> Auth {
         match self {
-            Operation::StreamVideo => Auth::PlaybackToken,
+            Operation::StreamVideo | Operation::GetStoryboard | Operation::GetImage => Auth::PlaybackToken,
             _ => Auth::Jwt,
         }
     }
@@ -130,10 +137,15 @@ impl Operation {
             | O::CompanionAbort
             | O::DeleteVideo
             | O::CreatePlayback
+            | O::SetPoster
             | O::UppySign => Throttle::Write,
-            O::ListParts | O::CompanionListParts | O::ListVideos | O::GetVideo | O::StreamVideo => {
-                Throttle::Read
-            }
+            O::ListParts
+            | O::CompanionListParts
+            | O::ListVideos
+            | O::GetVideo
+            | O::StreamVideo
+            | O::GetStoryboard
+            | O::GetImage => Throttle::Read,
         }
     }
 }
@@ -229,6 +241,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/videos/{videoId}/playback", Operation::CreatePlayback),
     route("GET", "/v1/videos/{videoId}/stream", Operation::StreamVideo),
     route("HEAD", "/v1/videos/{videoId}/stream", Operation::StreamVideo),
+    route("GET", "/v1/videos/{videoId}/storyboard.vtt", Operation::GetStoryboard),
+    route("GET", "/v1/videos/{videoId}/images/{name}", Operation::GetImage),
+    route("POST", "/v1/videos/{videoId}/poster", Operation::SetPoster),
     route("POST", "/s3/multipart", Operation::CompanionCreateMultipart),
     route("GET", "/s3/params", Operation::CompanionParams),
     route("GET", "/s3/multipart/{uploadId}/{partNumber}", Operation::CompanionSignParts),

@@ -1,4 +1,5 @@
-//! Posters and storyboards, locally, along the template's path: `Video Uploaded` on the bus
+//! Posters and storyboards, locally, along the template's path: `Video Uploaded` (or `Video
+//! Images Requested`) on the bus
 //! (moto's) → a rule → an SQS queue with a dead-letter queue → the `make-images` function, fed
 //! by [`consume`](crate::notifications::consume) as Lambda's event source mapping feeds it, with
 //! ffmpeg from Debian's package (`infra/local/setup` installs it) in place of the layer's.
@@ -14,7 +15,8 @@ use vidgate::ffmpeg::{Ffmpeg, FfmpegConfig};
 use crate::lifecycle::route_to_queue;
 use crate::notifications::{Delivery, Queues, create_queue, queue_arn, sqs_error};
 
-/// The rule on the local bus that sends `Video Uploaded` to the images queue.
+/// The rule on the local bus that sends `Video Uploaded` and `Video Images Requested` to the
+/// images queue.
 pub const RULE: &str = "vidgate-local-images";
 pub const QUEUE: &str = "vidgate-local-images";
 pub const DEAD_LETTER_QUEUE: &str = "vidgate-local-images-dead-letters";
@@ -39,7 +41,10 @@ pub async fn ensure_images(sdk: &SdkConfig, bus: &str, delivery: Delivery) -> Re
         .map_err(|e| sqs_error("setting the images queue's redrive policy", e))?;
     let pattern = json!({
         "source": [vidgate::domain::lifecycle::SOURCE],
-        "detail-type": [vidgate::domain::lifecycle::Lifecycle::Uploaded.detail_type()],
+        "detail-type": [
+            vidgate::domain::lifecycle::Lifecycle::Uploaded.detail_type(),
+            vidgate::domain::lifecycle::ImagesLifecycle::Requested.detail_type(),
+        ],
     });
     let arn = queue_arn(&sqs, &events).await?;
     route_to_queue(&aws_sdk_eventbridge::Client::new(sdk), bus, RULE, &pattern, "images", &arn).await?;
