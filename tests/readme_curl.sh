@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The README's curl walk-through and the ranged-read examples of docs/playback.md, run as written on a fresh
-# `infra/local/up` (started as the README starts it, on free ports: the only change to the blocks
-# is those two port numbers). Checks what they print: three part PUTs answered 200, the video
-# `uploaded`, the bytes S3 stored equal to the file, and each range example's status.
+# The README's curl walk-through, the ranged-read examples of docs/playback.md and docs/mobile.md's
+# background upload, run as written on a fresh `infra/local/up` (started as the README starts it,
+# on free ports: the only change to the blocks is those two port numbers). Checks what they print: three part PUTs answered 200, the video
+# `uploaded`, the bytes S3 stored equal to the file, each range example's status, and the
+# background upload's plan and its completion by the server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,13 +35,17 @@ done
 
 walk=$(block 'curl walk-through')
 ranges=$(block 'curl ranges')
-[ -n "$walk" ] && [ -n "$ranges" ] || { echo "readme-curl: FAIL: README.md or docs/ lost a marked block"; exit 1; }
+background=$(block 'curl background')
+[ -n "$walk" ] && [ -n "$ranges" ] && [ -n "$background" ] || { echo "readme-curl: FAIL: README.md or docs/ lost a marked block"; exit 1; }
 script="$work/readme.sh"
 {
   echo 'set -euo pipefail'
   printf '%s\n' "$walk"
   echo 'echo "== ranges"'
   printf '%s\n' "$ranges"
+  echo 'echo "== background"'
+  echo 'cd "$REPO"   # each block runs from the checkout, as its page says'
+  printf '%s\n' "$background"
 } | sed -e "s#127.0.0.1:3000#127.0.0.1:$api_port#g" -e "s#127.0.0.1:4566#127.0.0.1:$aws_port#g" >"$script"
 # As the README says: from the checkout, which the walk-through leaves as it was (its files go to
 # a temporary directory of its own, made here under $work so the cleanup removes it).
@@ -50,17 +55,21 @@ after=$(git status --porcelain --untracked-files=all)
 
 passed=0
 failed=0
-check() { if grep -qiE "$2" <<<"$out"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "readme-curl: FAIL: $1"; fi; }
+check() { if grep -qiE "$2" <<<"${3:-$out}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "readme-curl: FAIL: $1"; fi; }
 check "part PUTs answered 200" '^part 1: 200$'
 check "part 3 answered 200" '^part 3: 200$'
 check "the video is uploaded" '"status": "uploaded"'
 check "S3 holds the same bytes" '^same bytes$'
-statuses=$(sed -n '/^== ranges/,$p' <<<"$out" | grep -oE '^HTTP/[0-9.]+ [0-9]+' | awk '{print $2}' | paste -sd' ')
+statuses=$(sed -n '/^== ranges/,/^== background/p' <<<"$out" | grep -oE '^HTTP/[0-9.]+ [0-9]+' | awk '{print $2}' | paste -sd' ')
 if [ "$statuses" = "206 206 206 416 200 403" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "readme-curl: FAIL: range statuses were '$statuses'"; fi
 check "Safari's probe gets bytes 0-1" 'Content-Range: bytes 0-1/12000000'
 check "the whole video in one reply from the CDN" '^Content-Length: 12000000'
 check "a changed URL gets CloudFront's error" '<Error><Code>AccessDenied</Code>'
+background_out=$(sed -n '/^== background/,$p' <<<"$out")
+check "the plan's ranges, one page" '^\[\{"partNumber":1,"offset":0,"length":5242880\},\{"partNumber":2,"offset":5242880,"length":5242880\},\{"partNumber":3,"offset":10485760,"length":1514240\}\]$' "$background_out"
+check "the background parts answered 200" '^part 1: 200$' "$background_out"
+check "completed without the client" '"completedBy": "server"' "$background_out"
 if [ "$before" = "$after" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "readme-curl: FAIL: the walk-through left files in the checkout:"
   diff <(echo "$before") <(echo "$after") || true; fi

@@ -437,9 +437,49 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
             found.iter().any(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("secretsmanager:")));
         let cdn_key = found.iter().any(|s| format!("{:?}", s["Resource"]).contains("CdnPrivateKeySecret"));
         assert_eq!(cdn_key, name == "CreatePlaybackFunction", "{name:?} and the CDN's key");
-        // The other reader: stream-video, of the playback key alone.
-        assert_eq!(reads, name == "CreatePlaybackFunction" || name == "StreamVideoFunction", "{name:?}");
+        // The other readers: stream-video, of the playback key alone, and the functions that
+        // sign upload URLs, of the dedicated signing key alone.
+        let signers = ["CreateUploadFunction", "SignPartsFunction", "SignRequestFunction"];
+        let signing_key =
+            found.iter().any(|s| format!("{:?}", s["Resource"]).contains("UrlSigningKeySecret"));
+        let name = name.as_str().unwrap_or_default();
+        assert_eq!(signing_key, signers.contains(&name), "{name:?} and the signing key");
+        assert_eq!(
+            reads,
+            ["CreatePlaybackFunction", "StreamVideoFunction"].contains(&name) || signers.contains(&name),
+            "{name:?}"
+        );
     }
+}
+
+/// `UrlSigner` key-a/key-b: a user that may only do what upload URLs do, under `videos/`, two
+/// keys (one replaced while the other's URLs live), the named one in a secret the signing
+/// functions find through `VIDGATE_SIGNING_KEY_SECRET`; `role` creates none of it.
+#[test]
+fn a_dedicated_signing_key_can_only_write_parts_and_is_read_by_the_signers_alone() {
+    let t = template();
+    let r = &t["Resources"];
+    for name in ["UrlSigningUser", "UrlSigningKeyA", "UrlSigningKeyB", "UrlSigningKeySecret"] {
+        assert_eq!(r[name]["Condition"].as_str(), Some("DedicatedSigner"), "{name}");
+    }
+    let policy = &r["UrlSigningUser"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let statements = policy.as_sequence().unwrap();
+    assert_eq!(statements.len(), 1);
+    let mut actions = strings(&statements[0]["Action"]);
+    actions.sort();
+    assert_eq!(actions, ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"]);
+    assert!(format!("{:?}", statements[0]["Resource"]).contains("/videos/*"));
+    for key in ["UrlSigningKeyA", "UrlSigningKeyB"] {
+        assert_eq!(str_of(&r[key]["Properties"]["UserName"]), Some("UrlSigningUser"), "{key}");
+    }
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        str_of(if_then(&globals["VIDGATE_SIGNING_KEY_SECRET"], "DedicatedSigner")),
+        Some("UrlSigningKeySecret")
+    );
+    let allowed = &t["Parameters"]["UrlSigner"]["AllowedValues"];
+    assert_eq!(strings(allowed), ["role", "key-a", "key-b"]);
+    assert_eq!(t["Parameters"]["UrlSigner"]["Default"].as_str(), Some("role"));
 }
 
 #[test]

@@ -4,11 +4,16 @@
 //
 // A file is sniffed in the browser as the server sniffs it (web/sniff.mjs) before anything is
 // sent; the session is kept in sessionStorage (this tab, until it closes or the token expires).
-import { Uppy, Dashboard, AwsS3 } from './vendor/uppy.min.mjs';
+// An upload survives a reload: Uppy's Golden Retriever keeps its state (and files up to
+// RESTORED_FILE_BYTES) in IndexedDB, and the page resumes it, sending only the parts S3 lacks.
+import { Uppy, Dashboard, AwsS3, GoldenRetriever } from './vendor/uppy.min.mjs';
 import { sniffFile } from './sniff.mjs';
 
 const api = location.origin;
 const MIB = 1024 * 1024;
+/// Files up to this size come back by themselves after a reload; a larger one is picked again
+/// (Uppy knows it by name, size and date) and resumes where it stopped.
+const RESTORED_FILE_BYTES = 512 * MIB;
 const TOKEN_KEY = 'vidgate-token';
 const $ = (id) => document.getElementById(id);
 let token = null;
@@ -157,7 +162,17 @@ async function check(file) {
     showError(message);
     uppy.info(message, 'error', 10_000);
   }
-  if (checking.size === 0 && uppy.getFiles().some((f) => !f.progress.uploadStarted)) {
+  const waiting = uppy.getState().recoveredState || uppy.getFiles().some((f) => !f.progress.uploadStarted);
+  if (checking.size === 0 && waiting) proceed();
+}
+
+/// Starts the upload, or resumes the one a reload interrupted once its files are all back.
+function proceed() {
+  const { recoveredState } = uppy.getState();
+  if (recoveredState) {
+    if (uppy.getFiles().some((f) => f.isGhost)) return;
+    uppy.emit('restore-confirmed');
+  } else {
     uppy.upload().catch(() => { /* each file's failure is shown by Uppy */ });
   }
 }
@@ -179,11 +194,22 @@ async function startUppy() {
     Object.assign(options, { signRequest, generateObjectKey: (file) => file.name });
   }
   // Not autoProceed: each file is sniffed first, and uploading starts when the checks are done.
-  uppy = new Uppy({ autoProceed: false, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
+  // One store per user: another user's interrupted upload never resumes under this token.
+  const id = `vidgate-${claims(token)?.sub ?? 'anonymous'}`;
+  uppy = new Uppy({ id, autoProceed: false, restrictions: { allowedFileTypes: ['video/*', '.mp4', '.mov', '.webm', '.mkv'] } })
     .use(Dashboard, { inline: true, target: '#uploader', width: '100%', height: 340, hideUploadButton: true,
       proudlyDisplayPoweredByUppy: false, note: 'Videos go straight to S3; files over 5 MiB in resumable parts.' })
-    .use(AwsS3, options);
+    .use(AwsS3, options)
+    .use(GoldenRetriever, { indexedDB: { maxFileSize: RESTORED_FILE_BYTES, maxTotalSize: 2 * RESTORED_FILE_BYTES } });
   uppy.on('file-added', (file) => { showError(''); check(file); });
+  // After a reload: the files (sniffed before it) resume as soon as they are all back.
+  uppy.on('restored', () => {
+    const ghosts = uppy.getFiles().filter((f) => f.isGhost).map((f) => f.name);
+    if (ghosts.length > 0) {
+      uppy.info(`Pick ${ghosts.join(', ')} again to resume: only the parts not yet sent will go.`, 'warning', 15_000);
+    }
+    proceed();
+  });
   uppy.on('upload-progress', (file) => progressed(file));
   uppy.on('upload-success', (file, response) => {
     if (response?.body?.key) arriving.add(response.body.key);

@@ -60,10 +60,13 @@ pub struct Created {
 #[serde(rename_all = "camelCase")]
 pub struct PartUrl {
     pub part_number: u32,
-    pub url: String,
+    /// `None` when S3 holds the part already (`etag` is then its ETag): nothing to send.
+    pub url: Option<String>,
     /// Headers the `PUT` must send as given (the part's checksum).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub etag: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

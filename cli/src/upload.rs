@@ -563,7 +563,7 @@ impl Worker {
         }
         let mut urls = self.shared.urls.lock().await;
         if let Some(url) = urls.remove(&n) {
-            return Ok(PartUrl { part_number: n, url, headers: BTreeMap::new() });
+            return Ok(PartUrl { part_number: n, url: Some(url), headers: BTreeMap::new(), etag: None });
         }
         let batch = self.options.sign_batch.max(self.options.concurrency).clamp(1, 1000);
         let mut numbers = vec![n];
@@ -575,8 +575,10 @@ impl Worker {
         for part in signed {
             if part.part_number == n {
                 mine = Some(part);
-            } else {
-                urls.insert(part.part_number, part.url);
+            } else if let Some(url) = part.url {
+                // A part that arrived already is signed again when its turn comes, and answered
+                // as arrived then.
+                urls.insert(part.part_number, url);
             }
         }
         mine.ok_or_else(|| CliError::Refused(format!("the API signed no URL for part {n}")))
@@ -594,6 +596,10 @@ impl Worker {
                 Some(url) => url,
                 None => self.url(n, crc).await?,
             };
+            // S3 holds this part already (a PUT whose answer was lost): it is not sent again.
+            if let (None, Some(etag)) = (&url.url, &url.etag) {
+                return Ok((etag.clone(), crc));
+            }
             let sent = Arc::new(AtomicU64::new(0));
             let outcome = self.put(&url, bytes.clone(), sent.clone()).await;
             if let Ok((400, _, body)) = &outcome
@@ -672,7 +678,7 @@ impl Worker {
             sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             Ok::<Bytes, std::io::Error>(chunk)
         });
-        let mut request = self.api.http().put(&url.url);
+        let mut request = self.api.http().put(url.url.as_deref().unwrap_or_default());
         // The signed headers (the part's checksum) go as given.
         for (name, value) in &url.headers {
             request = request.header(name, value);

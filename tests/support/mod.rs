@@ -23,6 +23,7 @@ pub use vidgate_local::lifecycle::{Webhook, WebhookQueues};
 pub use vidgate_local::notifications::{Delivery, Queues};
 pub use vidgate_local::throttle::Throttles;
 
+pub mod receiver;
 pub mod s3_edge;
 use s3_edge::S3Edge;
 
@@ -100,10 +101,29 @@ impl Stack {
         Self::start_inner(Outage::None, Some(latency), Throttles::default(), configure).await
     }
 
+    /// A stack whose functions sign upload URLs with credentials that expire `lifetime` after
+    /// they are handed out (`VIDGATE_LOCAL_SIGNING_SECS` of `vidgate-local up`).
+    pub async fn start_signing_for(
+        lifetime: std::time::Duration,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_full(Outage::None, None, Throttles::default(), Some(lifetime), configure).await
+    }
+
     async fn start_inner(
         outage: Outage,
         edge_latency: Option<std::time::Duration>,
         throttles: Throttles,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_full(outage, edge_latency, throttles, None, configure).await
+    }
+
+    async fn start_full(
+        outage: Outage,
+        edge_latency: Option<std::time::Duration>,
+        throttles: Throttles,
+        signing: Option<std::time::Duration>,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
         // Handler logs (warnings and errors by default) show up beside a failing test's output.
@@ -143,7 +163,13 @@ impl Stack {
         };
         let videos = DynamoVideoStore::new(if outage == Outage::DynamoDb { &dead } else { &sdk }, TABLE)
             .purging_after_days(config.purge_after_days);
-        let objects = S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
+        let mut objects =
+            S3ObjectStore::new(if outage == Outage::S3 { &dead } else { &s3_sdk }, BUCKET, true);
+        if let Some(lifetime) = signing {
+            let credentials = aws.expiring_credentials(lifetime);
+            objects = objects
+                .signing_with(aws_credential_types::provider::SharedCredentialsProvider::new(credentials));
+        }
         let role = config.uploader_role_arn.clone().expect("the local defaults name an uploader role");
         let credentials = vidgate::aws::sts::StsIssuer::new(&sdk, &role);
         let app = App::new(config, Arc::new(videos), Arc::new(objects))
@@ -207,7 +233,7 @@ impl Stack {
         let publisher = Arc::new(vidgate::aws::eventbridge::EventBridgeBus::new(&self.sdk, &bus));
         self.lifecycle.push(tokio::spawn(lifecycle::read_stream(
             self.sdk.clone(),
-            self._aws.moto_endpoint(),
+            self._aws.endpoint(),
             TABLE.to_owned(),
             BUCKET.to_owned(),
             publisher,
@@ -232,6 +258,13 @@ impl Stack {
         let run = vidgate_local::images::run(self.app.clone(), ffmpeg, self.sdk.clone(), queues.clone());
         self.lifecycle.push(tokio::spawn(run));
         queues
+    }
+
+    /// From now on, the auto-complete pass runs as in `vidgate-local up`: every
+    /// `VIDGATE_AUTOCOMPLETE_IDLE_SECS` (the local default unless the test configured another).
+    /// Stopped with the stack.
+    pub fn complete_quiet_uploads(&mut self) {
+        self.lifecycle.push(tokio::spawn(vidgate_local::schedule::auto_complete(self.app.clone())));
     }
 
     /// The functions' configuration and ports as this stack runs them, with DynamoDB

@@ -37,7 +37,7 @@ use vidgate_domain::images::Images;
 use vidgate_domain::time::{self, Timestamp};
 use vidgate_domain::{Change, Owner, QuotaDelta, Status, Video, VideoId};
 use vidgate_uploads::config::Quota;
-use vidgate_uploads::store::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
+use vidgate_uploads::store::{ListQuery, Note, Page, PageKey, QuotaUse, StoreError, VideoStore};
 
 pub const INDEX_BY_OWNER: &str = "byOwner";
 pub const INDEX_BY_OWNER_STATUS: &str = "byOwnerStatus";
@@ -179,6 +179,12 @@ impl DynamoVideoStore {
             request = request
                 .expression_attribute_names("#versionId", "versionId")
                 .expression_attribute_values(":versionId", s(version.clone()));
+        }
+        if let Change::Complete { by, .. } = change {
+            update.push_str(", #completedBy = :completedBy");
+            request = request
+                .expression_attribute_names("#completedBy", "completedBy")
+                .expression_attribute_values(":completedBy", s(by.as_str()));
         }
         if let Change::Complete { .. } = change {
             // The images function hears of it from the `Video Uploaded` event.
@@ -491,6 +497,75 @@ impl VideoStore for DynamoVideoStore {
             .await
             .map_err(store_error)?;
         out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+
+    async fn list_quiet(
+        &self,
+        shard: u8,
+        quiet_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Video>, StoreError> {
+        // The index holds only uploads in progress; the filter keeps the ones the pass may
+        // complete. It reads them all (a filter saves no reads), page by page.
+        let mut quiet = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_BY_EXPIRY)
+                .key_condition_expression("#shard = :shard")
+                .filter_expression(
+                    "(attribute_not_exists(#auto) OR #auto = :true) AND attribute_exists(#uploadId) \
+                     AND attribute_exists(#partCount) AND #createdAt < :before \
+                     AND (attribute_not_exists(#activeAt) OR #activeAt < :before)",
+                )
+                .expression_attribute_names("#shard", EXPIRY_SHARD)
+                .expression_attribute_names("#auto", "autoComplete")
+                .expression_attribute_names("#uploadId", "uploadId")
+                .expression_attribute_names("#partCount", "partCount")
+                .expression_attribute_names("#createdAt", "createdAt")
+                .expression_attribute_names("#activeAt", "activeAt")
+                .expression_attribute_values(":shard", s(expiry_shard(shard)))
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .expression_attribute_values(":before", s(time::format(&quiet_before)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in out.items.unwrap_or_default() {
+                quiet.push(from_item(item)?);
+                if quiet.len() >= limit as usize {
+                    return Ok(quiet);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(quiet),
+            }
+        }
+    }
+
+    async fn note(&self, current: &Video, note: Note, at: Timestamp) -> Result<(), StoreError> {
+        let attribute = match note {
+            Note::Active => "activeAt",
+            Note::ServerCompleting => "serverCompletingAt",
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(current.id.to_string()))
+            .update_expression("SET #note = :at")
+            .condition_expression("#status = :uploading")
+            .expression_attribute_names("#note", attribute)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":at", s(time::format(&at)))
+            .expression_attribute_values(":uploading", s(Status::Uploading.as_str()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {

@@ -20,6 +20,8 @@ pub mod sts;
 
 use std::sync::Arc;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+
 use vidgate_uploads::credentials::{self, CredentialIssuer};
 use vidgate_uploads::objects::ObjectStore;
 use vidgate_uploads::{App, Config, NotWired};
@@ -29,7 +31,8 @@ pub use sdk::{load, loader};
 /// An [`App`] over AWS: `App::dynamodb(config, &sdk).s3(&sdk).sts(&sdk)` holds exactly the
 /// clients a function's use cases reach.
 pub trait AwsApp<O, C>: Sized {
-    /// Adds the S3 adapter for the configured bucket.
+    /// Adds the S3 adapter for the configured bucket, presigning with the dedicated signing key
+    /// when the config holds one ([`secrets::load_signing_key`]).
     fn s3(self, sdk: &aws_config::SdkConfig) -> App<Arc<dyn ObjectStore>, C>;
 
     /// Adds STS `AssumeRole` of the uploader role, or the disabled issuer (credentials mode
@@ -40,7 +43,18 @@ pub trait AwsApp<O, C>: Sized {
 impl<O, C> AwsApp<O, C> for App<O, C> {
     fn s3(self, sdk: &aws_config::SdkConfig) -> App<Arc<dyn ObjectStore>, C> {
         let c = &self.config;
-        let objects = s3::S3ObjectStore::with_acceleration(sdk, &c.bucket, c.s3_path_style, c.s3_accelerate);
+        let mut objects =
+            s3::S3ObjectStore::with_acceleration(sdk, &c.bucket, c.s3_path_style, c.s3_accelerate);
+        if let Some(key) = &c.signing_key {
+            let credentials = aws_credential_types::Credentials::new(
+                &key.access_key_id,
+                &key.secret_access_key,
+                None,
+                None,
+                "vidgate-signing-key",
+            );
+            objects = objects.signing_with(SharedCredentialsProvider::new(credentials));
+        }
         self.with_objects(Arc::new(objects))
     }
 

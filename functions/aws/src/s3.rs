@@ -11,8 +11,11 @@ use aws_sdk_s3::types::{
     CompletedPart,
 };
 
+use aws_credential_types::provider::SharedCredentialsProvider;
+
 use crate::sdk::{Failure, classify};
 use vidgate_domain::checksum::{Checksum, ChecksumAlgorithm, ChecksumType};
+use vidgate_domain::time::Timestamp;
 use vidgate_uploads::objects::{
     Assembled, ClientRequest, ObjectError, ObjectInfo, ObjectStore, PartRef, PartUpload, PostForm,
     UploadedPart,
@@ -21,7 +24,7 @@ use vidgate_uploads::objects::{
 pub struct S3ObjectStore {
     /// Signs the multipart requests the SDK can't presign (it presigns only object and part
     /// requests), with the same credentials and region.
-    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    credentials: Option<SharedCredentialsProvider>,
     region: String,
     client: Client,
     /// The same client, on the accelerate endpoint when enabled; used only to presign.
@@ -111,6 +114,16 @@ impl S3ObjectStore {
         Self::with_acceleration(sdk, bucket, path_style, false)
     }
 
+    /// Presigns with `credentials` rather than the function's own (its role's): a dedicated
+    /// signing identity whose URLs live as long as they say ([`crate::signing`]), or the local
+    /// stack's expiring ones.
+    pub fn signing_with(mut self, credentials: SharedCredentialsProvider) -> Self {
+        let config = self.presigner.config().to_builder().credentials_provider(credentials.clone());
+        self.presigner = Client::from_conf(config.build());
+        self.credentials = Some(credentials);
+        self
+    }
+
     /// With `accelerate`, presigned URLs point at the Transfer Acceleration endpoint, so clients
     /// far from the bucket's region upload and download through the nearest edge.
     pub fn with_acceleration(
@@ -131,6 +144,10 @@ impl S3ObjectStore {
         }
     }
 }
+
+/// How long temporary credentials that state no expiry are taken to last from any moment
+/// (Lambda's: a role session's default).
+pub const UNSTATED_SESSION_LIFE: chrono::Duration = chrono::Duration::hours(1);
 
 /// What S3 keeps unescaped in a path segment or query value (RFC 3986 unreserved).
 const S3_ESCAPED: &percent_encoding::AsciiSet =
@@ -406,6 +423,18 @@ impl ObjectStore for S3ObjectStore {
         out.upload_id.ok_or_else(|| ObjectError::Other("CreateMultipartUpload returned no upload id".into()))
     }
 
+    async fn signing_expiry(&self) -> Result<Option<Timestamp>, ObjectError> {
+        let credentials = self.signing_credentials().await?;
+        Ok(match (credentials.expiry(), credentials.session_token()) {
+            (Some(at), _) => Some(chrono::DateTime::<chrono::Utc>::from(at)),
+            // Temporary credentials that don't say when they expire: Lambda's role credentials,
+            // from its environment. A role session lasts an hour unless the role says otherwise,
+            // and Lambda says nothing more, so no URL they sign is promised longer.
+            (None, Some(_)) => Some(vidgate_domain::time::now() + UNSTATED_SESSION_LIFE),
+            (None, None) => None,
+        })
+    }
+
     async fn presign_part(&self, part: PartUpload<'_>, expires_in: Duration) -> Result<String, ObjectError> {
         let PartUpload { key, upload_id, part_number, content_length, checksum } = part;
         if content_length.is_some() || checksum.is_some() {
@@ -549,6 +578,9 @@ impl ObjectStore for S3ObjectStore {
                         .or(part.checksum_crc32_c)
                         .or(part.checksum_crc32)
                         .or(part.checksum_sha256),
+                    last_modified: part
+                        .last_modified
+                        .and_then(|t| chrono::DateTime::from_timestamp_millis(t.to_millis().ok()?)),
                 });
             }
             match (out.is_truncated, out.next_part_number_marker) {

@@ -143,6 +143,31 @@ pub fn of(algorithm: ChecksumAlgorithm, bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(hasher.finalize())
 }
 
+/// The whole object's CRC from its parts' (base64) CRCs and lengths, in part order: what S3
+/// computes for a `FULL_OBJECT` multipart checksum. `None` for SHA-256 (it doesn't combine), no
+/// parts, or a value that is not one of the algorithm's.
+pub fn combine(algorithm: ChecksumAlgorithm, parts: &[(&str, u64)]) -> Option<String> {
+    use base64::Engine;
+    use crc_fast::CrcAlgorithm as C;
+    let (crc, width) = match algorithm {
+        ChecksumAlgorithm::Crc64nvme => (C::Crc64Nvme, 8),
+        ChecksumAlgorithm::Crc32c => (C::Crc32Iscsi, 4),
+        ChecksumAlgorithm::Crc32 => (C::Crc32IsoHdlc, 4),
+        ChecksumAlgorithm::Sha256 => return None,
+    };
+    let value = |b64: &str| -> Option<u64> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+        (bytes.len() == width).then(|| bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
+    };
+    let (first, rest) = parts.split_first()?;
+    let mut whole = value(first.0)?;
+    for (part, len) in rest {
+        whole = crc_fast::checksum_combine(crc, whole, value(part)?, *len);
+    }
+    let bytes = whole.to_be_bytes();
+    Some(base64::engine::general_purpose::STANDARD.encode(&bytes[8 - width..]))
+}
+
 /// The composite checksum of parts with these (base64) checksums: the checksum of their
 /// concatenated digests, `-<parts>` (S3's `COMPOSITE` type).
 pub fn composite(algorithm: ChecksumAlgorithm, parts: &[&str]) -> String {
@@ -166,6 +191,24 @@ impl ChecksumType {
 mod tests {
     use super::*;
     use crate::fixtures::CRC64NVME_OF_123456789;
+
+    #[test]
+    fn parts_crcs_combine_into_the_whole_objects_as_s3_computes_it() {
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for algorithm in ChecksumAlgorithm::ALL {
+            let pieces: Vec<&[u8]> = vec![&bytes[..40_000], &bytes[40_000..80_000], &bytes[80_000..]];
+            let sums: Vec<String> = pieces.iter().map(|p| of(algorithm, p)).collect();
+            let parts: Vec<(&str, u64)> =
+                sums.iter().map(String::as_str).zip(pieces.iter().map(|p| p.len() as u64)).collect();
+            let combined = combine(algorithm, &parts);
+            match algorithm {
+                ChecksumAlgorithm::Sha256 => assert_eq!(combined, None),
+                _ => assert_eq!(combined, Some(of(algorithm, &bytes)), "{}", algorithm.as_str()),
+            }
+        }
+        assert_eq!(combine(ChecksumAlgorithm::Crc32, &[("not base64!", 1)]), None);
+        assert_eq!(combine(ChecksumAlgorithm::Crc32, &[]), None);
+    }
 
     #[test]
     fn values_are_checked_for_base64_and_the_algorithms_length() {

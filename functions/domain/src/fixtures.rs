@@ -35,6 +35,10 @@ pub fn video(owner: &str) -> Video {
         version_id: None,
         stored_bytes: None,
         images: None,
+        auto_complete: true,
+        completed_by: None,
+        active_at: None,
+        server_completing_at: None,
     }
 }
 

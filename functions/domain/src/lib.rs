@@ -21,7 +21,7 @@ pub mod upload;
 pub mod video;
 
 pub use upload::{NewUpload, UploadRequest};
-pub use video::{Change, Owner, QuotaDelta, Status, UploadMethod, Video, VideoId};
+pub use video::{Change, CompletedBy, Owner, QuotaDelta, Status, UploadMethod, Video, VideoId};
 
 /// A caller's input that breaks a rule; becomes a 400 with this code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -24,6 +24,9 @@ pub struct UploadRequest {
     /// The checksum the client will send with each part and the whole object (presigned
     /// uploads): S3 then refuses any part, and any object, whose bytes differ.
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// `false`: only the client completes the upload. Otherwise (the default) vidgate completes a
+    /// presigned upload of declared size itself once every part is in S3 and the client is quiet.
+    pub auto_complete: Option<bool>,
 }
 
 /// A request that passed every rule, ready to become a record.
@@ -38,6 +41,7 @@ pub struct NewUpload {
     pub metadata: BTreeMap<String, String>,
     pub method: UploadMethod,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub auto_complete: bool,
 }
 
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -87,6 +91,7 @@ impl UploadRequest {
             metadata,
             method,
             checksum_algorithm: self.checksum_algorithm,
+            auto_complete: self.auto_complete.unwrap_or(true),
         })
     }
 }

@@ -145,10 +145,40 @@ impl fmt::Display for Status {
     }
 }
 
+/// Who had S3 assemble a presigned upload's parts: its client (`complete`), or vidgate's own
+/// pass once every part had arrived and the client went quiet. Uploads of the other methods are
+/// assembled by their client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompletedBy {
+    #[default]
+    Client,
+    Server,
+}
+
+impl CompletedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompletedBy::Client => "client",
+            CompletedBy::Server => "server",
+        }
+    }
+
+    /// The other one: who assembled the object when this one's own completion lost the race.
+    pub fn other(self) -> Self {
+        match self {
+            CompletedBy::Client => CompletedBy::Server,
+            CompletedBy::Server => CompletedBy::Client,
+        }
+    }
+}
+
 /// A state change. Stores apply it only if the record is still `uploading`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Complete {
+        /// Who had the object assembled ([`Video::assembler`] when the path recording it did not).
+        by: CompletedBy,
         size: u64,
         etag: String,
         /// What S3 reports of the object's checksum, when it has one.
@@ -260,6 +290,26 @@ pub struct Video {
     /// function has made them (or said why it couldn't).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Images>,
+    /// Whether vidgate completes the upload itself once every declared part is in S3 and the
+    /// client has gone quiet (`autoComplete` at create; on unless the client said `false`).
+    #[serde(default = "on")]
+    pub auto_complete: bool,
+    /// Who had the object assembled (uploaded videos).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<CompletedBy>,
+    /// The last time vidgate saw the upload move (a part URL signed, or a newer part listed by
+    /// S3), written at most once per idle bound: an upload seen moving within the bound is not
+    /// listed by the auto-complete pass.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::option")]
+    pub active_at: Option<Timestamp>,
+    /// When vidgate's pass went to complete the upload itself: a path that finds the object
+    /// assembled without having asked for it knows it was the server.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::option")]
+    pub server_completing_at: Option<Timestamp>,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// A change to one owner's quota counters (`vidgate_uploads::config::Quota` holds the limits).
@@ -341,7 +391,8 @@ impl Video {
         self.status = change.target();
         self.updated_at = at;
         match change {
-            Change::Complete { size, etag, checksum, version, media } => {
+            Change::Complete { by, size, etag, checksum, version, media } => {
+                self.completed_by = Some(*by);
                 self.size = Some(*size);
                 self.etag = Some(etag.clone());
                 self.checksum = checksum.clone();
@@ -401,7 +452,26 @@ impl Video {
             version_id: None,
             stored_bytes: None,
             images: None,
+            auto_complete: upload.auto_complete,
+            completed_by: None,
+            active_at: None,
+            server_completing_at: None,
         }
+    }
+
+    /// Who assembled this presigned upload's object, for a path that finds it assembled without
+    /// having asked S3 itself (the S3 event, an abort or a sweep that came too late): the server
+    /// if its pass had set out to, else the client.
+    pub fn assembler(&self) -> CompletedBy {
+        match (self.method, self.server_completing_at) {
+            (UploadMethod::Presigned, Some(_)) => CompletedBy::Server,
+            _ => CompletedBy::Client,
+        }
+    }
+
+    /// Since when the upload has been quiet, as far as vidgate saw.
+    pub fn quiet_since(&self) -> Timestamp {
+        self.active_at.map_or(self.created_at, |at| at.max(self.created_at))
     }
 
     /// How the upload is cut into parts (its highest part number is `plan().max_parts(..)`).
@@ -439,7 +509,14 @@ mod tests {
         let mut v = sample("alice");
         let at = time::now();
         v.apply(
-            &Change::Complete { size: 42, etag: "\"e\"".into(), checksum: None, version: None, media: None },
+            &Change::Complete {
+                by: CompletedBy::Client,
+                size: 42,
+                etag: "\"e\"".into(),
+                checksum: None,
+                version: None,
+                media: None,
+            },
             at,
         )
         .unwrap();
@@ -453,7 +530,14 @@ mod tests {
     fn given_a_final_state_when_any_change_then_refused_and_unchanged() {
         for start in [Status::Uploaded, Status::Aborted, Status::Expired, Status::Rejected] {
             for change in [
-                Change::Complete { size: 1, etag: "x".into(), checksum: None, version: None, media: None },
+                Change::Complete {
+                    by: CompletedBy::Client,
+                    size: 1,
+                    etag: "x".into(),
+                    checksum: None,
+                    version: None,
+                    media: None,
+                },
                 Change::Abort,
                 Change::Expire,
             ] {

@@ -66,7 +66,8 @@ pub async fn record_arrival(
     if video.status.is_final() {
         return remove_foreign(app, &video, &object, version).await;
     }
-    let updated = arrived(app, &video, object).await?;
+    let by = video.assembler();
+    let updated = arrived(app, &video, object, by).await?;
     tracing::info!(video_id = %video.id, status = updated.status.as_str(), "object created");
     Ok(Arrival::Recorded { id: video.id, status: updated.status })
 }
@@ -174,6 +175,7 @@ async fn record_for(
         metadata: Default::default(),
         method: UploadMethod::Credentials,
         checksum_algorithm: None,
+        auto_complete: false,
     };
     let now = time::now();
     let mut video =

@@ -53,7 +53,7 @@ pub async fn sign_client_request(
     expires_in: Option<Duration>,
 ) -> Result<Presigned, UploadError> {
     let most = app.config().part_url_ttl;
-    let ttl = expires_in.map_or(most, |asked| asked.min(most));
+    let (ttl, _) = super::parts::url_lifetime(app, expires_in.map_or(most, |asked| asked.min(most))).await?;
     let (video, request) = match call {
         ClientCall::PutObject(upload) => return start(app, owner, upload, UploadMethod::Put, ttl).await,
         ClientCall::CreateMultipart(upload) => {

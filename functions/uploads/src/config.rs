@@ -34,6 +34,13 @@ pub struct Config {
     /// Init ([`crate::secrets::load_playback_secret`]): what the template sets, so the key never
     /// sits in an environment variable.
     pub playback_secret_name: Option<String>,
+    /// `VIDGATE_SIGNING_KEY_SECRET`: the Secrets Manager secret holding the access key of a
+    /// dedicated signing identity (`{"accessKeyId", "secretAccessKey"}`), read once at Init by the
+    /// functions that presign upload URLs: long-term credentials, so a URL lives its whole TTL (up
+    /// to 7 days) instead of dying with the function's role session.
+    pub signing_key_secret: Option<String>,
+    /// The key itself, once read ([`SigningKey`]); never from an environment variable.
+    pub signing_key: Option<SigningKey>,
     /// `VIDGATE_PLAYBACK_TTL_SECS` (default 4 h): lifetime of a playback URL.
     pub playback_ttl: Duration,
     /// `VIDGATE_RANGE_CAP` (bytes, default 4 MiB): the most bytes one stream reply carries. Lambda
@@ -47,6 +54,10 @@ pub struct Config {
     pub credentials_ttl: Duration,
     /// `VIDGATE_EXPIRE_BATCH` (default 100): the most uploads one sweeper run expires per shard.
     pub expire_batch: u32,
+    /// `VIDGATE_AUTOCOMPLETE_IDLE_SECS` (default 300): how long an upload whose parts are all in
+    /// S3 must have been quiet before vidgate completes it itself; the schedule runs the pass
+    /// that often.
+    pub autocomplete_idle: Duration,
     /// `VIDGATE_PUBLIC_URL` (optional): the API's public base URL for playback links, when it is not
     /// the host the request came to (a custom domain behind a CDN, say).
     pub public_url: Option<String>,
@@ -123,6 +134,21 @@ pub struct Quota {
     pub stored: u64,
 }
 
+/// The access key of the dedicated identity that signs upload URLs.
+#[derive(Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SigningKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    /// The access key id only: a secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
 /// 1 TiB: what one owner may keep (uploaded videos and uploads in progress), whatever the path.
 pub const DEFAULT_MAX_STORED_BYTES: u64 = 1024 * 1024 * 1024 * 1024;
 
@@ -151,11 +177,13 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_PURGE_AFTER_DAYS",
     "VIDGATE_PLAYBACK_SECRET",
     "VIDGATE_PLAYBACK_SECRET_NAME",
+    "VIDGATE_SIGNING_KEY_SECRET",
     "VIDGATE_PLAYBACK_TTL_SECS",
     "VIDGATE_RANGE_CAP",
     "VIDGATE_UPLOADER_ROLE_ARN",
     "VIDGATE_CREDENTIALS_TTL_SECS",
     "VIDGATE_EXPIRE_BATCH",
+    "VIDGATE_AUTOCOMPLETE_IDLE_SECS",
     "VIDGATE_PUBLIC_URL",
     "VIDGATE_MAX_VIDEO_SIZE",
     "VIDGATE_MAX_OPEN_UPLOADS",
@@ -297,6 +325,10 @@ impl Config {
                 other => other,
             },
             playback_secret_name: get("VIDGATE_PLAYBACK_SECRET_NAME").filter(|v| !v.trim().is_empty()),
+            signing_key_secret: get("VIDGATE_SIGNING_KEY_SECRET")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            signing_key: None,
             playback_ttl: Duration::from_secs(number(
                 "VIDGATE_PLAYBACK_TTL_SECS",
                 4 * 3600,
@@ -309,6 +341,7 @@ impl Config {
                 .filter(|v| !v.is_empty()),
             credentials_ttl: Duration::from_secs(number("VIDGATE_CREDENTIALS_TTL_SECS", 3600, 900, 3600)?),
             expire_batch: number("VIDGATE_EXPIRE_BATCH", 100, 1, 1000)? as u32,
+            autocomplete_idle: Duration::from_secs(number("VIDGATE_AUTOCOMPLETE_IDLE_SECS", 300, 1, 86_400)?),
             public_url: get("VIDGATE_PUBLIC_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),

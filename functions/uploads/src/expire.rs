@@ -3,9 +3,11 @@
 //! Found through the sparse `byExpiry` index shard by shard (never a table scan), in batches of
 //! `VIDGATE_EXPIRE_BATCH` per shard. For each: abort whatever S3 holds open for it, then settle the
 //! record — `expired` if no object exists, or `uploaded`/`rejected` if the client finished after
-//! all. Safe to run twice at once: S3 aborts are idempotent and every record change is conditional.
+//! all. An upload vidgate may complete itself whose parts are all there is completed instead
+//! ([`super::autocomplete`]). Safe to run twice at once: S3 aborts are idempotent and every record change is conditional.
 
 use super::UploadError;
+use super::autocomplete::{Quiet, completable, complete_quiet};
 use super::settle::{abort_open_uploads, settle_counted};
 use crate::app::Objects;
 use vidgate_domain::video::EXPIRY_SHARDS;
@@ -66,7 +68,13 @@ pub async fn expire(app: &impl Objects) -> Result<SweepReport, UploadError> {
 /// Aborts what S3 holds open for one due upload and settles its record; returns the aborts and
 /// the status this run moved it to (a concurrent run's change is not counted).
 async fn expire_one(app: &impl Objects, video: &Video) -> Result<(usize, Option<Status>), UploadError> {
+    // Parts that make the whole declared object are completed, not thrown away.
+    if completable(video)
+        && let Quiet::Completed(done) = complete_quiet(app, video).await?
+    {
+        return Ok((0, Some(done.status)));
+    }
     let aborted = abort_open_uploads(app, video).await?;
-    let (settled, changed) = settle_counted(app, video, Change::Expire).await?;
+    let (settled, changed) = settle_counted(app, video, Change::Expire, None).await?;
     Ok((aborted, changed.then_some(settled.status)))
 }

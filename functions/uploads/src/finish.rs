@@ -6,13 +6,13 @@
 
 use std::collections::HashMap;
 
-use super::settle::{abort_open_uploads, arrived, oversize, record, settle};
+use super::settle::{abort_open_uploads, arrived, oversize, record, settle_counted};
 use super::{UploadError, not_uploading};
 use crate::app::Objects;
 use crate::objects::{ObjectError, ObjectInfo, PartRef, UploadedPart, same_etag};
 use vidgate_domain::checksum::{Checksum, ChecksumType};
 use vidgate_domain::parts::{MAX_PARTS, MIN_PART_SIZE};
-use vidgate_domain::{Change, Status, Video};
+use vidgate_domain::{Change, CompletedBy, Status, Video};
 
 /// A part the client names for completion.
 pub struct NamedPart {
@@ -36,7 +36,9 @@ pub async fn finish(
         _ => None,
     };
     match (video.status, video.upload_id.clone()) {
-        (Status::Uploading, Some(upload_id)) => complete(app, video, &upload_id, parts, full).await,
+        (Status::Uploading, Some(upload_id)) => {
+            complete(app, video, &upload_id, parts, full, Completer::CLIENT).await
+        }
         (Status::Uploading, None) => complete_uploaded_object(app, video, parts).await,
         // Completing twice answers the same as the first time.
         (Status::Uploaded, _) => Ok(video),
@@ -65,16 +67,33 @@ fn full_checksum(video: &Video, value: &str) -> Result<Checksum, UploadError> {
     Ok(Checksum { algorithm, kind: ChecksumType::FullObject, value })
 }
 
-async fn complete(
+/// Who asks S3 to assemble an upload's parts, and who assembled them if S3 says it was done
+/// already (`None`: [`Video::assembler`] tells).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Completer {
+    pub by: CompletedBy,
+    pub lost_to: Option<CompletedBy>,
+}
+
+impl Completer {
+    const CLIENT: Completer = Completer { by: CompletedBy::Client, lost_to: None };
+}
+
+/// Assembles `video`'s parts (`wanted`, or every part S3 holds) and records what arrived.
+pub(super) async fn complete(
     app: &impl Objects,
     video: Video,
     upload_id: &str,
     wanted: Option<Vec<NamedPart>>,
     full: Option<Checksum>,
+    completer: Completer,
 ) -> Result<Video, UploadError> {
+    let lost = async |video: &Video| -> Result<Video, UploadError> {
+        finished(settle_counted(app, video, Change::Abort, completer.lost_to).await?.0)
+    };
     let listed = match app.objects().list_parts(&video.key, upload_id).await {
         Ok(parts) => parts,
-        Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
+        Err(ObjectError::NoSuchUpload) => return lost(&video).await,
         Err(e) => return Err(e.into()),
     };
     let chosen = choose_parts(&listed, wanted)?;
@@ -108,12 +127,12 @@ async fn complete(
                 ),
             ));
         }
-        Err(ObjectError::NoSuchUpload) => return finished(settle(app, &video, Change::Abort).await?),
+        Err(ObjectError::NoSuchUpload) => return lost(&video).await,
         // Something else wrote the key first (its owner's prefix credentials): S3 refused to
         // replace it. The parts go; that object is what arrived, and it is checked as such.
         Err(ObjectError::AlreadyExists) => {
             abort_open_uploads(app, &video).await?;
-            return finished(settle(app, &video, Change::Abort).await?);
+            return lost(&video).await;
         }
         Err(ObjectError::RejectedParts { code, message }) => {
             let code = match code.as_str() {
@@ -128,7 +147,7 @@ async fn complete(
     let size = chosen.iter().map(|p| p.size).sum();
     let object =
         ObjectInfo { size, etag: assembled.etag, checksum: assembled.checksum, version: assembled.version };
-    finished(arrived(app, &video, object).await?)
+    finished(arrived(app, &video, object, completer.by).await?)
 }
 
 /// A credentials-mode or single-`PUT` upload: the client wrote the object itself; HeadObject says
@@ -151,7 +170,7 @@ async fn complete_uploaded_object(
         ));
     };
     check_declared_size(&video, object.size)?;
-    finished(arrived(app, &video, object).await?)
+    finished(arrived(app, &video, object, CompletedBy::Client).await?)
 }
 
 /// The reply once the record is final: uploaded is success, anything else lost a race or was

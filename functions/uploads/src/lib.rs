@@ -1,7 +1,8 @@
 //! vidgate's use cases, each a function over the ports it needs (see [`app`]):
 //! [`start`], [`sign_parts`], [`list_parts`], [`finish`], [`abort`], [`delete`], [`erase_owner`], [`grant`] /
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
-//! [`record_arrival`] (an object S3 says was created), [`expire`] (the sweeper) and
+//! [`record_arrival`] (an object S3 says was created), [`auto_complete`] (uploads whose client
+//! went away), [`expire`] (the sweeper) and
 //! [`make_images`] (a video's poster and storyboard). Whichever
 //! path records an arrived object reads its header with [`probe`] (media facts, or why it is not
 //! a video vidgate can read).
@@ -31,6 +32,7 @@ pub mod store;
 
 mod abort;
 mod arrival;
+mod autocomplete;
 mod client;
 mod delete;
 mod erase;
@@ -46,6 +48,9 @@ mod start;
 
 pub use abort::abort;
 pub use arrival::{Arrival, record_arrival};
+pub use autocomplete::{
+    AUTOCOMPLETE_BATCH, AutoCompletion, Quiet, auto_complete, completable, complete_quiet,
+};
 pub use client::{ClientCall, Presigned, sign_client_request};
 pub use delete::delete;
 pub use erase::{DEFAULT_ERASE_LIMIT, Erasure, MAX_ERASE_LIMIT, erase_owner};
@@ -54,7 +59,9 @@ pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
 pub use images::{ImagesRun, POSTER_TRIES, choose_poster, make_images};
-pub use parts::{MAX_URLS_PER_CALL, PartLengths, SignedPart, SignedParts, list_parts, sign_parts};
+pub use parts::{
+    MAX_URLS_PER_CALL, PartChoice, PartLengths, SignedPart, SignedParts, list_parts, sign_parts,
+};
 pub use probe::{Probe, probe};
 pub use start::{PutTarget, Started, post_target, put_target, start};
 
@@ -139,6 +146,17 @@ mod tests {
         (app, objects)
     }
 
+    /// Signs part `n` alone (arrived parts answered as such).
+    async fn sign_one(
+        app: &App,
+        video: &Video,
+        n: u32,
+        lengths: PartLengths,
+        checksums: Option<Vec<String>>,
+    ) -> Result<SignedParts, UploadError> {
+        sign_parts(app, video, PartChoice::Numbers(vec![n]), lengths, checksums, true).await
+    }
+
     fn upload(body: serde_json::Value) -> NewUpload {
         serde_json::from_value::<UploadRequest>(body)
             .unwrap()
@@ -159,19 +177,19 @@ mod tests {
             (video.status, video.plan().max_parts(&app.config().size_rules())),
             (Status::Uploading, 1)
         );
-        let signed = sign_parts(&app, &video, vec![1], PartLengths::Unstated, None).await.unwrap();
+        let signed = sign_one(&app, &video, 1, PartLengths::Unstated, None).await.unwrap();
         assert_eq!(signed.urls.len(), 1);
         // The URL signs the part's length: the whole 6 MiB.
         assert!(
-            signed.urls[0].url.contains(&format!("content-length={}", 6 * MIB)),
-            "{}",
+            signed.urls[0].url.as_deref().unwrap().contains(&format!("content-length={}", 6 * MIB)),
+            "{:?}",
             signed.urls[0].url
         );
         assert!(
-            matches!(sign_parts(&app, &video, vec![2], PartLengths::Unstated, None).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
+            matches!(sign_one(&app, &video, 2, PartLengths::Unstated, None).await, Err(UploadError::Invalid(i)) if i.code == "part_number_out_of_range")
         );
         assert!(
-            matches!(sign_parts(&app, &video, vec![1], PartLengths::Stated(vec![5 * MIB]), None).await, Err(UploadError::Invalid(i)) if i.code == "part_size_mismatch")
+            matches!(sign_one(&app, &video, 1, PartLengths::Stated(vec![5 * MIB]), None).await, Err(UploadError::Invalid(i)) if i.code == "part_size_mismatch")
         );
 
         objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 1, video_like(6 * MIB, 1)).unwrap();
@@ -206,20 +224,18 @@ mod tests {
             other => panic!("{:?}", other.map(|s| s.urls)),
         };
         assert_eq!(
-            refused(sign_parts(&app, &video, vec![1], PartLengths::Unstated, None).await),
+            refused(sign_one(&app, &video, 1, PartLengths::Unstated, None).await),
             "part_checksums_required"
         );
         assert_eq!(
-            refused(
-                sign_parts(&app, &video, vec![1], PartLengths::Unstated, Some(vec!["AAAA".into()])).await
-            ),
+            refused(sign_one(&app, &video, 1, PartLengths::Unstated, Some(vec!["AAAA".into()])).await),
             "invalid_checksum"
         );
         let signed =
-            sign_parts(&app, &video, vec![1], PartLengths::Unstated, Some(vec![part.clone()])).await.unwrap();
+            sign_one(&app, &video, 1, PartLengths::Unstated, Some(vec![part.clone()])).await.unwrap();
         assert!(
-            signed.urls[0].url.contains(&format!("x-amz-checksum-crc64nvme={part}")),
-            "{}",
+            signed.urls[0].url.as_deref().unwrap().contains(&format!("x-amz-checksum-crc64nvme={part}")),
+            "{:?}",
             signed.urls[0].url
         );
         // The header the PUT must send is the value the URL signs.
@@ -260,7 +276,7 @@ mod tests {
             start(&app, &alice, upload(serde_json::json!({"filename": "b.mp4", "size": MIB}))).await.unwrap();
         let some = Some(vec![checksum::of(Crc64nvme, b"")]);
         assert_eq!(
-            refused(sign_parts(&app, &plain, vec![1], PartLengths::Unstated, some).await),
+            refused(sign_one(&app, &plain, 1, PartLengths::Unstated, some).await),
             "checksum_not_declared"
         );
         let err = finish(&app, plain, None, Some(checksum::of(Crc64nvme, b""))).await.unwrap_err();
@@ -433,7 +449,7 @@ mod tests {
             checksum: None,
             version: assembled.version,
         };
-        let after = settle::arrived(&app, &video, object).await.unwrap();
+        let after = settle::arrived(&app, &video, object, vidgate_domain::CompletedBy::Client).await.unwrap();
         assert_eq!(after.status, Status::Deleted);
         assert_eq!(app.objects.head(&video.key).await.unwrap(), None);
     }
@@ -460,5 +476,77 @@ mod tests {
         videos.set_unavailable(true);
         let err = expire(&app).await.unwrap_err();
         assert!(err.is_unavailable(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_whole_plan_is_signed_in_pages_with_ranges_and_parts_that_arrived_are_not_signed() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        // 2,500 parts of 5 MiB, the last one 1 MiB.
+        let size = 2499 * 5 * MIB + MIB;
+        let body = serde_json::json!({"filename": "long.mp4", "size": size, "partSize": 5 * MIB});
+        let Started { video, .. } = start(&app, &alice, upload(body)).await.unwrap();
+        objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 2, video_like(5 * MIB, 2)).unwrap();
+        let mut from = Some(1);
+        let mut seen = Vec::new();
+        while let Some(n) = from {
+            let page = sign_parts(&app, &video, PartChoice::From(n), PartLengths::Unstated, None, true)
+                .await
+                .unwrap();
+            assert!(page.urls.len() <= MAX_URLS_PER_CALL);
+            seen.extend(page.urls);
+            from = page.next;
+        }
+        assert_eq!(seen.len(), 2500);
+        assert!(seen.iter().enumerate().all(|(i, p)| p.part_number == i as u32 + 1));
+        // Ranges that tile the file exactly.
+        let mut offset = 0;
+        for part in &seen {
+            let (at, length) = part.range.unwrap();
+            assert_eq!(at, offset, "part {}", part.part_number);
+            offset += length;
+        }
+        assert_eq!(offset, size);
+        // Part 2 is in S3 at its length: its ETag, no URL; every other part a URL.
+        assert!(seen[1].url.is_none() && seen[1].arrived.is_some());
+        assert!(seen.iter().filter(|p| p.part_number != 2).all(|p| p.url.is_some() && p.arrived.is_none()));
+        // A part of another length in S3 is signed again (its URL may replace it).
+        objects.put_part_bytes(video.upload_id.as_deref().unwrap(), 3, video_like(MIB, 3)).unwrap();
+        let again = sign_one(&app, &video, 3, PartLengths::Unstated, None).await.unwrap();
+        assert!(again.urls[0].url.is_some());
+        // No plan without a size; `from` past the plan is out of range.
+        let unknown =
+            start(&app, &alice, upload(serde_json::json!({"filename": "u.mp4"}))).await.unwrap().video;
+        let code = |r: Result<SignedParts, UploadError>| match r {
+            Err(UploadError::Invalid(i)) => i.code,
+            other => panic!("{:?}", other.map(|s| s.urls)),
+        };
+        for (v, from, expected) in [(&unknown, 1, "plan_unknown"), (&video, 2501, "part_number_out_of_range")]
+        {
+            let r = sign_parts(&app, v, PartChoice::From(from), PartLengths::Unstated, None, true).await;
+            assert_eq!(code(r), expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_expire_with_the_credentials_that_signed_them() {
+        let (app, objects) = ports();
+        let alice = Owner::new("alice");
+        let Started { video, .. } =
+            start(&app, &alice, upload(serde_json::json!({"filename": "a.mp4", "size": 6 * MIB})))
+                .await
+                .unwrap();
+        let hour = vidgate_domain::time::now() + chrono::Duration::hours(1);
+        let signed = sign_one(&app, &video, 1, PartLengths::Unstated, None).await.unwrap();
+        assert!(signed.urls[0].url.as_deref().unwrap().ends_with("X-Amz-Expires=3600"));
+        assert!(signed.expires_at >= hour - chrono::Duration::seconds(1));
+        // Credentials that expire in 90 s: the URL says so, and signs no longer.
+        let soon = vidgate_domain::time::now() + chrono::Duration::seconds(90);
+        objects.sign_until(Some(soon));
+        let signed = sign_one(&app, &video, 1, PartLengths::Unstated, None).await.unwrap();
+        assert_eq!(signed.expires_at, soon);
+        let expires: u64 =
+            signed.urls[0].url.as_deref().unwrap().rsplit('=').next().unwrap().parse().unwrap();
+        assert!((88..=90).contains(&expires), "X-Amz-Expires={expires}");
     }
 }

@@ -1,11 +1,12 @@
 //! Parts of a presigned-mode upload: URLs to `PUT` them, and what S3 holds so far.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::settle::settle;
 use super::{UploadError, not_uploading, presigned_upload, require_uploading};
 use crate::app::Objects;
 use crate::objects::{ObjectError, PartUpload, UploadedPart};
+use crate::store::{Note, StoreError};
 use vidgate_domain::parts::SizeRules;
 use vidgate_domain::time::{self, Timestamp};
 use vidgate_domain::{Change, Video};
@@ -17,15 +18,32 @@ pub const MAX_URLS_PER_CALL: usize = 1000;
 pub struct SignedParts {
     pub urls: Vec<SignedPart>,
     pub expires_at: Timestamp,
+    /// The plan's next part number to ask for (`PartChoice::From`), when parts remain.
+    pub next: Option<u32>,
 }
 
-/// One part's presigned URL and the headers its `PUT` must send as given: they are signed (the
-/// part's checksum, when the upload declared an algorithm).
+/// One part: its presigned URL and the headers its `PUT` must send as given (they are signed:
+/// the part's checksum, when the upload declared an algorithm) — or, when S3 holds it already,
+/// its ETag instead.
 #[derive(Debug)]
 pub struct SignedPart {
     pub part_number: u32,
-    pub url: String,
+    /// Where the part starts in the file and its length, when the plan knows (declared size): a
+    /// phone cuts the file into part files by these.
+    pub range: Option<(u64, u64)>,
+    pub url: Option<String>,
     pub headers: BTreeMap<String, String>,
+    /// The ETag of the part S3 already holds with this length (`url` is then `None`).
+    pub arrived: Option<String>,
+}
+
+/// Which parts to sign.
+pub enum PartChoice {
+    /// These part numbers, in this order (`partNumbers`).
+    Numbers(Vec<u32>),
+    /// The plan from this part number on, up to [`MAX_URLS_PER_CALL`] parts (`from`): a
+    /// declared-size upload's whole plan in as few calls as the limit allows.
+    From(u32),
 }
 
 /// What a client says of the lengths of the parts it is about to send.
@@ -40,28 +58,49 @@ pub enum PartLengths {
     Unsayable,
 }
 
-/// Presigned `PUT` URLs for `numbers` of the caller's upload `video`. Each URL signs the part's
-/// `Content-Length` whenever it is known — from the declared size, or as the client states it —
-/// so S3 refuses a part of any other length before storing it; and, when the upload declared a
-/// checksum algorithm, the part's checksum (`checksums`, one per number, base64), so S3 refuses
-/// a part whose bytes differ from the ones the client checksummed.
+/// Presigned `PUT` URLs for the `choice` of parts of the caller's upload `video`. Each URL signs
+/// the part's `Content-Length` whenever it is known — from the declared size, or as the client
+/// states it — so S3 refuses a part of any other length before storing it; and, when the upload
+/// declared a checksum algorithm, the part's checksum (`checksums`, one per part, base64), so S3
+/// refuses a part whose bytes differ from the ones the client checksummed. With `skip_arrived`
+/// (one ListParts), a part S3 already holds at that length is answered with its ETag, unsigned.
 pub async fn sign_parts(
     app: &impl Objects,
     video: &Video,
-    numbers: Vec<u32>,
+    choice: PartChoice,
     lengths: PartLengths,
     checksums: Option<Vec<String>>,
+    skip_arrived: bool,
 ) -> Result<SignedParts, UploadError> {
     require_uploading(video)?;
     let upload_id = presigned_upload(video)?;
+    let rules = app.config().size_rules();
+    let max = video.plan().max_parts(&rules);
+    let (numbers, next) = match choice {
+        PartChoice::Numbers(numbers) => (numbers, None),
+        PartChoice::From(from) => {
+            let Some(count) = video.part_count else {
+                return Err(UploadError::invalid(
+                    "plan_unknown",
+                    "this upload declared no size, so it has no plan to sign from: give partNumbers and partSizes",
+                ));
+            };
+            if !(1..=count).contains(&from) {
+                return Err(UploadError::invalid(
+                    "part_number_out_of_range",
+                    format!("from {from} is outside 1..={count} for this upload"),
+                ));
+            }
+            let last = count.min(from.saturating_add(MAX_URLS_PER_CALL as u32 - 1));
+            ((from..=last).collect(), (last < count).then_some(last + 1))
+        }
+    };
     if numbers.is_empty() || numbers.len() > MAX_URLS_PER_CALL {
         return Err(UploadError::invalid(
             "invalid_part_numbers",
             format!("partNumbers must list 1 to {MAX_URLS_PER_CALL} part numbers"),
         ));
     }
-    let rules = app.config().size_rules();
-    let max = video.plan().max_parts(&rules);
     if let Some(bad) = numbers.iter().find(|n| !(1..=max).contains(*n)) {
         return Err(UploadError::invalid(
             "part_number_out_of_range",
@@ -77,10 +116,27 @@ pub async fn sign_parts(
     }
     let lengths = part_lengths(video, &numbers, lengths, &rules)?;
     let checksums = part_checksums(video, numbers.len(), checksums)?;
-    let ttl = app.config().part_url_ttl;
-    let expires_at = time::now() + ttl;
+    let held: HashMap<u32, UploadedPart> = if skip_arrived {
+        match app.objects().list_parts(&video.key, upload_id).await {
+            Ok(parts) => parts.into_iter().map(|p| (p.part_number, p)).collect(),
+            Err(ObjectError::NoSuchUpload) => {
+                return Err(not_uploading(settle(app, video, Change::Abort).await?.status));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        HashMap::new()
+    };
+    let (ttl, expires_at) = url_lifetime(app, app.config().part_url_ttl).await?;
     let mut urls = Vec::with_capacity(numbers.len());
     for ((part_number, length), checksum) in numbers.into_iter().zip(lengths).zip(checksums) {
+        let range =
+            video.size.zip(length).map(|(_, length)| ((part_number as u64 - 1) * video.part_size, length));
+        if let Some(part) = held.get(&part_number).filter(|p| length.is_none_or(|l| p.size == l)) {
+            let arrived = Some(part.etag.clone());
+            urls.push(SignedPart { part_number, range, url: None, headers: BTreeMap::new(), arrived });
+            continue;
+        }
         let checksum = video.checksum_algorithm.zip(checksum.as_deref());
         let url = app
             .objects()
@@ -91,9 +147,25 @@ pub async fn sign_parts(
             .await?;
         let headers =
             checksum.map(|(algorithm, value)| (algorithm.header(), value.to_owned())).into_iter().collect();
-        urls.push(SignedPart { part_number, url, headers });
+        urls.push(SignedPart { part_number, range, url: Some(url), headers, arrived: None });
     }
-    Ok(SignedParts { urls, expires_at })
+    seen_moving(app, video).await?;
+    Ok(SignedParts { urls, expires_at, next })
+}
+
+/// How long a URL signed now lives, and until when: its TTL, cut to when the credentials that
+/// sign it expire (a presigned URL dies with them, whatever it says).
+pub(crate) async fn url_lifetime(
+    app: &impl Objects,
+    ttl: std::time::Duration,
+) -> Result<(std::time::Duration, Timestamp), UploadError> {
+    let now = time::now();
+    let mut until = now + ttl;
+    if let Some(expiry) = app.objects().signing_expiry().await? {
+        until = until.min(expiry);
+    }
+    let ttl = (until - now).to_std().unwrap_or_default().max(std::time::Duration::from_secs(1));
+    Ok((ttl, until))
 }
 
 /// The checksum each URL signs, in the order of the part numbers: one per part when the upload
@@ -189,8 +261,27 @@ pub async fn list_parts(app: &impl Objects, video: &Video) -> Result<Vec<Uploade
     require_uploading(video)?;
     let upload_id = presigned_upload(video)?;
     match app.objects().list_parts(&video.key, upload_id).await {
-        Ok(parts) => Ok(parts),
+        Ok(parts) => {
+            seen_moving(app, video).await?;
+            Ok(parts)
+        }
         Err(ObjectError::NoSuchUpload) => Err(not_uploading(settle(app, video, Change::Abort).await?.status)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Notes that the client is still at work on `video` (signing, or asking what arrived), so the
+/// auto-complete pass leaves it alone. Written at most once per half idle bound: a client
+/// signing part by part costs no write per part.
+async fn seen_moving(app: &impl Objects, video: &Video) -> Result<(), UploadError> {
+    let now = time::now();
+    let half = app.config().autocomplete_idle / 2;
+    let due = chrono::Duration::from_std(half).is_ok_and(|half| now - video.quiet_since() >= half);
+    if !due || !video.auto_complete {
+        return Ok(());
+    }
+    match app.videos().note(video, Note::Active, now).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -16,7 +16,7 @@ use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
 use vidgate_domain::media::{self, Media};
 use vidgate_domain::sniff::{SNIFF_BYTES, container, rejection};
-use vidgate_domain::{Change, Status, Video, time};
+use vidgate_domain::{Change, CompletedBy, Status, Video, time};
 
 /// Aborts whatever S3 holds open for an upload: the server's multipart upload (presigned mode)
 /// or every multipart upload a client's SDK left on the key (credentials mode). Returns how many
@@ -57,23 +57,28 @@ pub(super) async fn bury_leftovers(app: &impl Objects, video: &Video) -> Result<
 }
 
 /// Brings a record in line with S3 once no upload is open for it: the object exists → it
-/// arrived; it does not → `absent` (abort or expire).
+/// arrived (assembled by [`Video::assembler`]); it does not → `absent` (abort or expire).
 pub(super) async fn settle(app: &impl Objects, video: &Video, absent: Change) -> Result<Video, UploadError> {
-    settle_counted(app, video, absent).await.map(|(video, _)| video)
+    settle_counted(app, video, absent, None).await.map(|(video, _)| video)
 }
 
-/// [`settle`], also telling whether this call made the change (not a concurrent one).
+/// [`settle`], knowing who assembled an object that exists (`by`), and telling whether this
+/// call made the change (not a concurrent one).
 pub(super) async fn settle_counted(
     app: &impl Objects,
     video: &Video,
     absent: Change,
+    by: Option<CompletedBy>,
 ) -> Result<(Video, bool), UploadError> {
     let current = app.videos().get(&video.id).await?.ok_or(UploadError::Vanished(video.id))?;
     if current.status.is_final() {
         return Ok((current, false));
     }
     match app.objects().head(&current.key).await {
-        Ok(Some(object)) => Ok((arrived(app, &current, object).await?, true)),
+        Ok(Some(object)) => {
+            let by = by.unwrap_or_else(|| current.assembler());
+            Ok((arrived(app, &current, object, by).await?, true))
+        }
         Ok(None) => record_counted(app, &current, &absent).await,
         Err(ObjectError::Unreadable(why)) => Ok((unreadable(app, &current, &why).await?, true)),
         Err(e) => Err(e.into()),
@@ -99,6 +104,7 @@ pub(super) async fn arrived(
     app: &impl Objects,
     video: &Video,
     object: ObjectInfo,
+    by: CompletedBy,
 ) -> Result<Video, UploadError> {
     if let Some(reason) = oversize(app.config(), video, "the object is", object.size) {
         let change = Change::Reject { size: object.size, etag: object.etag, reason };
@@ -124,6 +130,7 @@ pub(super) async fn arrived(
     };
     let change = match examine(app, video, &object, head).await? {
         Ok(media) => Change::Complete {
+            by,
             size: object.size,
             etag: object.etag,
             checksum: object.checksum,

@@ -109,7 +109,7 @@ pub struct PutTarget {
 /// being declared) `Content-Length`. Presigning is local signing: the record needs no undo if it
 /// failed.
 pub async fn put_target(app: &impl Objects, video: &Video) -> Result<PutTarget, UploadError> {
-    let ttl = app.config().part_url_ttl;
+    let (ttl, _) = super::parts::url_lifetime(app, app.config().part_url_ttl).await?;
     let url = app.objects().presign_put(&video.key, &video.content_type, video.size, ttl).await?;
     // Both are signed: the stored type stays the video's, and a replay of the URL once the object
     // exists is refused by S3 (412) rather than writing over what was checked.
@@ -123,7 +123,7 @@ pub async fn put_target(app: &impl Objects, video: &Video) -> Result<PutTarget, 
 pub async fn post_target(app: &impl Objects, video: &Video) -> Result<PostForm, UploadError> {
     let config = app.config();
     let most = video.size.unwrap_or(config.max_video_size);
-    let form =
-        app.objects().presign_post(&video.key, &video.content_type, 1..=most, config.part_url_ttl).await?;
+    let (ttl, _) = super::parts::url_lifetime(app, config.part_url_ttl).await?;
+    let form = app.objects().presign_post(&video.key, &video.content_type, 1..=most, ttl).await?;
     Ok(form)
 }

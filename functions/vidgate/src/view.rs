@@ -9,7 +9,7 @@ use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
 use crate::domain::images::{Images, ImagesStatus, Poster, Storyboard};
 use crate::domain::media::Media;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Status, UploadMethod, Video, VideoId};
+use crate::domain::{CompletedBy, Status, UploadMethod, Video, VideoId};
 use crate::uploads::Grant;
 
 /// Every field is always present (`null` when unknown), so clients need no existence checks.
@@ -37,6 +37,12 @@ pub struct VideoView<'a> {
     pub completed_at: Option<Timestamp>,
     #[serde(with = "time")]
     pub expires_at: Timestamp,
+    /// Whether vidgate completes the upload itself once every part is in S3 and the client is
+    /// quiet (presigned uploads of declared size).
+    pub auto_complete: bool,
+    /// Who had the object assembled: `client` (its `complete`, or its own PUT) or `server`
+    /// (`null` until uploaded).
+    pub completed_by: Option<CompletedBy>,
     /// The algorithm the upload declared for its parts (`null`: none).
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The stored object's checksum as S3 reported it (`null` until recorded, or if S3 kept none).
@@ -89,6 +95,8 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             updated_at: v.updated_at,
             completed_at: v.completed_at,
             expires_at: v.expires_at,
+            auto_complete: v.auto_complete,
+            completed_by: v.completed_by,
             checksum_algorithm: v.checksum_algorithm,
             checksum: v.checksum.as_ref(),
             media: v.media.as_deref(),

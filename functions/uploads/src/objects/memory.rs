@@ -66,6 +66,8 @@ pub struct MemoryObjectStore {
     /// Bytes `get_range` has answered with, and how many times.
     served: AtomicU64,
     reads: AtomicU64,
+    /// When the signing credentials expire (`None`: never), as [`Self::sign_until`] set it.
+    signing_expiry: Mutex<Option<vidgate_domain::time::Timestamp>>,
 }
 
 impl MemoryObjectStore {
@@ -84,6 +86,11 @@ impl MemoryObjectStore {
         self.put_part_bytes(upload_id, part_number, video_like(size, part_number))
     }
 
+    /// Makes the signing credentials expire at `at`, as temporary credentials do.
+    pub fn sign_until(&self, at: Option<vidgate_domain::time::Timestamp>) {
+        *self.signing_expiry.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
     /// Stores a part with exactly these bytes; returns its ETag.
     pub fn put_part_bytes(&self, upload_id: &str, part_number: u32, bytes: Vec<u8>) -> Option<String> {
         let mut state = self.lock();
@@ -91,9 +98,11 @@ impl MemoryObjectStore {
         let size = bytes.len() as u64;
         let etag = format!("\"{upload_id}-{part_number}-{size}\"");
         let checksum = upload.checksum.map(|a| checksum::of(a, &bytes));
-        upload
-            .parts
-            .insert(part_number, (UploadedPart { part_number, etag: etag.clone(), size, checksum }, bytes));
+        let last_modified = Some(vidgate_domain::time::now());
+        upload.parts.insert(
+            part_number,
+            (UploadedPart { part_number, etag: etag.clone(), size, checksum, last_modified }, bytes),
+        );
         Some(etag)
     }
 
@@ -236,6 +245,11 @@ impl ObjectStore for MemoryObjectStore {
             "memory://bucket/{key}?partNumber={part_number}&uploadId={upload_id}{length}{checksum}&X-Amz-Expires={}",
             expires_in.as_secs()
         ))
+    }
+
+    async fn signing_expiry(&self) -> Result<Option<vidgate_domain::time::Timestamp>, ObjectError> {
+        self.check()?;
+        Ok(*self.signing_expiry.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     async fn presign_post(

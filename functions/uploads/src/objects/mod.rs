@@ -47,6 +47,8 @@ pub struct UploadedPart {
     pub size: u64,
     /// The part's checksum, when its upload declared an algorithm.
     pub checksum: Option<String>,
+    /// When S3 stored it: whether the upload is still receiving parts.
+    pub last_modified: Option<vidgate_domain::time::Timestamp>,
 }
 
 /// A part named in a completion.
@@ -131,6 +133,10 @@ pub trait ObjectStore: Send + Sync {
     /// `checksum` the client must send it in its header (`x-amz-checksum-<algorithm>`), and S3
     /// refuses a body whose checksum differs.
     async fn presign_part(&self, part: PartUpload<'_>, expires_in: Duration) -> Result<String, ObjectError>;
+
+    /// When the credentials that sign URLs stop being valid (`None`: they don't expire): a
+    /// presigned URL dies with them, whatever its own expiry says.
+    async fn signing_expiry(&self) -> Result<Option<vidgate_domain::time::Timestamp>, ObjectError>;
 
     /// A browser-style POST upload of a whole object (S3's POST policy): the form `fields` to
     /// send, in order, before the file, to `url`. The policy pins the key and `Content-Type` and

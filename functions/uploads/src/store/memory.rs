@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-use super::{ListQuery, Page, PageKey, QuotaUse, StoreError, VideoStore};
+use super::{ListQuery, Note, Page, PageKey, QuotaUse, StoreError, VideoStore};
 use crate::config::Quota;
 use vidgate_domain::images::Images;
 use vidgate_domain::time::Timestamp;
-use vidgate_domain::{Change, Owner, Status, Video, VideoId};
+use vidgate_domain::{Change, Owner, Status, UploadMethod, Video, VideoId};
 
 #[derive(Default)]
 pub struct MemoryVideoStore {
@@ -159,6 +159,41 @@ impl VideoStore for MemoryVideoStore {
         due.sort_by_key(|v| v.expires_at);
         due.truncate(limit as usize);
         Ok(due)
+    }
+
+    async fn list_quiet(
+        &self,
+        shard: u8,
+        quiet_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Video>, StoreError> {
+        self.check()?;
+        let mut quiet: Vec<Video> = self
+            .lock()
+            .values()
+            .filter(|v| v.status == Status::Uploading && v.id.shard() == shard && v.auto_complete)
+            .filter(|v| {
+                v.method == UploadMethod::Presigned && v.upload_id.is_some() && v.part_count.is_some()
+            })
+            .filter(|v| v.quiet_since() < quiet_before)
+            .cloned()
+            .collect();
+        quiet.sort_by_key(|v| v.expires_at);
+        quiet.truncate(limit as usize);
+        Ok(quiet)
+    }
+
+    async fn note(&self, current: &Video, note: Note, at: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        let Some(stored) = videos.get_mut(&current.id).filter(|v| v.status == Status::Uploading) else {
+            return Err(StoreError::ConditionFailed);
+        };
+        match note {
+            Note::Active => stored.active_at = Some(at),
+            Note::ServerCompleting => stored.server_completing_at = Some(at),
+        }
+        Ok(())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {

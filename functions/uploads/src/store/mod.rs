@@ -72,6 +72,16 @@ pub struct Page {
     pub next: Option<PageKey>,
 }
 
+/// What [`VideoStore::note`] writes of an upload in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// It moved: a part URL was signed, or S3 listed a part newer than the last note
+    /// (`Video::active_at`).
+    Active,
+    /// vidgate's pass is about to have S3 assemble it (`Video::server_completing_at`).
+    ServerCompleting,
+}
+
 #[async_trait]
 pub trait VideoStore: Send + Sync {
     /// Stores a new record, counted against no quota (an object that arrived without one);
@@ -113,6 +123,21 @@ pub trait VideoStore: Send + Sync {
 
     /// Up to `limit` `uploading` records of expiry shard `shard` whose deadline is before `now`.
     async fn list_expired(&self, shard: u8, now: Timestamp, limit: u32) -> Result<Vec<Video>, StoreError>;
+
+    /// Up to `limit` `uploading` records of expiry shard `shard` that vidgate may complete itself
+    /// and that have been quiet since before `quiet_before`: `autoComplete` on, a server-side
+    /// multipart upload of declared size, created and last seen moving ([`Video::active_at`])
+    /// before it.
+    async fn list_quiet(
+        &self,
+        shard: u8,
+        quiet_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Video>, StoreError>;
+
+    /// Writes what vidgate saw of an upload in progress, only while it is still `uploading`
+    /// (`ConditionFailed` otherwise).
+    async fn note(&self, current: &Video, note: Note, at: Timestamp) -> Result<(), StoreError>;
 
     /// The owner's videos, newest first.
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;

@@ -1,5 +1,5 @@
-//! The scheduled sweeper of abandoned uploads: the expire-uploads Lambda function. The handler
-//! lives in `vidgate::events`.
+//! The scheduled pass over uploads in progress (complete the quiet, expire the overdue): the
+//! expire-uploads Lambda function. The handler lives in `vidgate::events`.
 
 use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
 use serde_json::Value;
@@ -18,5 +18,5 @@ async fn main() -> Result<(), Error> {
     let sdk = aws::load().await;
     // DynamoDB and S3: the clients its use cases reach.
     let app = aws::records(config, &sdk).s3(&sdk);
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| events::expire_uploads(&app))).await
+    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| events::settle_uploads(&app))).await
 }

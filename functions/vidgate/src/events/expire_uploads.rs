@@ -1,9 +1,29 @@
-//! `expire-uploads`: run on a schedule (the event carries nothing it needs), it runs the sweep
-//! [`uploads::expire`].
+//! `expire-uploads`: run on a schedule (the event carries nothing it needs), it completes the
+//! uploads whose client went away ([`uploads::auto_complete`]), then expires the ones past their
+//! deadline ([`uploads::expire`]).
 
 use super::EventError;
 use crate::app::Objects;
-use crate::uploads::{self, SweepReport};
+use crate::uploads::{self, AutoCompletion, SweepReport};
+
+/// What one scheduled run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadsPass {
+    pub auto_completed: AutoCompletion,
+    pub swept: SweepReport,
+}
+
+/// The scheduled run: the auto-complete pass, then the sweep.
+pub async fn settle_uploads(app: &impl Objects) -> Result<UploadsPass, EventError> {
+    let auto_completed = auto_complete_uploads(app).await?;
+    let swept = expire_uploads(app).await?;
+    Ok(UploadsPass { auto_completed, swept })
+}
+
+pub async fn auto_complete_uploads(app: &impl Objects) -> Result<AutoCompletion, EventError> {
+    Ok(uploads::auto_complete(app).await?)
+}
 
 pub async fn expire_uploads(app: &impl Objects) -> Result<SweepReport, EventError> {
     Ok(uploads::expire(app).await?)

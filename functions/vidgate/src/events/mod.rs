@@ -11,7 +11,7 @@ mod publish_events;
 
 pub use crate::uploads::SweepReport;
 pub use erase_owner::{EraseRequest, erase_owner};
-pub use expire_uploads::expire_uploads;
+pub use expire_uploads::{UploadsPass, auto_complete_uploads, expire_uploads, settle_uploads};
 pub use make_images::make_images;
 pub use object_created::{MAX_RECEIVES, ObjectReport, on_object_created, on_s3_event};
 pub use publish_events::{LifecycleDetail, PUBLISH_MAX_RETRIES, lifecycle_event, publish_events};

@@ -124,7 +124,7 @@ pub async fn publish_events(bus: &dyn EventBus, bucket: &str, batch: DynamoDbEve
             }
         }
         for (sequence, event) in chunk {
-            tracing::info!(sequence, detail_type = event.detail_type, "lifecycle event published");
+            tracing::info!(sequence, detail_type = event.detail_type, resource = ?event.resources, "lifecycle event published");
         }
     }
     unreadable.map_or_else(DynamoDbEventResponse::default, |sequence| failure(&sequence))

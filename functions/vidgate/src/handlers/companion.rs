@@ -18,7 +18,7 @@ use crate::domain::time::{self, Timestamp};
 use crate::domain::{Owner, UploadMethod, UploadRequest, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_response, query, required_json_body};
-use crate::uploads::{self, NamedPart, PartLengths, SignedParts, Started, owned};
+use crate::uploads::{self, NamedPart, PartChoice, PartLengths, SignedParts, Started, owned};
 use crate::view::VideoView;
 
 #[derive(Deserialize)]
@@ -197,16 +197,16 @@ pub(super) async fn sign_parts(
         }
     };
     let video = named_upload(app, owner, req).await?;
-    let SignedParts { urls: signed, expires_at } =
-        uploads::sign_parts(app, &video, numbers, PartLengths::Unsayable, None).await?;
+    // Companion's protocol has no word for a part that arrived: every part is signed.
+    let choice = PartChoice::Numbers(numbers);
+    let SignedParts { urls: signed, expires_at, .. } =
+        uploads::sign_parts(app, &video, choice, PartLengths::Unsayable, None, false).await?;
+    let mut signed = signed.into_iter().filter_map(|part| Some((part.part_number, part.url?)));
     if single.is_some() {
-        let part = signed.into_iter().next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
-        return Ok(json_response(
-            StatusCode::OK,
-            &SignedPart { url: part.url, expires: seconds_until(expires_at) },
-        ));
+        let (_, url) = signed.next().ok_or_else(|| ApiError::Internal("no URL signed".into()))?;
+        return Ok(json_response(StatusCode::OK, &SignedPart { url, expires: seconds_until(expires_at) }));
     }
-    let presigned_urls = signed.into_iter().map(|part| (part.part_number.to_string(), part.url)).collect();
+    let presigned_urls = signed.map(|(number, url)| (number.to_string(), url)).collect();
     Ok(json_response(StatusCode::OK, &SignedBatch { presigned_urls }))
 }
 

@@ -11,14 +11,17 @@ use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body, video_id};
-use crate::uploads::{self, PartLengths, SignedParts, owned};
+use crate::uploads::{self, PartChoice, PartLengths, SignedParts, owned};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SignRequest {
-    part_numbers: Vec<u32>,
-    /// Each part's length, in the order of `part_numbers`: required when the upload declared
-    /// no size, checked against the plan when it did.
+    /// These parts, in this order.
+    part_numbers: Option<Vec<u32>>,
+    /// Or the plan from this part number on, up to 1,000 parts (declared-size uploads).
+    from: Option<u32>,
+    /// Each part's length, in the order of the parts: required when the upload declared no
+    /// size, checked against the plan when it did.
     part_sizes: Option<Vec<u64>>,
     /// Each part's checksum (base64, of the upload's `checksumAlgorithm`), in the same order:
     /// required when the upload declared an algorithm.
@@ -29,8 +32,16 @@ struct SignRequest {
 #[serde(rename_all = "camelCase")]
 struct PartUrl {
     part_number: u32,
-    url: String,
-    method: &'static str,
+    /// Where the part starts in the file, and its length (`null` when the upload declared no
+    /// size): the bytes its `PUT` sends.
+    offset: Option<u64>,
+    length: Option<u64>,
+    /// Whether S3 holds this part already (at this length): then there is no URL to `PUT`.
+    arrived: bool,
+    /// The part's ETag when it arrived.
+    etag: Option<String>,
+    url: Option<String>,
+    method: Option<&'static str>,
     /// Headers the `PUT` must send as given (they are signed): the part's checksum, if any.
     headers: BTreeMap<String, String>,
 }
@@ -39,8 +50,12 @@ struct PartUrl {
 #[serde(rename_all = "camelCase")]
 struct Signed {
     urls: Vec<PartUrl>,
+    /// When the URLs stop working: their TTL, or sooner if the credentials that signed them
+    /// expire sooner.
     #[serde(with = "time")]
     expires_at: Timestamp,
+    /// The `from` that signs the rest of the plan (`null`: nothing left).
+    next: Option<u32>,
 }
 
 pub(super) async fn handle(
@@ -50,25 +65,34 @@ pub(super) async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let id = video_id(req)?;
     let request: SignRequest = required_json_body(req)?;
+    let choice = match (request.part_numbers, request.from) {
+        (Some(numbers), None) => PartChoice::Numbers(numbers),
+        (None, Some(from)) => PartChoice::From(from),
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "give either partNumbers (these parts) or from (the plan from this part on)",
+            ));
+        }
+    };
     let video = owned(app, owner, &id).await?;
-    let SignedParts { urls, expires_at } = uploads::sign_parts(
-        app,
-        &video,
-        request.part_numbers,
-        request.part_sizes.map_or(PartLengths::Unstated, PartLengths::Stated),
-        request.part_checksums,
-    )
-    .await?;
+    let lengths = request.part_sizes.map_or(PartLengths::Unstated, PartLengths::Stated);
+    let SignedParts { urls, expires_at, next } =
+        uploads::sign_parts(app, &video, choice, lengths, request.part_checksums, true).await?;
     let urls = urls
         .into_iter()
         .map(|part| PartUrl {
             part_number: part.part_number,
+            offset: part.range.map(|(offset, _)| offset),
+            length: part.range.map(|(_, length)| length),
+            arrived: part.arrived.is_some(),
+            etag: part.arrived,
+            method: part.url.is_some().then_some("PUT"),
             url: part.url,
-            method: "PUT",
             headers: part.headers,
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &Signed { urls, expires_at }))
+    Ok(json_response(StatusCode::OK, &Signed { urls, expires_at, next }))
 }
 
 #[cfg(test)]
@@ -96,6 +120,47 @@ mod tests {
         assert!(urls.iter().all(|u| u["method"] == "PUT"));
         assert!(urls[0]["url"].as_str().unwrap().contains("partNumber=3"));
         assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[tokio::test]
+    async fn the_plan_from_a_part_on_answers_ranges_arrivals_and_where_the_rest_starts() {
+        let h = Harness::new();
+        let created = h.create(json!({"filename": "a.mp4", "size": 12 * MIB, "partSize": 5 * MIB})).await;
+        let id = created["videoId"].as_str().unwrap();
+        let upload_id = created["uploadId"].as_str().unwrap();
+        h.objects.put_part_bytes(upload_id, 2, vec![7; 5 * MIB as usize]).unwrap();
+        let path = format!("/v1/uploads/{id}/part-urls");
+        let (status, body) = call(&h.app, HttpFunction::SignParts, h.post(&path, json!({"from": 1}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["next"], serde_json::Value::Null);
+        let parts: Vec<_> = body["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (u["partNumber"].as_u64(), u["offset"].as_u64(), u["length"].as_u64(), u["arrived"].as_bool())
+            })
+            .collect();
+        let (five, ten) = (5 * MIB, 10 * MIB);
+        assert_eq!(
+            parts,
+            [
+                (Some(1), Some(0), Some(five), Some(false)),
+                (Some(2), Some(five), Some(five), Some(true)),
+                (Some(3), Some(ten), Some(2 * MIB), Some(false))
+            ]
+        );
+        let arrived = &body["urls"][1];
+        assert_eq!(
+            (&arrived["url"], &arrived["method"]),
+            (&serde_json::Value::Null, &serde_json::Value::Null)
+        );
+        assert!(arrived["etag"].as_str().is_some_and(|e| !e.is_empty()));
+        assert_eq!(body["urls"][0]["method"], "PUT");
+        // One of the two, not both.
+        let both = json!({"from": 1, "partNumbers": [1]});
+        let (status, reply) = call(&h.app, HttpFunction::SignParts, h.post(&path, both)).await;
+        assert_eq!((status, reply["error"]["code"].as_str()), (400, Some("invalid_body")), "{reply}");
     }
 
     #[tokio::test]

@@ -143,6 +143,7 @@ mod tests {
             .transition(
                 &video,
                 &crate::domain::Change::Complete {
+                    by: crate::domain::CompletedBy::Client,
                     size: bytes.len() as u64,
                     etag,
                     checksum: None,

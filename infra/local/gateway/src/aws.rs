@@ -216,7 +216,8 @@ struct Front {
     http: reqwest::Client,
     /// Held while moto answers a DynamoDB request. moto serves requests on threads and applies a
     /// conditional write or a transaction without a lock, so two at once could both pass one
-    /// condition; DynamoDB applies each atomically. One at a time makes moto as strict.
+    /// condition; DynamoDB applies each atomically. One at a time makes moto as strict (and
+    /// infra/local/python/vidgate_moto_patch.py makes a cancelled transaction write nothing).
     dynamodb: tokio::sync::Mutex<()>,
 }
 
@@ -385,8 +386,9 @@ async fn to_moto(front: &Front, request: Request, sts: bool) -> Response {
 pub struct AwsEndpoint {
     port: u16,
     s3: LocalS3,
+    keys: Keys,
     shutdown: Option<oneshot::Sender<()>>,
-    moto: MotoServer,
+    _moto: MotoServer,
 }
 
 impl AwsEndpoint {
@@ -407,7 +409,7 @@ impl AwsEndpoint {
         let front = Arc::new(Front {
             s3: s3.clone(),
             service: builder.build(),
-            keys,
+            keys: keys.clone(),
             moto: moto.endpoint(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(60))
@@ -425,7 +427,7 @@ impl AwsEndpoint {
                 tracing::error!(error = %e, "the local AWS endpoint stopped");
             }
         });
-        Ok(Self { port, s3, shutdown: Some(tx), moto })
+        Ok(Self { port, s3, keys, shutdown: Some(tx), _moto: moto })
     }
 
     pub fn port(&self) -> u16 {
@@ -436,15 +438,70 @@ impl AwsEndpoint {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// moto's own endpoint, behind this one: for the local stream reader, which plays Lambda's
-    /// DynamoDB event source mapping and so reads the stream as AWS's own service would.
-    pub fn moto_endpoint(&self) -> String {
-        self.moto.endpoint()
-    }
-
     /// The local S3 itself, for tests that look at what it holds.
     pub fn s3(&self) -> &LocalS3 {
         &self.s3
+    }
+
+    /// Temporary credentials this endpoint accepts for `lifetime` from when they are handed
+    /// out, then refuses (`ExpiredToken`), as S3 refuses expired STS credentials: what the
+    /// local functions sign URLs with when `VIDGATE_LOCAL_SIGNING_SECS` is set, so URLs die
+    /// with their signing credentials here as they do in AWS.
+    pub fn expiring_credentials(&self, lifetime: std::time::Duration) -> ExpiringCredentials {
+        ExpiringCredentials { keys: self.keys.clone(), lifetime, current: Arc::new(Mutex::new(None)) }
+    }
+}
+
+/// A credentials provider minting temporary keys the local S3 accepts until they expire; like
+/// the SDK's cache, it hands out the same ones until less than half their life is left.
+#[derive(Clone, Debug)]
+pub struct ExpiringCredentials {
+    keys: Keys,
+    lifetime: std::time::Duration,
+    current: Arc<Mutex<Option<aws_credential_types::Credentials>>>,
+}
+
+impl ExpiringCredentials {
+    fn credentials(&self) -> aws_credential_types::Credentials {
+        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::SystemTime::now();
+        let fresh = current.as_ref().filter(|c| {
+            c.expiry().and_then(|at| at.duration_since(now).ok()).is_some_and(|left| left > self.lifetime / 2)
+        });
+        if let Some(credentials) = fresh {
+            return credentials.clone();
+        }
+        let id = uuid::Uuid::now_v7().simple().to_string().to_uppercase();
+        let (access, secret, token) =
+            (format!("ASIA{}", &id[16..]), id.clone(), format!("local-session-{id}"));
+        let expires = now + self.lifetime;
+        self.keys.insert(
+            &access,
+            Key {
+                secret: secret.clone(),
+                token: Some(token.clone()),
+                expires: Some(DateTime::<Utc>::from(expires)),
+                policy: None,
+            },
+        );
+        let credentials = aws_credential_types::Credentials::new(
+            access,
+            secret,
+            Some(token),
+            Some(expires),
+            "vidgate-local",
+        );
+        *current = Some(credentials.clone());
+        credentials
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for ExpiringCredentials {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Ok(self.credentials()))
     }
 }
 

@@ -16,6 +16,7 @@
 //!   `VIDGATE_EVENTS_WEBHOOK`, with an API destination's retries and dead-letter queue.
 //! - [`images`]: posters and storyboards along the template's path: `Video Uploaded` on the bus →
 //!   a queue → the `make-images` function, with Debian's ffmpeg.
+//! - [`schedule`]: the template's schedule: the auto-complete pass and the expiry sweep.
 //! - [`cdn`]: a local CloudFront under `/cdn` on the API's port: signed URLs checked as
 //!   CloudFront checks them, then ranges from the local S3.
 //! - [`config`]: the local stack's defaults (bucket, table, secrets, role, bus), one list.
@@ -40,4 +41,5 @@ pub mod moto;
 pub mod notifications;
 pub mod policy;
 pub mod s3;
+pub mod schedule;
 pub mod throttle;

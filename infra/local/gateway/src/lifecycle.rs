@@ -228,16 +228,19 @@ fn as_lambda_record(mut record: Value, stream_arn: &str) -> Value {
 
 /// Reads the table's stream from its start, forever, and hands each batch to `publish-events`
 /// (publishing to `bus`); a batch that names a failed record is retried from it, as Lambda does.
+///
+/// `endpoint` is the local AWS endpoint's, which runs one DynamoDB request at a time, so the
+/// stream is read between writes, never during one.
 pub async fn read_stream(
     sdk: SdkConfig,
-    moto_endpoint: String,
+    endpoint: String,
     table: String,
     bucket: String,
     bus: Arc<dyn EventBus>,
     mapping: Mapping,
 ) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let streams = Streams { http: reqwest::Client::new(), endpoint: moto_endpoint };
+    let streams = Streams { http: reqwest::Client::new(), endpoint };
     let (stream_arn, shard) = loop {
         match stream_of(&dynamodb, &streams, &table).await {
             Ok(found) => break found,

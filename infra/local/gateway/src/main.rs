@@ -10,7 +10,7 @@ use vidgate_local::aws::AwsEndpoint;
 use vidgate_local::gateway::{self, Gateway};
 use vidgate_local::jwt::{DEFAULT_SECRET, DevJwt};
 use vidgate_local::throttle::Throttles;
-use vidgate_local::{bootstrap, cdn};
+use vidgate_local::{bootstrap, cdn, schedule};
 use vidgate_local::{images, lifecycle, notifications};
 
 const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
@@ -23,6 +23,12 @@ Environment (all optional):
   VIDGATE_DEV_JWT_SECRET  HS256 secret of dev tokens (vidgate-local-dev-secret)
   VIDGATE_WEB_DIR         static pages served beside the API (web)
   VIDGATE_SWEEP_SECS      run expire-uploads every N seconds, 0 = never (300)
+  VIDGATE_LOCAL_SIGNING_SECS
+                          sign upload URLs with credentials that expire N seconds after they are
+                          handed out, as a role session's do (unset: the local keys, which don't)
+  VIDGATE_AUTOCOMPLETE_IDLE_SECS
+                          complete uploads whose parts are all in S3 once quiet this long,
+                          checking that often (5 here; 300 in the template)
   VIDGATE_LOCAL_CDN       0 = no local CloudFront: playback URLs are the stream route's (on)
   VIDGATE_CDN_KEY_PAIR_ID, VIDGATE_CDN_PRIVATE_KEY
                           the local CloudFront's key pair id and RSA private key (PEM); unset, the
@@ -145,7 +151,25 @@ async fn up() -> Result<(), String> {
     let signer = vidgate::aws::cdn::load_signer(&config, &sdk).await.map_err(|e| e.to_string())?;
     let local_cdn =
         cdn_keys.as_ref().map(|keys| cdn::LocalCdn::new(keys, bootstrap::s3_client(&sdk), &bucket));
-    let app = vidgate::aws::app(config, &sdk).with_cdn(signer);
+    let signing = env("VIDGATE_LOCAL_SIGNING_SECS")
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("VIDGATE_LOCAL_SIGNING_SECS={v:?} is not a whole number"))
+        })
+        .transpose()?
+        .filter(|secs| *secs > 0);
+    let mut app = vidgate::aws::app(config, &sdk).with_cdn(signer);
+    if let Some(secs) = signing {
+        // Upload URLs signed with credentials that expire, as a role session's do in AWS.
+        let credentials = aws.expiring_credentials(std::time::Duration::from_secs(secs));
+        let c = &app.config;
+        let objects =
+            vidgate::aws::s3::S3ObjectStore::with_acceleration(&sdk, &c.bucket, c.s3_path_style, false)
+                .signing_with(aws_credential_types::provider::SharedCredentialsProvider::new(credentials));
+        app = app.with_objects(std::sync::Arc::new(objects));
+        println!("vidgate local signing: credentials that expire {secs} s after they are handed out");
+    }
     let images_queues = images::ensure_images(&sdk, &bus, delivery).await?;
     let (ffmpeg, ffmpeg_version) = images::ffmpeg(&app, FfmpegConfig::from_env(env)?).await?;
     tokio::spawn(notifications::pump(app.clone(), sdk.clone(), queues));
@@ -154,7 +178,7 @@ async fn up() -> Result<(), String> {
     // What the table's stream, publish-events and the webhook rule do in AWS.
     tokio::spawn(lifecycle::read_stream(
         sdk.clone(),
-        aws.moto_endpoint(),
+        aws.endpoint(),
         table,
         bucket.clone(),
         std::sync::Arc::new(vidgate::aws::eventbridge::EventBridgeBus::new(&sdk, &bus)),
@@ -164,23 +188,20 @@ async fn up() -> Result<(), String> {
         println!("lifecycle events: POSTed to {}", webhook.url);
         tokio::spawn(lifecycle::deliver(sdk.clone(), queues, webhook));
     }
-    // What the schedule does in AWS: sweep abandoned uploads now and then.
+    // What the schedule does in AWS: complete uploads whose client went away, and sweep
+    // abandoned ones now and then.
+    tokio::spawn(schedule::auto_complete(app.clone()));
     let sweep_secs: u64 = env("VIDGATE_SWEEP_SECS").and_then(|v| v.parse().ok()).unwrap_or(300);
     if sweep_secs > 0 {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(sweep_secs));
-            loop {
-                every.tick().await;
-                if let Err(e) = vidgate::events::expire_uploads(&app).await {
-                    tracing::warn!(error = %e, "sweep failed");
-                }
-            }
-        });
+        tokio::spawn(schedule::sweep(app.clone(), std::time::Duration::from_secs(sweep_secs)));
     }
     println!("vidgate local API: {api}");
     println!("vidgate local AWS endpoint: {}", aws.endpoint());
     println!("vidgate local images: {ffmpeg_version}");
+    println!(
+        "vidgate local auto-complete: uploads whose parts are all in S3, once quiet {} s",
+        app.config.autocomplete_idle.as_secs()
+    );
     match &cdn_keys {
         Some(keys) => {
             println!("vidgate local CDN: {} (key pair {})", keys.settings.url, keys.settings.key_pair_id)
