@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real function binaries under cargo-lambda's Lambda emulator, as a developer runs them:
-# `cargo lambda watch` serves create-upload, get-video, publish-events, make-images and erase-owner against the
+# `cargo lambda watch` serves create-upload, get-video, create-upload-link, publish-events, make-images and erase-owner against the
 # local AWS stand-ins (moto and the strict S3, started by vidgate-local), and
 # `cargo lambda invoke --data-file` sends them the events/ fixtures.
 set -euo pipefail
@@ -63,6 +63,12 @@ sed "s/VIDEO_ID/00000000-0000-7000-8000-000000000000/g" events/get-video.json >"
 missing=$(invoke get-video "$work/missing.json")
 check "get-video answers 404 JSON for an unknown id" \
   test "$(jq -r .statusCode <<<"$missing")" = 404 -a "$(jq -r .body <<<"$missing" | jq -r .error.code)" = video_not_found
+
+# create-upload-link: the fixture's backend token (its scope in the authorizer's context) gets a
+# link, and its item is in the table.
+linked=$(invoke create-upload-link events/create-upload-link.json)
+check "create-upload-link answers 201 with a link for customer-42" \
+  test "$(jq -r .statusCode <<<"$linked")" = 201 -a "$(jq -r .body <<<"$linked" | jq -r .link.owner)" = customer-42
 
 # publish-events: the stream batch fixture, published to the local stack's bus (moto's).
 published=$(invoke publish-events events/publish-events.json)

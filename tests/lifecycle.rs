@@ -1,7 +1,8 @@
 //! Lifecycle events on the local stack, along the template's path: the table's stream (moto's) →
 //! `publish-events` → an EventBridge bus (moto's) → a rule → a webhook receiver this test starts
 //! on 127.0.0.1, with the API destination's retries and dead-letter queue. Every event received
-//! is checked against `schemas/lifecycle-event.schema.json`.
+//! is checked against `schemas/lifecycle-event.schema.json`, and every delivery's signature with
+//! the Standard Webhooks spec's own library.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -138,7 +139,14 @@ async fn every_state_change_reaches_the_webhook_once_retried_and_as_the_schema_s
         }
     }
     let state = receiver.state.lock().unwrap();
-    assert_eq!(state.api_keys, BTreeSet::from(["receiver-secret".to_owned()]), "the connection's header");
+    // Every delivery verifies with the spec's library; a retry is the same webhook-id again.
+    assert!(state.unverified.is_empty(), "{:?}", state.unverified);
+    assert_eq!(state.verified, state.requests);
+    let distinct: BTreeSet<&String> = state.ids.iter().collect();
+    assert!(distinct.len() < state.ids.len(), "the retried deliveries repeat their ids: {:?}", state.ids);
+    for event in &events {
+        assert!(state.ids.iter().any(|id| event["id"] == id.as_str()), "webhook-id is the event's id");
+    }
     assert!(
         state.requests >= events.len() + 2,
         "the two failed deliveries were retried: {} requests",
@@ -196,4 +204,55 @@ async fn events_a_webhook_keeps_refusing_wait_in_the_dead_letter_queue() {
     assert_eq!(key_of(&event), (id, "Video Upload Started".to_owned()));
     assert_eq!(refusing.state.lock().unwrap().requests, 1, "a 400 is not retried");
     assert!(refusing.events().is_empty());
+}
+
+/// deliver-webhooks as deployed: its secret read from Secrets Manager (moto's), its queue SQS, its
+/// receiver over HTTP. A delivery verifies with the secret stored there; an unusable secret posts
+/// nothing and the message comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_function_signs_with_the_secret_in_secrets_manager() {
+    use vidgate::aws::webhook::{HttpReceiver, ManagedSecrets, SqsDeliveryQueue};
+    use vidgate::uploads::webhooks::{RetryPolicy, Webhook};
+    let stack = Stack::start().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(stack.sdk());
+    let secret = vidgate_tests::receiver::SECRET;
+    secrets.create_secret().name("vidgate/webhook").secret_string(secret).send().await.unwrap();
+    secrets.create_secret().name("vidgate/not-a-secret").secret_string("hello").send().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(stack.sdk());
+    let mut urls = Vec::new();
+    for name in ["deployed-webhook", "deployed-webhook-dead"] {
+        urls.push(sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap());
+    }
+    let receiver = Receiver::start(Vec::new(), None).await;
+    let envelope = json!({"version": "0", "id": "9c7e0a4e-1f4b-4f7e-9f6a-2b1d3c4e5f60", "detail-type": "Video Uploaded",
+        "source": "vidgate", "account": "123456789012", "time": time::now(), "region": "us-east-1",
+        "resources": [], "detail": {"id": "0193a5e2-7c4f-7d2a-9b1e-3f6c2a8d4e10", "status": "uploaded"}});
+    let batch = |id: &str| -> aws_lambda_events::event::sqs::SqsEvent {
+        serde_json::from_value(
+            json!({"Records": [{"messageId": id, "receiptHandle": "r", "body": envelope.to_string(),
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}}]}),
+        )
+        .unwrap()
+    };
+    let deployed = |name: &str| Webhook {
+        receiver: HttpReceiver::new(&receiver.url).unwrap(),
+        secrets: ManagedSecrets::new(stack.sdk(), name),
+        queue: SqsDeliveryQueue::new(stack.sdk(), &urls[0], &urls[1]),
+        retry: RetryPolicy::default(),
+    };
+    let reply = vidgate::events::deliver_webhooks(&deployed("vidgate/webhook"), batch("m1")).await;
+    assert!(reply.batch_item_failures.is_empty());
+    {
+        let state = receiver.state.lock().unwrap();
+        assert_eq!((state.verified, &state.unverified), (1, &Vec::<String>::new()));
+        assert_eq!(state.ids, ["9c7e0a4e-1f4b-4f7e-9f6a-2b1d3c4e5f60"]);
+        assert_eq!(state.events[0], envelope, "the body is the event as queued");
+    }
+    for name in ["vidgate/not-a-secret", "vidgate/no-such-secret"] {
+        let reply = vidgate::events::deliver_webhooks(&deployed(name), batch("m2")).await;
+        let failed: Vec<&str> =
+            reply.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, ["m2"], "{name}");
+    }
+    assert_eq!(receiver.state.lock().unwrap().requests, 1, "nothing is posted unsigned");
 }

@@ -11,7 +11,8 @@ passed=0
 failed=0
 log=$(mktemp)
 pid=""
-# A webhook receiver, as an app developer runs one: every POST's API key and body, one line each.
+# A webhook receiver, as an app developer runs one: every POST's webhook-id and body, one line
+# each (tests/clients/webhook.test.mjs verifies the signatures with the standardwebhooks library).
 hook_port=$(free_port)
 received=$(mktemp)
 python3 -c '
@@ -20,7 +21,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"] or 0)).decode()
         with open(sys.argv[2], "a") as out:
-            out.write(str(self.headers.get("x-api-key")) + " " + body + "\n")
+            signed = str(self.headers.get("webhook-signature")).startswith("v1,")
+            out.write(str(self.headers.get("webhook-id")) + " " + str(signed) + " " + body + "\n")
         self.send_response(204); self.end_headers()
     def log_message(self, *args): pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
@@ -35,7 +37,7 @@ for run in 1 2; do
   api_port=$(free_port)
   aws_port=$(free_port)
   VIDGATE_PORT=$api_port VIDGATE_AWS_PORT=$aws_port VIDGATE_EVENTS_WEBHOOK="http://127.0.0.1:$hook_port/hook" \
-    VIDGATE_EVENTS_WEBHOOK_AUTH="X-Api-Key: local-secret" infra/local/up >"$log" 2>&1 &
+    infra/local/up >"$log" 2>&1 &
   pid=$!
   # Ready within five minutes: CI runs this beside a cross-compile on two cores.
   started_at=$SECONDS
@@ -74,12 +76,15 @@ for run in 1 2; do
   # The web page and the Uppy bundle infra/web-setup vendored for it.
   page=$(curl -s "$api/" | grep -c 'app.mjs' || true)
   uppy=$(curl -s -o /dev/null -w '%{http_code}' "$api/vendor/uppy.min.mjs")
-  # The upload's lifecycle event reached the webhook: EventBridge's envelope, the connection's header.
+  # The upload's lifecycle event reached the webhook: EventBridge's envelope, signed, its id the
+  # webhook-id.
   started=""
   created_id=$(head -n1 <<<"$created" | jq -r .videoId)
   for _ in $(seq 1 100); do
-    started=$(grep "^local-secret " "$received" | cut -d' ' -f2- | jq -r --arg id "$created_id" \
-      'select(.detail.id == $id and .source == "vidgate") | ."detail-type"' 2>/dev/null | head -n1 || true)
+    started=$(while read -r hook_id signed body; do
+        [ "$signed" = True ] && jq -r --arg id "$created_id" --arg hook "$hook_id" \
+          'select(.detail.id == $id and .source == "vidgate" and .id == $hook) | ."detail-type"' <<<"$body"
+      done <"$received" 2>/dev/null | head -n1 || true)
     [ -n "$started" ] && break
     sleep 0.2
   done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's curl walk-through, the ranged-read examples of docs/playback.md and docs/mobile.md's
-# background upload, run as written on a fresh `infra/local/up` (started as the README starts it,
+# The README's curl walk-through, the ranged-read examples of docs/playback.md, docs/mobile.md's
+# background upload and docs/app-backend.md's upload link, run as written on a fresh `infra/local/up` (started as the README starts it,
 # on free ports: the only change to the blocks is those two port numbers). Checks what they print: three part PUTs answered 200, the video
 # `uploaded`, the bytes S3 stored equal to the file, each range example's status, and the
 # background upload's plan and its completion by the server.
@@ -36,7 +36,8 @@ done
 walk=$(block 'curl walk-through')
 ranges=$(block 'curl ranges')
 background=$(block 'curl background')
-[ -n "$walk" ] && [ -n "$ranges" ] && [ -n "$background" ] || { echo "readme-curl: FAIL: README.md or docs/ lost a marked block"; exit 1; }
+link=$(block 'curl upload link')
+[ -n "$walk" ] && [ -n "$ranges" ] && [ -n "$background" ] && [ -n "$link" ] || { echo "readme-curl: FAIL: README.md or docs/ lost a marked block"; exit 1; }
 script="$work/readme.sh"
 {
   echo 'set -euo pipefail'
@@ -46,6 +47,9 @@ script="$work/readme.sh"
   echo 'echo "== background"'
   echo 'cd "$REPO"   # each block runs from the checkout, as its page says'
   printf '%s\n' "$background"
+  echo 'echo "== upload link"'
+  echo 'cd "$REPO"'
+  printf '%s\n' "$link"
 } | sed -e "s#127.0.0.1:3000#127.0.0.1:$api_port#g" -e "s#127.0.0.1:4566#127.0.0.1:$aws_port#g" >"$script"
 # As the README says: from the checkout, which the walk-through leaves as it was (its files go to
 # a temporary directory of its own, made here under $work so the cleanup removes it).
@@ -66,10 +70,14 @@ if [ "$statuses" = "206 206 206 416 200 403" ]; then passed=$((passed + 1)); els
 check "Safari's probe gets bytes 0-1" 'Content-Range: bytes 0-1/12000000'
 check "the whole video in one reply from the CDN" '^Content-Length: 12000000'
 check "a changed URL gets CloudFront's error" '<Error><Code>AccessDenied</Code>'
-background_out=$(sed -n '/^== background/,$p' <<<"$out")
+background_out=$(sed -n '/^== background/,/^== upload link/p' <<<"$out")
+link_out=$(sed -n '/^== upload link/,$p' <<<"$out")
 check "the plan's ranges, one page" '^\[\{"partNumber":1,"offset":0,"length":5242880\},\{"partNumber":2,"offset":5242880,"length":5242880\},\{"partNumber":3,"offset":10485760,"length":1514240\}\]$' "$background_out"
 check "the background parts answered 200" '^part 1: 200$' "$background_out"
 check "completed without the client" '"completedBy": "server"' "$background_out"
+check "the link's part answered 200" '^part 1: 200$' "$link_out"
+check "the link's upload is uploaded with its metadata" '^\{"status":"uploaded","metadata":\{"ticket":"T-1001"\},"linkId":true\}$' "$link_out"
+check "a second start on the link is refused" '^link_used$' "$link_out"
 if [ "$before" = "$after" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1)); echo "readme-curl: FAIL: the walk-through left files in the checkout:"
   diff <(echo "$before") <(echo "$after") || true; fi

@@ -100,6 +100,9 @@ fn the_http_api_routes_are_exactly_the_route_table() {
             let p = &event["Properties"];
             let key = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
             let open = p["Auth"]["Authorizer"] == "NONE";
+            // The backend's route: the authorizer, and the upload-link scope.
+            let scoped = format!("{:?}", p["Auth"]["AuthorizationScopes"]).contains("UploadLinkScope");
+            assert_eq!(scoped, key == "POST /v1/upload-links", "{key}");
             assert!(
                 routes.insert(key.clone(), (name.as_str().unwrap().to_owned(), open)).is_none(),
                 "{key} twice"
@@ -108,7 +111,10 @@ fn the_http_api_routes_are_exactly_the_route_table() {
     }
     let expected: BTreeMap<String, (String, bool)> = ROUTES
         .iter()
-        .map(|r| (r.key(), (resource_name(r.function().into()), r.auth() == Auth::PlaybackToken)))
+        .map(|r| {
+            let open = matches!(r.auth(), Auth::PlaybackToken | Auth::LinkToken);
+            (r.key(), (resource_name(r.function().into()), open))
+        })
         .collect();
     assert_eq!(routes, expected);
     assert_eq!(t["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"], "JwtAuthorizer");
@@ -294,7 +300,7 @@ fn every_function_queue_and_the_api_has_its_alarm_and_alarms_notify_the_topic() 
     }
     assert_eq!(
         watching("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"),
-        ["ObjectCreatedQueue.QueueName"]
+        ["ObjectCreatedQueue.QueueName", "WebhookQueue.QueueName"]
     );
     let api = alarms.iter().find(|a| !a["Metrics"].is_null()).expect("the API 5xx alarm");
     let metrics: Vec<&str> = api["Metrics"]
@@ -344,12 +350,19 @@ fn every_setting_the_code_reads_is_set_for_the_functions() {
             assert!(set.contains(*name), "template.yaml never sets {name}");
         }
     }
+    for name in vidgate::uploads::webhooks::VARIABLES {
+        assert!(set.contains(name), "template.yaml never sets {name}");
+    }
     // The CDN's private key is never in a function's environment: the template names its secret.
     for name in vidgate::config::LOCAL_ONLY_VARIABLES {
         assert!(!set.contains(*name), "template.yaml sets the local-only {name}");
     }
     for name in set.iter().filter(|n| n.starts_with("VIDGATE_")) {
-        let read = vidgate::config::VARIABLES.iter().chain(&vidgate::ffmpeg::VARIABLES).any(|v| v == name);
+        let read = vidgate::config::VARIABLES
+            .iter()
+            .chain(&vidgate::ffmpeg::VARIABLES)
+            .chain(&vidgate::uploads::webhooks::VARIABLES)
+            .any(|v| v == name);
         assert!(read, "the code never reads {name}");
     }
 }
@@ -437,8 +450,9 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
             found.iter().any(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("secretsmanager:")));
         let cdn_key = found.iter().any(|s| format!("{:?}", s["Resource"]).contains("CdnPrivateKeySecret"));
         assert_eq!(cdn_key, name == "CreatePlaybackFunction", "{name:?} and the CDN's key");
-        // The other readers: stream-video, of the playback key alone, and the functions that
-        // sign upload URLs, of the dedicated signing key alone.
+        // The other readers: stream-video, of the playback key alone, the functions that sign
+        // upload URLs, of the dedicated signing key alone, and deliver-webhooks, of the webhook's
+        // secret alone.
         let signers = ["CreateUploadFunction", "SignPartsFunction", "SignRequestFunction"];
         let signing_key =
             found.iter().any(|s| format!("{:?}", s["Resource"]).contains("UrlSigningKeySecret"));
@@ -446,7 +460,8 @@ fn playback_goes_through_a_private_cloudfront_distribution_that_plays_signed_url
         assert_eq!(signing_key, signers.contains(&name), "{name:?} and the signing key");
         assert_eq!(
             reads,
-            ["CreatePlaybackFunction", "StreamVideoFunction"].contains(&name) || signers.contains(&name),
+            ["CreatePlaybackFunction", "StreamVideoFunction", "DeliverWebhooksFunction"].contains(&name)
+                || signers.contains(&name),
             "{name:?}"
         );
     }
@@ -641,8 +656,9 @@ fn statuses_are_listed_as_the_code_has_them() {
                 let named = m.get("name").and_then(|n| n.as_str()) == Some("status");
                 for (k, child) in m {
                     let k = k.as_str();
-                    // An images run's status (pending, ready, failed) is not a video's.
-                    if k == Some("Images") {
+                    // An images run's status (pending, ready, failed) and an upload link's (open,
+                    // used) are not a video's.
+                    if k == Some("Images") || k == Some("UploadLink") {
                         continue;
                     }
                     if k == Some("enum") && (key == Some("status") || named) {
@@ -703,17 +719,53 @@ fn lifecycle_events_flow_from_the_stream_to_the_bus_and_the_webhook_with_nothing
         assert_eq!(r[queue]["DeletionPolicy"], "Retain", "{queue}");
         assert_eq!(r[queue]["UpdateReplacePolicy"], "Retain", "{queue}");
     }
+    // The webhook: the rule queues every event; deliver-webhooks signs and POSTs each, reading
+    // its secrets from Secrets Manager, retrying through the queue, dead-lettering what it can't.
     let rule = &r["WebhookRule"]["Properties"];
     assert_eq!(strings(&rule["EventPattern"]["source"]), [vidgate::domain::lifecycle::SOURCE]);
     let target = &rule["Targets"][0];
-    assert!(format!("{:?}", target["Arn"]).contains("WebhookDestination"));
-    assert!(format!("{:?}", target["RetryPolicy"]["MaximumRetryAttempts"]).contains("WebhookMaxRetries"));
+    assert!(format!("{:?}", target["Arn"]).contains("WebhookQueue"));
     assert!(format!("{:?}", target["DeadLetterConfig"]["Arn"]).contains("WebhookDeadLetterQueue"));
+    let queue = &r["WebhookQueue"]["Properties"];
+    assert_eq!(queue["SqsManagedSseEnabled"], true);
+    assert!(
+        format!("{:?}", queue["RedrivePolicy"]["deadLetterTargetArn"]).contains("WebhookDeadLetterQueue")
+    );
+    assert_eq!(reference(&queue["RedrivePolicy"]["maxReceiveCount"]).as_deref(), Some("WebhookMaxAttempts"));
     assert_eq!(
-        t["Parameters"]["WebhookMaxRetries"]["Default"].as_u64(),
+        t["Parameters"]["WebhookMaxAttempts"]["Default"].as_u64(),
         Some(u64::from(vidgate_local::lifecycle::DEFAULT_ATTEMPTS))
     );
-    assert_eq!(r["WebhookConnection"]["Properties"]["AuthorizationType"], "API_KEY");
+    let only = &r["WebhookQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert!(format!("{:?}", only["Condition"]["ArnEquals"]["aws:SourceArn"]).contains("WebhookRule"));
+    let deliver = &r["DeliverWebhooksFunction"];
+    assert_eq!(deliver["Condition"], "HasWebhook");
+    let source = &deliver["Properties"]["Events"]["Queued"];
+    assert_eq!(source["Type"], "SQS");
+    assert!(format!("{:?}", source["Properties"]["Queue"]).contains("WebhookQueue"));
+    assert_eq!(strings(&source["Properties"]["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    let vars = &deliver["Properties"]["Environment"]["Variables"];
+    assert_eq!(reference(&vars["VIDGATE_WEBHOOK_SECRET_NAME"]).as_deref(), Some("WebhookSecret"));
+    assert_eq!(reference(&vars["VIDGATE_WEBHOOK_URL"]).as_deref(), Some("WebhookUrl"));
+    let mut granted = Vec::new();
+    statements(&deliver["Properties"]["Policies"], &mut granted);
+    let reads_secret = granted.iter().find(|s| s["Action"] == "secretsmanager:GetSecretValue").unwrap();
+    assert_eq!(reference(&reads_secret["Resource"]).as_deref(), Some("WebhookSecret"));
+    // The secret is generated, never a parameter, and only this function reads it.
+    let secret = &r["WebhookSecret"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(secret["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64(), Some(32));
+    assert!(t["Parameters"].as_mapping().unwrap().keys().all(|k| !k.as_str().unwrap().contains("Auth")));
+    for (name, resource) in r.as_mapping().unwrap() {
+        if name.as_str() == Some("DeliverWebhooksFunction") {
+            continue;
+        }
+        let mut granted = Vec::new();
+        statements(&resource["Properties"]["Policies"], &mut granted);
+        for statement in granted {
+            assert!(!format!("{:?}", statement["Resource"]).contains("WebhookSecret"), "{name:?}");
+        }
+    }
 
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("schemas/lifecycle-event.schema.json")).unwrap(),
@@ -798,7 +850,7 @@ fn what_was_checked_is_what_is_served_and_the_deploy_defaults_are_safe() {
     for (rule, condition_on, needs) in [
         ("JwtIssuerNeedsAudience", "JwtIssuer", "JwtAudience"),
         ("JwtAudienceNeedsIssuer", "JwtAudience", "JwtIssuer"),
-        ("WebhookNeedsASecret", "WebhookUrl", "WebhookAuthHeaderValue"),
+        ("WebhookIsHttps", "WebhookUrl", "https://"),
     ] {
         let rule = &rules[rule];
         assert!(serde_norway::to_string(&rule["RuleCondition"]).unwrap().contains(condition_on), "{rule:?}");

@@ -6,6 +6,10 @@
 // sent; the session is kept in sessionStorage (this tab, until it closes or the token expires).
 // An upload survives a reload: Uppy's Golden Retriever keeps its state (and files up to
 // RESTORED_FILE_BYTES) in IndexedDB, and the page resumes it, sending only the parts S3 lacks.
+//
+// Opened as /#link=<uploadUrl> (an upload link an app's backend made), the page is "send me a
+// video": no sign-in, one file, the link's limits shown and applied, sent through the link's own
+// routes (start, part URLs, complete). The link stays in the fragment, which no server sees.
 import { Uppy, Dashboard, AwsS3, GoldenRetriever } from './vendor/uppy.min.mjs';
 import { sniffFile } from './sniff.mjs';
 
@@ -520,6 +524,128 @@ $('scrub').addEventListener('click', (event) => {
   $('player').currentTime = scrubTime(event).time;
 });
 
+/// The upload link the page was opened with (`#link=` an uploadUrl, or its bare token), or null.
+function linkFromLocation() {
+  const raw = new URLSearchParams(location.hash.slice(1)).get('link')?.trim();
+  if (!raw) return null;
+  return raw.includes('/v1/links/') ? raw.replace(/\/+$/, '') : `${api}/v1/links/${encodeURIComponent(raw)}`;
+}
+
+/// A call on an upload link's routes (no token: the URL is the credential).
+async function linkCall(method, url, body) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    throw new Error(UNREACHABLE);
+  }
+  const json = await readJson(response);
+  if (response.status === 404) throw new Error("This upload link doesn't exist: check that it was copied whole.");
+  if (!response.ok) throw new Error(json?.error?.message || `The API answered HTTP ${response.status}.`);
+  return json;
+}
+
+/// One part's PUT with progress (`fetch` reports none for uploads).
+function putPart(url, blob, headers, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', url);
+    for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`S3 answered HTTP ${xhr.status} to a part.`)));
+    xhr.onerror = () => reject(new Error('A part could not be sent: the connection failed. Pick the file again to retry.'));
+    xhr.send(blob);
+  });
+}
+
+/// What the link allows, in words.
+function describeLimits(limits, expiresAt) {
+  const parts = [];
+  if (limits.maxSizeBytes) parts.push(`up to ${formatSize(limits.maxSizeBytes)}`);
+  if (limits.maxDurationSeconds) parts.push(`at most ${limits.maxDurationSeconds} s long`);
+  if (limits.contentTypes?.length) parts.push(limits.contentTypes.join(' or '));
+  const until = CREATED.format(new Date(expiresAt));
+  return `One video${parts.length ? `, ${parts.join(', ')}` : ''}. This link works until ${until}.`;
+}
+
+function showSent(video) {
+  const result = $('send-result');
+  result.dataset.status = video.status;
+  result.textContent = video.status === 'uploaded'
+    ? `Sent: ${video.filename} (${formatSize(video.size)}). Thank you!`
+    : video.status === 'rejected'
+      ? `${video.filename} was not accepted: ${video.rejectReason}.`
+      : `${video.filename} is ${video.status}.`;
+}
+
+/// Sends `file` through the link: its one upload, parts straight to S3.
+async function sendByLink(uploadUrl, file) {
+  const progress = $('send-progress');
+  progress.classList.remove('hidden');
+  await linkCall('POST', `${uploadUrl}/upload`, { filename: file.name, size: file.size, contentType: file.type || undefined });
+  let sent = 0;
+  for (let from = 1; from;) {
+    const page = await linkCall('POST', `${uploadUrl}/part-urls`, { from });
+    for (const part of page.urls) {
+      if (part.url) {
+        const blob = file.data.slice(part.offset, part.offset + part.length);
+        await putPart(part.url, blob, part.headers, (loaded) => { progress.value = (sent + loaded) / file.size; });
+      }
+      sent += part.length;
+      progress.value = sent / file.size;
+    }
+    from = page.next;
+  }
+  try {
+    const done = await linkCall('POST', `${uploadUrl}/complete`);
+    showSent(done.video);
+  } catch (e) {
+    // A rejection (a limit, or no video) is recorded: show what the link says.
+    const seen = await linkCall('GET', uploadUrl).catch(() => null);
+    if (seen?.video?.status === 'rejected') showSent(seen.video);
+    else throw e;
+  }
+}
+
+/// "Send me a video": the page as an upload link's holder sees it.
+async function startLinkMode(uploadUrl) {
+  for (const id of ['signin', 'who', 'app']) $(id).classList.add('hidden');
+  $('send').classList.remove('hidden');
+  const seen = await linkCall('GET', uploadUrl);
+  if (seen.video) return showSent(seen.video);
+  if (new Date(seen.link.expiresAt) <= new Date()) throw new Error('This upload link has expired: ask for a new one.');
+  const { limits } = seen.link;
+  $('send-limits').textContent = describeLimits(limits, seen.link.expiresAt);
+  const sender = new Uppy({
+    id: `vidgate-link-${seen.link.linkId}`,
+    autoProceed: false,
+    restrictions: {
+      maxNumberOfFiles: 1,
+      maxFileSize: limits.maxSizeBytes ?? null,
+      allowedFileTypes: limits.contentTypes?.length ? limits.contentTypes : ['video/*', '.mp4', '.mov', '.webm', '.mkv'],
+    },
+  }).use(Dashboard, { inline: true, target: '#send-uploader', width: '100%', height: 300, hideUploadButton: true,
+    proudlyDisplayPoweredByUppy: false, note: 'Your video goes straight to storage; nothing else is shared.' });
+  sender.on('file-added', async (file) => {
+    showError('');
+    const reason = await sniffFile(file.data).catch((e) => `the file can't be read (${e.message})`);
+    if (reason) {
+      sender.removeFile(file.id);
+      return showError(`${file.name} is not a video: ${reason}. Nothing was sent.`);
+    }
+    try {
+      await sendByLink(uploadUrl, file);
+    } catch (e) {
+      showError(e.message);
+    }
+  });
+  window.uppy = sender;
+}
+
 $('signin').addEventListener('submit', async (event) => {
   event.preventDefault();
   showError('');
@@ -532,9 +658,12 @@ $('signin').addEventListener('submit', async (event) => {
 
 $('signout').addEventListener('click', () => { signOut(); showError(''); });
 
-// A reload keeps the session this tab signed in with.
+// A reload keeps the session this tab signed in with; an upload link needs none.
+const link = linkFromLocation();
 const saved = sessionStorage.getItem(TOKEN_KEY);
-if (saved) {
+if (link) {
+  startLinkMode(link).catch((e) => showError(e.message));
+} else if (saved) {
   startSession(saved).catch((e) => {
     sessionStorage.removeItem(TOKEN_KEY);
     showError(e.message);

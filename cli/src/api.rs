@@ -98,6 +98,8 @@ pub struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// An upload link's `uploadUrl` is `base`: no token, and its routes name its one upload.
+    link: bool,
     backoff: Backoff,
 }
 
@@ -107,8 +109,35 @@ impl Api {
             http: http_client(),
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            link: false,
             backoff: Backoff::default(),
         }
+    }
+
+    /// The API as an upload link's holder: `upload_url` (`…/v1/links/<token>`, what the app's
+    /// backend was given) is all it has, and the one upload it starts is all it reaches.
+    pub fn for_link(upload_url: &str) -> Result<Self> {
+        let url = upload_url.trim().trim_end_matches('/');
+        let shaped = (url.starts_with("https://") || url.starts_with("http://"))
+            && url
+                .rsplit_once("/v1/links/")
+                .is_some_and(|(_, token)| !token.is_empty() && !token.contains('/'));
+        if !shaped {
+            return Err(CliError::Refused(format!(
+                "{url:?} is no upload link: give the uploadUrl the app's backend was given (…/v1/links/<token>)"
+            )));
+        }
+        Ok(Self { link: true, ..Self::new(url, "") })
+    }
+
+    /// The upload link's URL, when this is one's holder.
+    pub fn link_url(&self) -> Option<&str> {
+        self.link.then_some(self.base.as_str())
+    }
+
+    /// The path of a call: `v1` on the API, `on_link` under an upload link's URL.
+    fn path(&self, v1: String, on_link: &str) -> String {
+        if self.link { on_link.to_owned() } else { v1 }
     }
 
     pub fn base(&self) -> &str {
@@ -157,7 +186,10 @@ impl Api {
                 // The server's `Retry-After` if it sent one, else the jittered backoff.
                 tokio::time::sleep(self.backoff.delay_or(attempt - 1, asked_wait.take())).await;
             }
-            let mut request = self.http.request(method.clone(), &url).bearer_auth(&self.token);
+            let mut request = self.http.request(method.clone(), &url);
+            if !self.link {
+                request = request.bearer_auth(&self.token);
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -207,7 +239,8 @@ impl Api {
     }
 
     pub async fn create_upload(&self, request: &Value) -> Result<Created> {
-        self.call_some(Method::POST, "/v1/uploads", Some(request)).await
+        let path = self.path("/v1/uploads".into(), "/upload");
+        self.call_some(Method::POST, &path, Some(request)).await
     }
 
     /// URLs for `numbers`; with `checksums` (one per number) each URL signs its part's.
@@ -225,14 +258,44 @@ impl Api {
         if let Some(checksums) = checksums {
             body["partChecksums"] = json!(checksums);
         }
-        let signed: Signed =
-            self.call_some(Method::POST, &format!("/v1/uploads/{id}/part-urls"), Some(&body)).await?;
+        let path = self.path(format!("/v1/uploads/{id}/part-urls"), "/part-urls");
+        let signed: Signed = self.call_some(Method::POST, &path, Some(&body)).await?;
         Ok(signed.urls)
     }
 
     pub async fn list_parts(&self, id: &str) -> Result<Vec<Part>> {
+        if self.link {
+            return self.arrived_parts().await;
+        }
         let parts: Parts = self.call_some(Method::GET, &format!("/v1/uploads/{id}/parts"), None).await?;
         Ok(parts.parts)
+    }
+
+    /// An upload link has no parts listing: its plan, signed in pages, says which parts S3 holds.
+    async fn arrived_parts(&self) -> Result<Vec<Part>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Signed {
+            urls: Vec<Planned>,
+            next: Option<u32>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Planned {
+            part_number: u32,
+            length: Option<u64>,
+            etag: Option<String>,
+        }
+        let mut parts = Vec::new();
+        let mut from = Some(1);
+        while let Some(n) = from {
+            let page: Signed = self.call_some(Method::POST, "/part-urls", Some(&json!({"from": n}))).await?;
+            parts.extend(page.urls.into_iter().filter_map(|p| {
+                Some(Part { part_number: p.part_number, etag: p.etag?, size: p.length?, checksum: None })
+            }));
+            from = page.next;
+        }
+        Ok(parts)
     }
 
     /// Completes with `parts`; with `checksum` (the whole file's) S3 assembles only those bytes.
@@ -241,8 +304,8 @@ impl Api {
         if let Some(checksum) = checksum {
             body["checksum"] = json!(checksum);
         }
-        let done: Value =
-            self.call_some(Method::POST, &format!("/v1/uploads/{id}/complete"), Some(&body)).await?;
+        let path = self.path(format!("/v1/uploads/{id}/complete"), "/complete");
+        let done: Value = self.call_some(Method::POST, &path, Some(&body)).await?;
         video(done["video"].clone())
     }
 
@@ -256,11 +319,39 @@ impl Api {
     }
 
     pub async fn video(&self, id: &str) -> Result<Video> {
+        if self.link {
+            return match self.link_video().await? {
+                Some(video) if video.id == id => Ok(video),
+                _ => Err(CliError::Api {
+                    status: 404,
+                    code: "video_not_found".into(),
+                    message: format!("video {id} is not this upload link's"),
+                }),
+            };
+        }
         video(self.call_some(Method::GET, &format!("/v1/videos/{id}"), None).await?)
     }
 
-    /// Every video of the caller with `status` (all of them when `None`), newest first.
+    /// The upload an upload link started, if it started one.
+    async fn link_video(&self) -> Result<Option<Video>> {
+        let seen: Value = self.call_some(Method::GET, "", None).await?;
+        match &seen["video"] {
+            Value::Null => Ok(None),
+            v => video(v.clone()).map(Some),
+        }
+    }
+
+    /// Every video of the caller with `status` (all of them when `None`), newest first; under an
+    /// upload link, its one upload.
     pub async fn videos(&self, status: Option<&str>, limit: usize) -> Result<Vec<Video>> {
+        if self.link {
+            let found = self.link_video().await?;
+            return Ok(found
+                .into_iter()
+                .filter(|v| status.is_none_or(|s| v.status == s))
+                .take(limit)
+                .collect());
+        }
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -69,6 +69,10 @@ enum Command {
         /// refuses bytes that differ, and the whole file's is checked at completion).
         #[arg(long)]
         no_checksum: bool,
+        /// Upload with an upload link an app gave you (its uploadUrl, …/v1/links/<token>): no
+        /// token or account needed; the link's limits apply.
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
         #[command(flatten)]
         connection: Connection,
     },
@@ -267,8 +271,9 @@ async fn upload_command(api: &Api, file: &Path, options: &UploadOptions, json: b
                 .and_then(|f| states.load(api.base(), &f.path).ok().flatten())
                 .map(|state| format!(" (upload {})", state.video_id))
                 .unwrap_or_default();
+            let link = api.link_url().map(|url| format!("--link {} ", shell_word(url))).unwrap_or_default();
             eprintln!(
-                "\nvidgate: interrupted{id}; the parts already in S3 are kept. To resume, run:\n  vidgate upload {}",
+                "\nvidgate: interrupted{id}; the parts already in S3 are kept. To resume, run:\n  vidgate upload {link}{}",
                 shell_word(&file.display().to_string())
             );
             std::process::exit(exit::INTERRUPTED);
@@ -357,7 +362,7 @@ async fn run(cli: Cli) -> Result<()> {
                 print!("{}", vidgate_cli::capacity::render(&shape));
             }
         }
-        Command::Upload { file, concurrency, part_size, again, json, no_checksum, connection } => {
+        Command::Upload { file, concurrency, part_size, again, json, no_checksum, link, connection } => {
             let options = UploadOptions {
                 concurrency,
                 part_size,
@@ -369,7 +374,11 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(note) = options.check()? {
                 eprintln!("vidgate: {note}");
             }
-            upload_command(&api(&connection).await?, &file, &options, json).await?;
+            let api = match link {
+                Some(url) => Api::for_link(&url)?,
+                None => api(&connection).await?,
+            };
+            upload_command(&api, &file, &options, json).await?;
         }
         Command::Ls { status, limit, json, connection } => {
             let videos = api(&connection).await?.videos(status.as_deref(), limit).await?;

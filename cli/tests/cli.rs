@@ -760,3 +760,69 @@ async fn poster_saves_the_made_poster_and_at_another_moment_replaces_it_and_info
         text(&late.stderr)
     );
 }
+
+/// `vidgate upload --link URL FILE`: what someone without an account runs with the link an app
+/// gave them. No token; the upload is the link owner's; a second file on a used link is refused
+/// with what to do, and the same file again finds its upload done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_link_uploads_without_a_token_once() {
+    let stack = Stack::start().await;
+    let run = Run::new(&stack, "link");
+    let created = stack
+        .http
+        .post(format!("{}/v1/upload-links", stack.api))
+        .bearer_auth(stack.backend_token("backend-app"))
+        .json(&serde_json::json!({"owner": "bob", "maxSizeBytes": 64 * MIB, "metadata": {"ticket": "T-3"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let url = created["uploadUrl"].as_str().unwrap();
+    let clip = run.file(
+        "clip.mp4",
+        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/clip.mp4")).unwrap(),
+    );
+    let link_run = |args: Vec<String>| {
+        let mut command = run.command(&[]);
+        command.args(args).env_remove("VIDGATE_TOKEN").env_remove("VIDGATE_API_URL");
+        async move { tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap() }
+    };
+    let upload = |file: &std::path::Path| {
+        vec!["upload".into(), "--json".into(), "--link".into(), url.to_owned(), file.display().to_string()]
+    };
+    let out = link_run(upload(&clip)).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = json_of(&out);
+    assert_eq!(report["video"]["status"], "uploaded", "{report}");
+    assert_eq!(report["video"]["metadata"]["ticket"], "T-3");
+    assert_eq!(stored_bytes(&stack, &report).await, std::fs::read(&clip).unwrap());
+    let id = report["video"]["id"].as_str().unwrap();
+    let (status, owned) = stack.call("GET", &format!("/v1/videos/{id}"), Some("bob"), None).await;
+    assert_eq!((status.as_u16(), owned["linkId"].as_str()), (200, created["linkId"].as_str()));
+    // The same file again: already done, nothing sent.
+    let again = json_of(&link_run(upload(&clip)).await);
+    assert_eq!((again["alreadyUploaded"].as_bool(), again["video"]["id"].as_str()), (Some(true), Some(id)));
+    // Another file: the link is spent.
+    let other = run.file(
+        "other.mp4",
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/media/h264-aac-faststart.mp4"
+        ))
+        .unwrap(),
+    );
+    let refused = link_run(upload(&other)).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("link_used"), "{}", text(&refused.stderr));
+    // Not a link at all.
+    let bad = link_run(vec![
+        "upload".into(),
+        "--link".into(),
+        format!("{}/v1/videos", stack.api),
+        clip.display().to_string(),
+    ])
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("no upload link"), "{}", text(&bad.stderr));
+}

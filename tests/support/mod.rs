@@ -320,6 +320,11 @@ impl Stack {
         self.jwt.issue(sub, 600)
     }
 
+    /// An app backend's token: the client-credentials kind, with the upload-link scope.
+    pub fn backend_token(&self, sub: &str) -> String {
+        self.jwt.issue_scoped(sub, 600, Some(&self.app.config.upload_link_scope))
+    }
+
     /// A well-formed JWT the API refuses (signed with another key), as an expired or foreign
     /// token is refused.
     pub fn refused_token(&self, sub: &str) -> String {

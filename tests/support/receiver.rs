@@ -1,5 +1,6 @@
-//! A webhook receiver on 127.0.0.1 for lifecycle events: answers what a test tells it to, and
-//! keeps what it got. Stopped when dropped.
+//! A webhook receiver on 127.0.0.1 for lifecycle events: answers what a test tells it to, keeps
+//! what it got, and verifies every delivery's signature with the Standard Webhooks spec's own
+//! Rust library, as a receiver written in Rust would. Stopped when dropped.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,9 @@ use tokio::net::TcpListener;
 
 use crate::Webhook;
 
+/// The receiver's secret, as a Standard Webhooks sender is given it.
+pub const SECRET: &str = "whsec_cmVjZWl2ZXItc2VjcmV0LXJlY2VpdmVyLXNlY3JldA==";
+
 /// What the receiver answers and what it got.
 #[derive(Default)]
 pub struct Received {
@@ -19,7 +23,11 @@ pub struct Received {
     /// Answer this to every request once `failures` is spent (200 when unset).
     pub always: Option<u16>,
     pub events: Vec<Value>,
-    pub api_keys: BTreeSet<String>,
+    /// Deliveries whose signature `standardwebhooks` verified, and why the others failed.
+    pub verified: usize,
+    pub unverified: Vec<String>,
+    /// Every `webhook-id` received, retries included.
+    pub ids: Vec<String>,
     pub requests: usize,
 }
 
@@ -40,8 +48,12 @@ impl Receiver {
                 async move {
                     let mut s = state.lock().unwrap();
                     s.requests += 1;
-                    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-                        s.api_keys.insert(key.to_owned());
+                    match standardwebhooks::Webhook::new(SECRET).unwrap().verify(body.as_bytes(), &headers) {
+                        Ok(()) => s.verified += 1,
+                        Err(e) => s.unverified.push(e.to_string()),
+                    }
+                    if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                        s.ids.push(id.to_owned());
                     }
                     if !s.failures.is_empty() {
                         let status = s.failures.remove(0);
@@ -66,9 +78,12 @@ impl Receiver {
     pub fn webhook(&self, attempts: u32) -> Webhook {
         Webhook {
             url: self.url.clone(),
-            header: Some(("X-Api-Key".into(), "receiver-secret".into())),
+            secrets: vidgate::domain::webhook::WebhookSecrets::parse(SECRET).unwrap(),
             attempts,
-            first_backoff: Duration::from_secs(1),
+            retry: vidgate::uploads::webhooks::RetryPolicy {
+                cap: Duration::from_secs(60),
+                ..Default::default()
+            },
         }
     }
 

@@ -15,6 +15,10 @@
 //! A deleted video's tombstone keeps its owner in `deletedOwner` and has no `owner`,
 //! `ownerStatus` or `expiryShard`, so no index (and no listing or sweep) sees it.
 //!
+//! Upload-link items (`id = "link#<linkId>"`) keep a link's owner in `linkOwner`, never `owner`,
+//! so no index sees them; a start by link marks its item `used` in the start's transaction. They
+//! are purged a month after they expire (`purgeAt`).
+//!
 //! Quota items (`id = "quota#<owner>"`, `openUploads`, `bytesInFlight`) count an owner's uploads
 //! in progress. A start adds to them and a change out of `uploading` subtracts, each in one
 //! `TransactWriteItems` with the record's own conditional write, so the counts are exact and a
@@ -34,6 +38,7 @@ use aws_sdk_dynamodb::types::{
 
 use crate::sdk::{Failure, classify};
 use vidgate_domain::images::Images;
+use vidgate_domain::link::{LinkId, UploadLink};
 use vidgate_domain::time::{self, Timestamp};
 use vidgate_domain::{Change, Owner, QuotaDelta, Status, Video, VideoId};
 use vidgate_uploads::config::Quota;
@@ -61,6 +66,17 @@ fn quota_item_id(owner: &Owner) -> String {
 fn prefix_item_id(prefix: &str) -> String {
     format!("prefix#{prefix}")
 }
+
+/// The id of an upload link's item; never a video id.
+fn link_item_id(id: &LinkId) -> String {
+    format!("link#{id}")
+}
+
+/// A link's owner is `linkOwner` in its item: an `owner` would put it in the owner index.
+const LINK_OWNER: &str = "linkOwner";
+
+/// A month after its link expired, its item goes (the table's TTL).
+const LINK_PURGE_DAYS: i64 = 30;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -309,21 +325,15 @@ fn cancelled_by<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<Str
     Some(cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect())
 }
 
-#[async_trait]
-impl VideoStore for DynamoVideoStore {
-    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(video)?))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
+impl DynamoVideoStore {
+    /// A start: the owner's counters and the new record in one transaction, and the link's
+    /// spending when it starts by one.
+    async fn start_counted(
+        &self,
+        video: &Video,
+        quota: &Quota,
+        link: Option<(&LinkId, Timestamp)>,
+    ) -> Result<(), StoreError> {
         let bytes = video.quota_bytes.unwrap_or(0);
         let (Some(room), Some(stored_room)) =
             (quota.bytes.checked_sub(bytes), quota.stored.checked_sub(bytes))
@@ -355,15 +365,34 @@ impl VideoStore for DynamoVideoStore {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|e| StoreError::Other(format!("building put: {e}")))?;
-        let written = self
+        let mut written = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(count).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        let Err(e) = written else { return Ok(()) };
+            .transact_items(TransactWriteItem::builder().put(put).build());
+        if let Some((link, now)) = link {
+            // Used once, by this video, while not expired: the transaction's third condition.
+            let spend = Update::builder()
+                .table_name(&self.table)
+                .key("id", s(link_item_id(link)))
+                .update_expression("SET #status = :used, #videoId = :video")
+                .condition_expression("#status = :open AND #expires > :now")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#videoId", "videoId")
+                .expression_attribute_names("#expires", "linkExpiresAt")
+                .expression_attribute_values(":used", s("used"))
+                .expression_attribute_values(":open", s("open"))
+                .expression_attribute_values(":video", s(video.id.to_string()))
+                .expression_attribute_values(":now", s(time::format(&now)))
+                .build()
+                .map_err(|e| StoreError::Other(format!("building update: {e}")))?;
+            written = written.transact_items(TransactWriteItem::builder().update(spend).build());
+        }
+        let Err(e) = written.send().await else { return Ok(()) };
         match cancelled_by(&e) {
+            Some(reasons) if reasons.get(2).is_some_and(|r| r == "ConditionalCheckFailed") => {
+                Err(StoreError::LinkSpent)
+            }
             Some(reasons) if reasons.first().is_some_and(|r| r == "ConditionalCheckFailed") => {
                 Err(StoreError::QuotaExceeded(self.quota_use(&video.owner).await?))
             }
@@ -372,6 +401,75 @@ impl VideoStore for DynamoVideoStore {
             }
             _ => Err(store_error(e)),
         }
+    }
+}
+
+#[async_trait]
+impl VideoStore for DynamoVideoStore {
+    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(video)?))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
+        self.start_counted(video, quota, None).await
+    }
+
+    async fn start_with_link(
+        &self,
+        video: &Video,
+        quota: &Quota,
+        link: &LinkId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.start_counted(video, quota, Some((link, now))).await
+    }
+
+    async fn put_link(&self, link: &UploadLink) -> Result<(), StoreError> {
+        let mut item: Item =
+            serde_dynamo::to_item(link).map_err(|e| StoreError::Other(format!("encoding link: {e}")))?;
+        if let Some(owner) = item.remove("owner") {
+            item.insert(LINK_OWNER.into(), owner);
+        }
+        item.insert("id".into(), s(link_item_id(&link.link_id)));
+        let purge_at = link.link_expires_at.timestamp() + LINK_PURGE_DAYS * 86_400;
+        item.insert("purgeAt".into(), AttributeValue::N(purge_at.to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => StoreError::ConditionFailed,
+                _ => store_error(e),
+            })
+    }
+
+    async fn get_link(&self, id: &LinkId) -> Result<Option<UploadLink>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(link_item_id(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(mut item) = out.item else { return Ok(None) };
+        if let Some(owner) = item.remove(LINK_OWNER) {
+            item.insert("owner".into(), owner);
+        }
+        serde_dynamo::from_item(item).map(Some).map_err(|e| StoreError::Other(format!("decoding link: {e}")))
     }
 
     async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError> {

@@ -6,6 +6,8 @@
 //! - [`s3`]: objects and presigned URLs ([`vidgate_uploads::objects::ObjectStore`]);
 //! - [`sts`]: temporary credentials scoped to one key ([`vidgate_uploads::credentials::CredentialIssuer`]);
 //! - [`eventbridge`]: lifecycle events ([`vidgate_uploads::bus::EventBus`]);
+//! - [`webhook`]: the webhook's receiver (HTTPS), signing secrets and queue
+//!   ([`vidgate_uploads::webhooks`]);
 //! - [`secrets`], [`cdn`]: the playback secret and the CloudFront key, from Secrets Manager at Init;
 //! - [`sdk`]: the one `SdkConfig` and how SDK failures are classified;
 //! - [`AwsApp`]: an [`App`] wired to these adapters, as a function's `main` builds it.
@@ -17,6 +19,7 @@ pub mod s3;
 pub mod sdk;
 pub mod secrets;
 pub mod sts;
+pub mod webhook;
 
 use std::sync::Arc;
 

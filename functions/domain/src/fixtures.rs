@@ -39,6 +39,8 @@ pub fn video(owner: &str) -> Video {
         completed_by: None,
         active_at: None,
         server_completing_at: None,
+        link_id: None,
+        limits: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod images;
 pub mod keys;
 pub mod lifecycle;
+pub mod link;
 pub mod media;
 pub mod parts;
 pub mod playback;
@@ -19,6 +20,7 @@ pub mod sniff;
 pub mod time;
 pub mod upload;
 pub mod video;
+pub mod webhook;
 
 pub use upload::{NewUpload, UploadRequest};
 pub use video::{Change, CompletedBy, Owner, QuotaDelta, Status, UploadMethod, Video, VideoId};

@@ -111,6 +111,11 @@ fn validate_filename(filename: Option<String>) -> Result<String, Invalid> {
     Ok(filename)
 }
 
+/// Whether `essence` (lowercase, no parameters) is one of the video types vidgate accepts.
+pub fn is_video_type(essence: &str) -> bool {
+    VIDEO_TYPES.iter().any(|(ct, _, _)| *ct == essence)
+}
+
 /// The video type a filename's extension names (`clip.MOV` → `video/quicktime`).
 pub fn video_type_of(filename: &str) -> Option<&'static str> {
     let ext = extension_of(filename)?;
@@ -169,7 +174,9 @@ fn resolve_content_type(filename: &str, declared: Option<&str>) -> Result<(Strin
     Ok((mime.to_string(), extension))
 }
 
-fn validate_metadata(metadata: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Invalid> {
+pub(crate) fn validate_metadata(
+    metadata: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Invalid> {
     if metadata.len() > MAX_METADATA_ENTRIES {
         return Err(Invalid::new(
             "invalid_metadata",

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::checksum::{Checksum, ChecksumAlgorithm};
 use super::images::Images;
+use super::link::{Limits, LinkId};
 use super::media::Media;
 use super::parts::PartPlan;
 use super::time::{self, Timestamp};
@@ -306,6 +307,12 @@ pub struct Video {
     /// assembled without having asked for it knows it was the server.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::option")]
     pub server_completing_at: Option<Timestamp>,
+    /// The upload link that started it ([`super::link`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_id: Option<LinkId>,
+    /// Its link's limits, checked again when the bytes arrive (duration, type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
 }
 
 fn on() -> bool {
@@ -456,6 +463,8 @@ impl Video {
             completed_by: None,
             active_at: None,
             server_completing_at: None,
+            link_id: None,
+            limits: None,
         }
     }
 

@@ -101,7 +101,7 @@ async fn start(
     ttl: Duration,
 ) -> Result<Presigned, UploadError> {
     upload.method = method;
-    let video = record_start(app, owner, upload).await?;
+    let video = record_start(app, owner, upload, None).await?;
     let request = match method {
         UploadMethod::Put => ClientRequest::PutObject,
         _ => ClientRequest::CreateMultipart,

@@ -64,6 +64,13 @@ pub struct Config {
     /// `VIDGATE_MAX_VIDEO_SIZE` (bytes, default [`DEFAULT_MAX_VIDEO_SIZE`], at most S3's largest
     /// object): the largest video an upload may declare or store.
     pub max_video_size: u64,
+    /// `VIDGATE_MAX_VIDEO_DURATION_SECS` (default [`DEFAULT_MAX_VIDEO_DURATION_SECS`], 0 = none):
+    /// the longest video any upload may be, from its media facts at arrival (a video whose
+    /// duration can't be read passes; an upload link's own bound refuses it).
+    pub max_video_duration: Option<u64>,
+    /// `VIDGATE_UPLOAD_LINK_SCOPE` (default [`DEFAULT_UPLOAD_LINK_SCOPE`]): the OAuth scope a
+    /// token must carry to create upload links (the route's authorizer requires it too).
+    pub upload_link_scope: String,
     /// `VIDGATE_MAX_OPEN_UPLOADS` (default [`DEFAULT_MAX_OPEN_UPLOADS`]) and
     /// `VIDGATE_MAX_BYTES_IN_FLIGHT` (default that many maximum-size videos): what one owner may
     /// have `uploading` at once; `VIDGATE_MAX_STORED_BYTES` (default [`DEFAULT_MAX_STORED_BYTES`]):
@@ -155,6 +162,10 @@ pub const DEFAULT_MAX_STORED_BYTES: u64 = 1024 * 1024 * 1024 * 1024;
 /// 32 GiB: an hour of a phone's 4K HDR video, with room; S3 itself stores up to 48.8 TiB.
 pub const DEFAULT_MAX_VIDEO_SIZE: u64 = 32 * GIB;
 pub const DEFAULT_MAX_OPEN_UPLOADS: u64 = 10;
+/// 12 hours: far past a phone's longest recording, short of a day-long stream dump.
+pub const DEFAULT_MAX_VIDEO_DURATION_SECS: u64 = 12 * 3600;
+/// The scope of an app backend's client-credentials token (Cognito: `<resource server>/<scope>`).
+pub const DEFAULT_UPLOAD_LINK_SCOPE: &str = "vidgate/upload-links";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -186,6 +197,8 @@ pub const VARIABLES: &[&str] = &[
     "VIDGATE_AUTOCOMPLETE_IDLE_SECS",
     "VIDGATE_PUBLIC_URL",
     "VIDGATE_MAX_VIDEO_SIZE",
+    "VIDGATE_MAX_VIDEO_DURATION_SECS",
+    "VIDGATE_UPLOAD_LINK_SCOPE",
     "VIDGATE_MAX_OPEN_UPLOADS",
     "VIDGATE_MAX_BYTES_IN_FLIGHT",
     "VIDGATE_MAX_STORED_BYTES",
@@ -346,6 +359,17 @@ impl Config {
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
             max_video_size,
+            max_video_duration: Some(number(
+                "VIDGATE_MAX_VIDEO_DURATION_SECS",
+                DEFAULT_MAX_VIDEO_DURATION_SECS,
+                0,
+                7 * 24 * 3600,
+            )?)
+            .filter(|secs| *secs > 0),
+            upload_link_scope: get("VIDGATE_UPLOAD_LINK_SCOPE")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_UPLOAD_LINK_SCOPE.to_owned()),
             quota: Quota { uploads: uploads as u32, bytes, stored },
             event_bus: get("VIDGATE_EVENT_BUS").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()),
             probe: ProbeLimits {

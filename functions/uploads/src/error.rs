@@ -13,6 +13,12 @@ pub enum UploadError {
     /// Unknown, malformed or someone else's video: indistinguishable on purpose.
     #[error("video not found")]
     NotFound,
+    /// An upload-link token that opens nothing: malformed, unknown, or the wrong secret.
+    #[error("upload link not found")]
+    LinkNotFound,
+    /// The upload link can no longer start its upload (it expired).
+    #[error("{message}")]
+    LinkGone { code: &'static str, message: String },
     /// The upload is in a state (or of a method) that does not allow this.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

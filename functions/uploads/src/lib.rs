@@ -3,7 +3,8 @@
 //! [`grant_prefix`], [`sign_client_request`] (a client running S3's multipart API itself),
 //! [`record_arrival`] (an object S3 says was created), [`auto_complete`] (uploads whose client
 //! went away), [`expire`] (the sweeper) and
-//! [`make_images`] (a video's poster and storyboard). Whichever
+//! [`make_images`] (a video's poster and storyboard), and the upload links an app's backend hands
+//! out ([`create_link`], [`open_link`], [`start_by_link`], [`link_video`]). Whichever
 //! path records an arrived object reads its header with [`probe`] (media facts, or why it is not
 //! a video vidgate can read).
 //!
@@ -15,7 +16,9 @@
 //!   [`frames`] (pictures decoded out of a video),
 //!   each a narrow trait; their in-memory fakes and fixtures are behind the `test-util` feature,
 //!   their AWS adapters in `vidgate-aws`;
-//! - [`config`]: typed settings parsed once at Init; [`cdn`]: the CloudFront URL signer.
+//! - [`config`]: typed settings parsed once at Init; [`cdn`]: the CloudFront URL signer;
+//! - [`webhooks`]: delivering lifecycle events to the app's webhook, signed (its ports: the
+//!   receiver, the secrets, the queue).
 //!
 //! The Lambda edge (`vidgate`: HTTP, Companion, Uppy, events) only translates requests into these
 //! calls and the results into replies; it maps [`UploadError`] to a status once. This crate links
@@ -29,6 +32,7 @@ pub mod credentials;
 pub mod frames;
 pub mod objects;
 pub mod store;
+pub mod webhooks;
 
 mod abort;
 mod arrival;
@@ -41,6 +45,7 @@ mod expire;
 mod finish;
 mod grant;
 mod images;
+mod links;
 mod parts;
 mod probe;
 mod settle;
@@ -59,6 +64,7 @@ pub use expire::{SweepReport, expire};
 pub use finish::{NamedPart, finish};
 pub use grant::{Grant, grant, grant_prefix};
 pub use images::{ImagesRun, POSTER_TRIES, choose_poster, make_images};
+pub use links::{CreatedLink, create_link, link_video, open_link, start_by_link};
 pub use parts::{
     MAX_URLS_PER_CALL, PartChoice, PartLengths, SignedPart, SignedParts, list_parts, sign_parts,
 };
@@ -157,7 +163,8 @@ mod tests {
         sign_parts(app, video, PartChoice::Numbers(vec![n]), lengths, checksums, true).await
     }
 
-    fn upload(body: serde_json::Value) -> NewUpload {
+    /// A valid new upload from a `/v1/uploads` body (the other use cases' tests take it too).
+    pub(crate) fn upload(body: serde_json::Value) -> NewUpload {
         serde_json::from_value::<UploadRequest>(body)
             .unwrap()
             .validate(&Config::for_tests().size_rules())

@@ -14,6 +14,7 @@ use crate::Config;
 use crate::app::{Objects, Records};
 use crate::objects::{ObjectError, ObjectInfo};
 use crate::store::StoreError;
+use vidgate_domain::link;
 use vidgate_domain::media::{self, Media};
 use vidgate_domain::sniff::{SNIFF_BYTES, container, rejection};
 use vidgate_domain::{Change, CompletedBy, Status, Video, time};
@@ -128,7 +129,17 @@ pub(super) async fn arrived(
             Err(e) => return Err(e.into()),
         }
     };
-    let change = match examine(app, video, &object, head).await? {
+    let sniffed = container(&head);
+    let examined = examine(app, video, &object, head).await?.and_then(|media| {
+        // The upload link's limits and the deployment's longest duration, from what was read.
+        let kind = media.as_ref().map(|m| m.container.as_str()).or(sniffed);
+        let max_duration = app.config().max_video_duration;
+        match link::breaks(video.limits.as_ref(), max_duration, kind, media.as_deref()) {
+            Some(reason) => Err(reason),
+            None => Ok(media),
+        }
+    });
+    let change = match examined {
         Ok(media) => Change::Complete {
             by,
             size: object.size,

@@ -8,6 +8,7 @@ use crate::app::{Credentials, Objects};
 use crate::config::Quota;
 use crate::objects::PostForm;
 use crate::store::{QuotaUse, StoreError};
+use vidgate_domain::link::UploadLink;
 use vidgate_domain::time;
 use vidgate_domain::{Change, NewUpload, Owner, UploadMethod, Video, VideoId, keys};
 
@@ -24,7 +25,7 @@ pub async fn start(
     owner: &Owner,
     upload: NewUpload,
 ) -> Result<Started, UploadError> {
-    let video = record_start(app, owner, upload).await?;
+    let video = record_start(app, owner, upload, None).await?;
     // Credentials come after the record exists, so no credentials ever name an untracked key.
     let credentials = match video.method {
         UploadMethod::Presigned | UploadMethod::Put | UploadMethod::Signed => None,
@@ -42,11 +43,12 @@ pub async fn start(
 }
 
 /// The part of [`start`] every method shares: the S3 multipart upload of a presigned one, and
-/// the record.
+/// the record — with `link` spent in the same write when an upload link starts it.
 pub(super) async fn record_start(
     app: &impl Objects,
     owner: &Owner,
     upload: NewUpload,
+    link: Option<&UploadLink>,
 ) -> Result<Video, UploadError> {
     let id = VideoId::new();
     let key = keys::object_key(owner, &id, upload.extension);
@@ -62,7 +64,15 @@ pub(super) async fn record_start(
     let mut video = Video::uploading(id, owner.clone(), key, upload, upload_id, now, expires_at);
     // What it may still store: its declared size, or any size up to the maximum.
     video.quota_bytes = Some(video.size.unwrap_or(config.max_video_size));
-    if let Err(err) = app.videos().start(&video, &config.quota).await {
+    let written = match link {
+        None => app.videos().start(&video, &config.quota).await,
+        Some(link) => {
+            video.link_id = Some(link.link_id);
+            video.limits = Some(link.limits.clone()).filter(|l| *l != Default::default());
+            app.videos().start_with_link(&video, &config.quota, &link.link_id, now).await
+        }
+    };
+    if let Err(err) = written {
         // Without a record nobody could ever complete or abort it: don't leave it in S3.
         if let Some(upload_id) = &video.upload_id
             && let Err(abort) = app.objects().abort_multipart(&video.key, upload_id).await
@@ -71,6 +81,7 @@ pub(super) async fn record_start(
         }
         return Err(match err {
             StoreError::QuotaExceeded(held) => quota_exceeded(&config.quota, held, &video),
+            StoreError::LinkSpent => super::links::spent(),
             other => other.into(),
         });
     }

@@ -73,6 +73,7 @@ functions! {
         SetPoster = "set-poster", abort;
         IssueCredentials = "issue-credentials", abort;
         SignRequest = "sign-request", abort;
+        CreateUploadLink = "create-upload-link", abort;
     }
     event {
         OnObjectCreated = "on-object-created", unwind;
@@ -80,6 +81,7 @@ functions! {
         PublishEvents = "publish-events", abort;
         EraseOwner = "erase-owner", abort;
         MakeImages = "make-images", abort;
+        DeliverWebhooks = "deliver-webhooks", abort;
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::domain::checksum::{Checksum, ChecksumAlgorithm};
 use crate::domain::images::{Images, ImagesStatus, Poster, Storyboard};
+use crate::domain::link::LinkId;
 use crate::domain::media::Media;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::{CompletedBy, Status, UploadMethod, Video, VideoId};
@@ -52,6 +53,8 @@ pub struct VideoView<'a> {
     pub media: Option<&'a Media>,
     /// Its poster and storyboard (`null` until it is uploaded).
     pub images: Option<ImagesView<'a>>,
+    /// The upload link that started it (`null` for the API's own uploads).
+    pub link_id: Option<LinkId>,
 }
 
 /// `Video.images`: what was made, and what is being made. The URLs come from playback.
@@ -101,6 +104,7 @@ impl<'a> From<&'a Video> for VideoView<'a> {
             checksum: v.checksum.as_ref(),
             media: v.media.as_deref(),
             images: v.images.as_ref().map(ImagesView::from),
+            link_id: v.link_id,
         }
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::{ListQuery, Note, Page, PageKey, QuotaUse, StoreError, VideoStore};
 use crate::config::Quota;
 use vidgate_domain::images::Images;
+use vidgate_domain::link::{LinkId, LinkStatus, UploadLink};
 use vidgate_domain::time::Timestamp;
 use vidgate_domain::{Change, Owner, Status, UploadMethod, Video, VideoId};
 
@@ -18,6 +19,8 @@ pub struct MemoryVideoStore {
     /// Locked only while `videos` is, so a record and its owner's count change together.
     quotas: Mutex<HashMap<Owner, QuotaUse>>,
     prefixes: Mutex<HashMap<String, Owner>>,
+    /// Locked only while `videos` is, as the link and its video are written together.
+    links: Mutex<HashMap<LinkId, UploadLink>>,
     unavailable: AtomicBool,
 }
 
@@ -59,22 +62,9 @@ impl MemoryVideoStore {
             *held = held.apply(delta);
         }
     }
-}
 
-#[async_trait]
-impl VideoStore for MemoryVideoStore {
-    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
-        self.check()?;
-        let mut videos = self.lock();
-        if videos.contains_key(&video.id) {
-            return Err(StoreError::ConditionFailed);
-        }
-        videos.insert(video.id, video.clone());
-        Ok(())
-    }
-
-    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
-        self.check()?;
+    /// A start's checks and writes, under the records' lock.
+    fn insert_counted(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
         let mut videos = self.lock();
         let mut quotas = self.quotas();
         let held = quotas.get(&video.owner).copied().unwrap_or_default();
@@ -94,6 +84,59 @@ impl VideoStore for MemoryVideoStore {
             QuotaUse { uploads: held.uploads + 1, bytes: held.bytes + bytes, stored: held.stored + bytes },
         );
         Ok(())
+    }
+}
+
+#[async_trait]
+impl VideoStore for MemoryVideoStore {
+    async fn insert(&self, video: &Video) -> Result<(), StoreError> {
+        self.check()?;
+        let mut videos = self.lock();
+        if videos.contains_key(&video.id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        videos.insert(video.id, video.clone());
+        Ok(())
+    }
+
+    async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError> {
+        self.check()?;
+        self.insert_counted(video, quota)
+    }
+
+    async fn start_with_link(
+        &self,
+        video: &Video,
+        quota: &Quota,
+        link: &LinkId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        // The link's lock, then the records' (as `insert_counted` takes it): one order.
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = links.get_mut(link).ok_or(StoreError::LinkSpent)?;
+        if stored.status != LinkStatus::Open || stored.is_expired(now) {
+            return Err(StoreError::LinkSpent);
+        }
+        self.insert_counted(video, quota)?;
+        stored.status = LinkStatus::Used;
+        stored.video_id = Some(video.id);
+        Ok(())
+    }
+
+    async fn put_link(&self, link: &UploadLink) -> Result<(), StoreError> {
+        self.check()?;
+        let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+        if links.contains_key(&link.link_id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        links.insert(link.link_id, link.clone());
+        Ok(())
+    }
+
+    async fn get_link(&self, id: &LinkId) -> Result<Option<UploadLink>, StoreError> {
+        self.check()?;
+        Ok(self.links.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned())
     }
 
     async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError> {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::config::Quota;
 use vidgate_domain::images::Images;
+use vidgate_domain::link::{LinkId, UploadLink};
 use vidgate_domain::time::Timestamp;
 use vidgate_domain::{Change, Owner, Status, Video, VideoId};
 
@@ -23,6 +24,9 @@ pub enum StoreError {
     /// Starting the upload would take its owner past a bound of their quota; what they hold now.
     #[error("quota exceeded: {0:?}")]
     QuotaExceeded(QuotaUse),
+    /// The upload link was used already, or expired: nothing was written.
+    #[error("upload link spent")]
+    LinkSpent,
     /// Anything else: a bug or a misconfiguration.
     #[error("store error: {0}")]
     Other(String),
@@ -93,6 +97,22 @@ pub trait VideoStore: Send + Sync {
     /// bound would be passed, so concurrent starts can never overshoot. Every change out of
     /// `uploading` ([`VideoStore::transition`]) gives the share back, in the same write.
     async fn start(&self, video: &Video, quota: &Quota) -> Result<(), StoreError>;
+
+    /// [`VideoStore::start`], and in the same atomic write upload link `link` marked used by this
+    /// video: `LinkSpent` (nothing written) if the link is used already or expired at `now`, so
+    /// of two starts racing on one link exactly one wins.
+    async fn start_with_link(
+        &self,
+        video: &Video,
+        quota: &Quota,
+        link: &LinkId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a new upload link; `ConditionFailed` if its id is taken.
+    async fn put_link(&self, link: &UploadLink) -> Result<(), StoreError>;
+
+    async fn get_link(&self, id: &LinkId) -> Result<Option<UploadLink>, StoreError>;
 
     /// What `owner`'s uploads in progress hold now.
     async fn quota_use(&self, owner: &Owner) -> Result<QuotaUse, StoreError>;

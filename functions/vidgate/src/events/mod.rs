@@ -1,8 +1,9 @@
 //! The functions events invoke, translating them into use cases: learning of finished uploads
 //! from S3 events, expiring abandoned uploads on a schedule, publishing lifecycle events from the
-//! table's stream, making a video's pictures when it is uploaded, and erasing an owner when an
-//! operator asks.
+//! table's stream, making a video's pictures when it is uploaded, delivering the events to the
+//! app's webhook, signed, and erasing an owner when an operator asks.
 
+mod deliver_webhooks;
 mod erase_owner;
 mod expire_uploads;
 mod make_images;
@@ -10,6 +11,7 @@ mod object_created;
 mod publish_events;
 
 pub use crate::uploads::SweepReport;
+pub use deliver_webhooks::deliver_webhooks;
 pub use erase_owner::{EraseRequest, erase_owner};
 pub use expire_uploads::{UploadsPass, auto_complete_uploads, expire_uploads, settle_uploads};
 pub use make_images::make_images;

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::app::Objects;
-use crate::domain::Owner;
+use crate::domain::{Owner, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_body, json_response, video_id};
 use crate::uploads::{self, NamedPart, owned};
@@ -38,7 +38,16 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let id = video_id(req)?;
+    let video = owned(app, owner, &video_id(req)?).await?;
+    complete(app, video, req).await
+}
+
+/// Completes `video`, the caller's (or its upload link's) own.
+pub(super) async fn complete(
+    app: &impl Objects,
+    video: Video,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let request: CompleteRequest = json_body(req)?.unwrap_or_default();
     let parts = request.parts.map(|parts| {
         parts
@@ -46,7 +55,6 @@ pub(super) async fn handle(
             .map(|p| NamedPart { part_number: p.part_number, etag: p.etag, checksum: p.checksum })
             .collect()
     });
-    let video = owned(app, owner, &id).await?;
     let video = uploads::finish(app, video, parts, request.checksum).await?;
     Ok(json_response(StatusCode::OK, &Completed { video: VideoView::from(&video) }))
 }

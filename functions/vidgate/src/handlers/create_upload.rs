@@ -13,8 +13,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::app::{Credentials, Objects};
+use crate::domain::link::UploadLink;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::{Owner, UploadMethod, UploadRequest, VideoId};
+use crate::domain::{NewUpload, Owner, UploadMethod, UploadRequest, VideoId};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body};
 use crate::uploads::{self, Started};
@@ -53,6 +54,24 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    let upload = upload_request(app, req)?;
+    let started = uploads::start(app, owner, upload).await?;
+    created(app, started).await
+}
+
+/// `POST /v1/links/{token}/upload`: the same body and answer, the link's one upload.
+pub(super) async fn start_by_link(
+    app: &impl Objects,
+    link: &UploadLink,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let upload = upload_request(app, req)?;
+    let started = uploads::start_by_link(app, link, upload, time::now()).await?;
+    created(app, started).await
+}
+
+/// The upload a `POST /v1/uploads` body asks for.
+fn upload_request(app: &impl Objects, req: &Request) -> Result<NewUpload, ApiError> {
     let upload = required_json_body::<UploadRequest>(req)?.validate(&app.config().size_rules())?;
     if upload.method == UploadMethod::Signed {
         return Err(ApiError::invalid(
@@ -64,7 +83,12 @@ pub(super) async fn handle(
         // The one PUT URL signs the length, so S3 holds the object to it.
         return Err(ApiError::invalid("size_required", "a \"put\" upload must declare its size"));
     }
-    let Started { video, credentials } = uploads::start(app, owner, upload).await?;
+    Ok(upload)
+}
+
+/// The 201 of a started upload: what the client needs for its method.
+async fn created(app: &impl Objects, started: Started) -> Result<Response<Body>, ApiError> {
+    let Started { video, credentials } = started;
     let put = match video.method {
         UploadMethod::Put => Some(uploads::put_target(app, &video).await?),
         _ => None,

@@ -15,6 +15,7 @@ mod delete_video;
 mod get_video;
 mod images;
 mod issue_credentials;
+mod links;
 mod list_parts;
 mod list_videos;
 mod set_poster;
@@ -54,15 +55,20 @@ pub async fn handle(app: &App, function: HttpFunction, req: Request) -> Result<R
         HttpFunction::SetPoster => set_poster(app, req).await,
         HttpFunction::IssueCredentials => issue_credentials(app, req).await,
         HttpFunction::SignRequest => sign_request(app, req).await,
+        HttpFunction::CreateUploadLink => create_upload_link(app, req).await,
     }
 }
 
-/// `POST /v1/uploads`, `POST /s3/multipart`, `GET /s3/params`.
+/// `POST /v1/uploads`, `POST /s3/multipart`, `GET /s3/params`, `POST /v1/links/{token}/upload`.
 pub async fn create_upload(
     app: &(impl Objects + Credentials),
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
-    serve(HttpFunction::CreateUpload, req, async |operation, owner, req| match operation {
+    let link = async |_, req: &Request| {
+        let link = links::open(app, req).await?;
+        create_upload::start_by_link(app, &link, req).await
+    };
+    serve_linked(HttpFunction::CreateUpload, req, link, async |operation, owner, req| match operation {
         Operation::CompanionParams => companion::params(app, owner, req).await,
         Operation::CompanionCreateMultipart => companion::create_multipart(app, owner, req).await,
         _ => create_upload::handle(app, owner, req).await,
@@ -70,9 +76,14 @@ pub async fn create_upload(
     .await
 }
 
-/// `POST /v1/uploads/{videoId}/part-urls`, `GET /s3/multipart/{uploadId}/{partNumber}` and `/batch`.
+/// `POST /v1/uploads/{videoId}/part-urls`, `GET /s3/multipart/{uploadId}/{partNumber}` and `/batch`,
+/// `POST /v1/links/{token}/part-urls`.
 pub async fn sign_parts(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
-    serve(HttpFunction::SignParts, req, async |operation, owner, req| match operation {
+    let link = async |_, req: &Request| {
+        let video = links::video(app, req).await?;
+        sign_parts::sign(app, &video, req).await
+    };
+    serve_linked(HttpFunction::SignParts, req, link, async |operation, owner, req| match operation {
         Operation::CompanionSignParts => companion::sign_parts(app, owner, req).await,
         _ => sign_parts::handle(app, owner, req).await,
     })
@@ -88,9 +99,14 @@ pub async fn list_parts(app: &impl Objects, req: Request) -> Result<Response<Bod
     .await
 }
 
-/// `POST /v1/uploads/{videoId}/complete`, `POST /s3/multipart/{uploadId}/complete`.
+/// `POST /v1/uploads/{videoId}/complete`, `POST /s3/multipart/{uploadId}/complete`,
+/// `POST /v1/links/{token}/complete`.
 pub async fn complete_upload(app: &impl Objects, req: Request) -> Result<Response<Body>, Infallible> {
-    serve(HttpFunction::CompleteUpload, req, async |operation, owner, req| match operation {
+    let link = async |_, req: &Request| {
+        let video = links::video(app, req).await?;
+        complete_upload::complete(app, video, req).await
+    };
+    serve_linked(HttpFunction::CompleteUpload, req, link, async |operation, owner, req| match operation {
         Operation::CompanionComplete => companion::complete(app, owner, req).await,
         _ => complete_upload::handle(app, owner, req).await,
     })
@@ -112,9 +128,20 @@ pub async fn list_videos(app: &impl Records, req: Request) -> Result<Response<Bo
         .await
 }
 
-/// `GET /v1/videos/{videoId}`.
+/// `GET /v1/videos/{videoId}`, `GET /v1/links/{token}`.
 pub async fn get_video(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
-    serve(HttpFunction::GetVideo, req, async |_, owner, req| get_video::handle(app, owner, req).await).await
+    let link = async |_, req: &Request| links::get(app, req).await;
+    serve_linked(HttpFunction::GetVideo, req, link, async |_, owner, req| {
+        get_video::handle(app, owner, req).await
+    })
+    .await
+}
+
+/// `POST /v1/upload-links`: an app's backend (the authorizer checked the scope; so does the
+/// handler).
+pub async fn create_upload_link(app: &impl Records, req: Request) -> Result<Response<Body>, Infallible> {
+    serve(HttpFunction::CreateUploadLink, req, async |_, backend, req| links::create(app, backend, req).await)
+        .await
 }
 
 /// `DELETE /v1/videos/{videoId}`.
@@ -177,6 +204,22 @@ async fn serve(
     respond(function, req, async |operation, owner, req| match owner {
         Some(owner) => run(operation, owner, req).await,
         None => Err(ApiError::Unauthorized),
+    })
+    .await
+}
+
+/// Serves a function with JWT routes and upload-link routes ([`Auth::LinkToken`], no authorizer:
+/// the handler checks the path's token).
+async fn serve_linked(
+    function: HttpFunction,
+    req: Request,
+    link: impl AsyncFnOnce(Operation, &Request) -> Result<Response<Body>, ApiError>,
+    run: impl AsyncFnOnce(Operation, &Owner, &Request) -> Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, Infallible> {
+    respond(function, req, async |operation, owner, req| match (operation.auth(), owner) {
+        (Auth::LinkToken, _) => link(operation, req).await,
+        (_, Some(owner)) => run(operation, owner, req).await,
+        (_, None) => Err(ApiError::Unauthorized),
     })
     .await
 }

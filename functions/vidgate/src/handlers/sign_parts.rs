@@ -7,8 +7,8 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::app::Objects;
-use crate::domain::Owner;
 use crate::domain::time::{self, Timestamp};
+use crate::domain::{Owner, Video};
 use crate::http::ApiError;
 use crate::http::request::{json_response, required_json_body, video_id};
 use crate::uploads::{self, PartChoice, PartLengths, SignedParts, owned};
@@ -63,7 +63,16 @@ pub(super) async fn handle(
     owner: &Owner,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let id = video_id(req)?;
+    let video = owned(app, owner, &video_id(req)?).await?;
+    sign(app, &video, req).await
+}
+
+/// Signs parts of `video`, the caller's (or its upload link's) own.
+pub(super) async fn sign(
+    app: &impl Objects,
+    video: &Video,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let request: SignRequest = required_json_body(req)?;
     let choice = match (request.part_numbers, request.from) {
         (Some(numbers), None) => PartChoice::Numbers(numbers),
@@ -75,10 +84,9 @@ pub(super) async fn handle(
             ));
         }
     };
-    let video = owned(app, owner, &id).await?;
     let lengths = request.part_sizes.map_or(PartLengths::Unstated, PartLengths::Stated);
     let SignedParts { urls, expires_at, next } =
-        uploads::sign_parts(app, &video, choice, lengths, request.part_checksums, true).await?;
+        uploads::sign_parts(app, video, choice, lengths, request.part_checksums, true).await?;
     let urls = urls
         .into_iter()
         .map(|part| PartUrl {

@@ -73,6 +73,27 @@ impl Harness {
         .expect("test events parse")
     }
 
+    /// A request from an app backend: a token with these OAuth `scope`s (space-separated).
+    pub fn scoped(&self, method: &str, path: &str, body: Value, sub: &str, scope: &str) -> Request {
+        let (route, params) =
+            Router::default().find(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+        let claims = json!({"sub": sub, "scope": scope}).as_object().unwrap().clone();
+        let body = body.to_string();
+        Event {
+            route: &route,
+            path,
+            raw_query: "",
+            headers: &[("content-type".into(), "application/json".into())],
+            path_params: &params,
+            claims: Some(&claims),
+            body: body.as_bytes(),
+            request_id: "test-request",
+            source_ip: "127.0.0.1",
+        }
+        .to_request()
+        .expect("test events parse")
+    }
+
     pub fn raw(&self, method: &str, path: &str, body: &str) -> Request {
         self.request(method, path, body, Some("alice"))
     }

@@ -23,3 +23,18 @@ pub fn owner(req: &Request) -> Result<Owner, ApiError> {
         .map(Owner::new)
         .ok_or(ApiError::Unauthorized)
 }
+
+/// The scopes of the caller's token, as API Gateway's JWT authorizer passes them (`jwt.scopes`,
+/// from the token's `scope` or `scp` claim); the `scope` claim when a gateway passed none.
+pub fn scopes(req: &Request) -> Vec<String> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else { return Vec::new() };
+    let Some(jwt) = ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()) else { return Vec::new() };
+    match &jwt.scopes {
+        Some(scopes) if !scopes.is_empty() => scopes.clone(),
+        _ => jwt
+            .claims
+            .get("scope")
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+    }
+}

@@ -28,6 +28,16 @@ pub enum ApiError {
     /// Unknown, malformed or someone else's video id: indistinguishable on purpose (404).
     #[error("video not found")]
     NotFound,
+    /// The caller may not do this (403), e.g. a token without the upload-link scope, or a page
+    /// on an origin its upload link does not allow.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
+    /// An upload-link token that opens nothing (404).
+    #[error("upload link not found")]
+    LinkNotFound,
+    /// What the path names is gone for good (410), e.g. an expired upload link.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// The video is in a state that does not allow this (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -72,7 +82,9 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied { .. } => StatusCode::FORBIDDEN,
+            ApiError::LinkNotFound => StatusCode::NOT_FOUND,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -90,9 +102,12 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "invalid_playback_token",
             ApiError::NotFound => "video_not_found",
+            ApiError::LinkNotFound => "link_not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::Conflict { code, .. }
+            | ApiError::Denied { code, .. }
+            | ApiError::Gone { code, .. }
             | ApiError::Unprocessable { code, .. }
             | ApiError::TooManyRequests { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
@@ -153,6 +168,8 @@ impl From<UploadError> for ApiError {
         match err {
             UploadError::Invalid(invalid) => ApiError::Invalid(invalid),
             UploadError::NotFound | UploadError::Vanished(_) => ApiError::NotFound,
+            UploadError::LinkNotFound => ApiError::LinkNotFound,
+            UploadError::LinkGone { code, message } => ApiError::Gone { code, message },
             UploadError::QuotaExceeded(message) => {
                 ApiError::TooManyRequests { code: "quota_exceeded", message }
             }

@@ -93,7 +93,13 @@ impl Event<'_> {
                     (k.clone(), Value::String(text))
                 })
                 .collect();
-            context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+            // And the token's scopes, from its `scope` claim (space-separated), as API Gateway does.
+            let scopes: Option<Vec<&str>> = claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| s.split_whitespace().collect::<Vec<_>>())
+                .filter(|s| !s.is_empty());
+            context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": scopes}});
         }
         let mut event = json!({
             "version": "2.0",

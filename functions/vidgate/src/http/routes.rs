@@ -21,6 +21,11 @@ pub enum Auth {
     /// No authorizer: the URL carries a playback token the handler checks (a `<video>` tag can't
     /// send an `Authorization` header).
     PlaybackToken,
+    /// The JWT authorizer, and the token must carry the upload-link scope
+    /// (`Config::upload_link_scope`): an app's backend, never an end user.
+    BackendJwt,
+    /// No authorizer: the path carries an upload link's token, which the handler checks.
+    LinkToken,
 }
 
 /// Which protocol a route speaks: the same functions serve all three.
@@ -71,6 +76,16 @@ pub enum Operation {
     CompanionSts,
     /// `POST /uppy/sign`.
     UppySign,
+    /// `POST /v1/upload-links`: an app's backend asks for a link.
+    CreateUploadLink,
+    /// `GET /v1/links/{token}`: the link and the upload it started.
+    GetLink,
+    /// `POST /v1/links/{token}/upload`: the link's one upload starts.
+    StartLinkUpload,
+    /// `POST /v1/links/{token}/part-urls`.
+    SignLinkParts,
+    /// `POST /v1/links/{token}/complete`.
+    CompleteLinkUpload,
     /// `GET /uppy/credentials`.
     UppyCredentials,
 }
@@ -80,13 +95,16 @@ impl Operation {
     pub fn function(self) -> HttpFunction {
         use Operation as O;
         match self {
-            O::CreateUpload | O::CompanionParams | O::CompanionCreateMultipart => HttpFunction::CreateUpload,
-            O::SignParts | O::CompanionSignParts => HttpFunction::SignParts,
+            O::CreateUpload | O::CompanionParams | O::CompanionCreateMultipart | O::StartLinkUpload => {
+                HttpFunction::CreateUpload
+            }
+            O::SignParts | O::CompanionSignParts | O::SignLinkParts => HttpFunction::SignParts,
             O::ListParts | O::CompanionListParts => HttpFunction::ListParts,
-            O::CompleteUpload | O::CompanionComplete => HttpFunction::CompleteUpload,
+            O::CompleteUpload | O::CompanionComplete | O::CompleteLinkUpload => HttpFunction::CompleteUpload,
             O::AbortUpload | O::CompanionAbort => HttpFunction::AbortUpload,
             O::ListVideos => HttpFunction::ListVideos,
-            O::GetVideo => HttpFunction::GetVideo,
+            O::GetVideo | O::GetLink => HttpFunction::GetVideo,
+            O::CreateUploadLink => HttpFunction::CreateUploadLink,
             O::DeleteVideo => HttpFunction::DeleteVideo,
             O::StreamVideo | O::GetImage => HttpFunction::StreamVideo,
             O::CreatePlayback | O::GetStoryboard => HttpFunction::CreatePlayback,
@@ -112,8 +130,11 @@ impl Operation {
     }
 
     pub fn auth(self) -> Auth {
+        use Operation as O;
         match self {
-            Operation::StreamVideo | Operation::GetStoryboard | Operation::GetImage => Auth::PlaybackToken,
+            O::StreamVideo | O::GetStoryboard | O::GetImage => Auth::PlaybackToken,
+            O::CreateUploadLink => Auth::BackendJwt,
+            O::GetLink | O::StartLinkUpload | O::SignLinkParts | O::CompleteLinkUpload => Auth::LinkToken,
             _ => Auth::Jwt,
         }
     }
@@ -128,7 +149,9 @@ impl Operation {
             | O::CompanionCreateMultipart
             | O::IssueCredentials
             | O::CompanionSts
-            | O::UppyCredentials => Throttle::Start,
+            | O::UppyCredentials
+            | O::CreateUploadLink
+            | O::StartLinkUpload => Throttle::Start,
             O::SignParts
             | O::CompanionSignParts
             | O::CompleteUpload
@@ -138,14 +161,17 @@ impl Operation {
             | O::DeleteVideo
             | O::CreatePlayback
             | O::SetPoster
-            | O::UppySign => Throttle::Write,
+            | O::UppySign
+            | O::SignLinkParts
+            | O::CompleteLinkUpload => Throttle::Write,
             O::ListParts
             | O::CompanionListParts
             | O::ListVideos
             | O::GetVideo
             | O::StreamVideo
             | O::GetStoryboard
-            | O::GetImage => Throttle::Read,
+            | O::GetImage
+            | O::GetLink => Throttle::Read,
         }
     }
 }
@@ -254,6 +280,11 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/s3/sts", Operation::CompanionSts),
     route("POST", "/uppy/sign", Operation::UppySign),
     route("GET", "/uppy/credentials", Operation::UppyCredentials),
+    route("POST", "/v1/upload-links", Operation::CreateUploadLink),
+    route("GET", "/v1/links/{token}", Operation::GetLink),
+    route("POST", "/v1/links/{token}/upload", Operation::StartLinkUpload),
+    route("POST", "/v1/links/{token}/part-urls", Operation::SignLinkParts),
+    route("POST", "/v1/links/{token}/complete", Operation::CompleteLinkUpload),
 ];
 
 /// The route API Gateway matched, from its route key (`GET /s3/sts`).

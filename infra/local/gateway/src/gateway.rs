@@ -193,7 +193,7 @@ async fn route(
     }
 
     let claims = match route.auth() {
-        Auth::Jwt => {
+        Auth::Jwt | Auth::BackendJwt => {
             let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
             match gateway.jwt.verify(authorization) {
                 Some(claims) => Some(claims),
@@ -207,8 +207,26 @@ async fn route(
                 }
             }
         }
-        Auth::PlaybackToken => None,
+        Auth::PlaybackToken | Auth::LinkToken => None,
     };
+    // The route's authorization scopes: a valid token without the scope is API Gateway's 403.
+    if route.auth() == Auth::BackendJwt {
+        let wanted = &gateway.app.config.upload_link_scope;
+        let scoped = claims
+            .as_ref()
+            .and_then(|c| c.get("scope"))
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.split_whitespace().any(|s| s == wanted));
+        if !scoped {
+            tracing::info!(request_id, route = route.key(), status = 403, "insufficient scope");
+            let mut response = Response::new(AxumBody::from(r#"{"message":"Forbidden"}"#));
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            return response;
+        }
+    }
 
     let body = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,

@@ -34,14 +34,23 @@ impl DevJwt {
 
     /// A token for `sub`, valid for `ttl_secs`.
     pub fn issue(&self, sub: &str, ttl_secs: u64) -> String {
+        self.issue_scoped(sub, ttl_secs, None)
+    }
+
+    /// A token for `sub` with OAuth `scope` (space-separated), as an identity provider's
+    /// client-credentials grant issues an app backend's.
+    pub fn issue_scoped(&self, sub: &str, ttl_secs: u64, scope: Option<&str>) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({
+        let mut claims = json!({
             "sub": sub,
             "iss": ISSUER,
             "aud": AUDIENCE,
             "iat": now,
             "exp": now + i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
         });
+        if let Some(scope) = scope {
+            claims["scope"] = json!(scope);
+        }
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 encoding can't fail")
     }
 

@@ -2,21 +2,23 @@
 //! `publish-events` function, fed by a reader that plays Lambda's DynamoDB event source mapping →
 //! `PutEvents` on an EventBridge bus (moto's) → a rule → the webhook.
 //!
-//! In AWS the rule's target is an API destination, which POSTs each event to the webhook and
-//! retries 429, 5xx and timeouts with backoff until its retry policy is spent, then hands the
-//! event to the target's dead-letter queue. moto stores API destinations but delivers nothing, so
-//! here the rule targets an SQS queue and [`deliver`] plays the API destination from it: the same
-//! envelope (`version, id, detail-type, source, account, time, region, resources, detail`), the
-//! same header, the same retry rules, and a dead-letter queue after the last attempt.
+//! As in AWS, the rule's target is a queue, and [`deliver`] plays the event source mapping of
+//! `deliver-webhooks` on it, running the same code: each event signed (Standard Webhooks, with
+//! `VIDGATE_EVENTS_WEBHOOK_SECRET`) and POSTed, retried with a doubling wait, dead-lettered when
+//! refused or after the last attempt. The envelope (`version, id, detail-type, source, account,
+//! time, region, resources, detail`) is EventBridge's once moto's differences are put right.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
+use vidgate::aws::webhook::{HttpReceiver, SqsDeliveryQueue};
 use vidgate::bus::EventBus;
+use vidgate::domain::webhook::WebhookSecrets;
+use vidgate::uploads::webhooks::RetryPolicy;
 
 use crate::notifications::sqs_error;
 
@@ -38,20 +40,23 @@ const ENVELOPE: [&str; 9] =
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhook {
     pub url: String,
-    /// One header sent with every event (the connection's API key), as `(name, value)`.
-    pub header: Option<(String, String)>,
+    /// The active signing secrets, newest first.
+    pub secrets: WebhookSecrets,
     /// Deliveries of one event before it moves to the dead-letter queue: the template's
-    /// `WebhookMaxAttempts` (EventBridge's largest retry policy is 185 retries).
+    /// `WebhookMaxAttempts`.
     pub attempts: u32,
-    /// The wait before the first retry; it doubles each time, up to a minute.
-    pub first_backoff: Duration,
+    /// The waits between attempts: doubling from 1 s, and locally at most a minute.
+    pub retry: RetryPolicy,
 }
 
 pub const DEFAULT_ATTEMPTS: u32 = 185;
 
+/// The local stack's signing secret when `VIDGATE_EVENTS_WEBHOOK_SECRET` names none (docs/local-stack.md).
+pub const DEFAULT_SECRET: &str = "whsec_dmlkZ2F0ZS1sb2NhbC13ZWJob29rLXNpZ25pbmcta2V5IQ==";
+
 impl Webhook {
-    /// `VIDGATE_EVENTS_WEBHOOK` (none: no webhook), `VIDGATE_EVENTS_WEBHOOK_AUTH` (`Name: value`),
-    /// `VIDGATE_EVENTS_WEBHOOK_ATTEMPTS` (185).
+    /// `VIDGATE_EVENTS_WEBHOOK` (none: no webhook), `VIDGATE_EVENTS_WEBHOOK_SECRET` (`whsec_…`,
+    /// two space-separated during a rotation; [`DEFAULT_SECRET`]), `VIDGATE_EVENTS_WEBHOOK_ATTEMPTS` (185).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
         let Some(url) = get("VIDGATE_EVENTS_WEBHOOK").map(|u| u.trim().to_owned()).filter(|u| !u.is_empty())
         else {
@@ -60,18 +65,11 @@ impl Webhook {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("VIDGATE_EVENTS_WEBHOOK={url:?} is not an http(s) URL"));
         }
-        let header = match get("VIDGATE_EVENTS_WEBHOOK_AUTH").filter(|h| !h.trim().is_empty()) {
-            None => None,
-            Some(raw) => {
-                let (name, value) = raw
-                    .split_once(':')
-                    .filter(|(n, _)| http::HeaderName::from_bytes(n.trim().as_bytes()).is_ok())
-                    .ok_or_else(|| {
-                        "VIDGATE_EVENTS_WEBHOOK_AUTH must read `Header-Name: value`".to_string()
-                    })?;
-                Some((name.trim().to_owned(), value.trim().to_owned()))
-            }
-        };
+        let secrets = get("VIDGATE_EVENTS_WEBHOOK_SECRET")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SECRET.to_owned());
+        let secrets =
+            WebhookSecrets::parse(&secrets).map_err(|why| format!("VIDGATE_EVENTS_WEBHOOK_SECRET: {why}"))?;
         let attempts = match get("VIDGATE_EVENTS_WEBHOOK_ATTEMPTS") {
             None => DEFAULT_ATTEMPTS,
             Some(raw) => {
@@ -80,7 +78,8 @@ impl Webhook {
                 })?
             }
         };
-        Ok(Some(Self { url, header, attempts, first_backoff: Duration::from_secs(1) }))
+        let retry = RetryPolicy { cap: Duration::from_secs(60), ..RetryPolicy::default() };
+        Ok(Some(Self { url, secrets, attempts, retry }))
     }
 }
 
@@ -367,95 +366,42 @@ async fn report_failure(sdk: &SdkConfig, stream_arn: &str, sequence: &str) {
     }
 }
 
-/// The statuses an API destination retries; anything else that is no 2xx goes straight to the
-/// dead-letter queue.
-fn retried(status: reqwest::StatusCode) -> bool {
-    status.is_server_error() || matches!(status.as_u16(), 401 | 407 | 409 | 429)
+/// The envelope as EventBridge's SQS targets deliver it: moto's adds `ingestion-time` and leaves
+/// out `account`.
+fn as_eventbridge_envelope(body: &str, account: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(fields)) => {
+            let mut fields: serde_json::Map<String, Value> =
+                fields.into_iter().filter(|(k, _)| ENVELOPE.contains(&k.as_str())).collect();
+            fields.entry("account").or_insert_with(|| json!(account));
+            Value::Object(fields).to_string()
+        }
+        _ => body.to_owned(),
+    }
 }
 
-/// Plays the rule's API destination target, forever: POSTs each event on the webhook queue to
-/// the webhook; a 2xx deletes it; a retried failure comes back after a backoff that doubles,
-/// until SQS moves it to the dead-letter queue after `attempts`; another failure goes to the
-/// dead-letter queue at once.
+/// Plays deliver-webhooks' event source mapping on the webhook queue, forever, running the
+/// function's code: batches of ten, signed, POSTed, retried and dead-lettered as in AWS.
 pub async fn deliver(sdk: SdkConfig, queues: WebhookQueues, webhook: Webhook) {
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let http = reqwest::Client::builder()
-        // An API destination gives up on a request after 5 s.
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("a plain client builds");
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queues.events)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(error = sqs_error("reading the webhook queue", e), "webhook");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for message in messages {
-            let (Some(body), Some(receipt)) = (message.body(), message.receipt_handle()) else { continue };
-            let receives: u32 = message
-                .attributes()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            let envelope: Value = match serde_json::from_str::<Value>(body) {
-                Ok(Value::Object(fields)) => {
-                    let mut fields: serde_json::Map<String, Value> =
-                        fields.into_iter().filter(|(k, _)| ENVELOPE.contains(&k.as_str())).collect();
-                    fields.entry("account").or_insert_with(|| json!(queues.account));
-                    Value::Object(fields)
-                }
-                _ => Value::String(body.to_owned()),
-            };
-            let mut request = http.post(&webhook.url).json(&envelope);
-            if let Some((name, value)) = &webhook.header {
-                request = request.header(name, value);
-            }
-            let outcome = match request.send().await {
-                Ok(reply) if reply.status().is_success() => Ok(()),
-                Ok(reply) => Err((retried(reply.status()), format!("answered {}", reply.status()))),
-                Err(e) => Err((true, e.to_string())),
-            };
-            let done = match outcome {
-                Ok(()) => true,
-                Err((true, why)) => {
-                    let wait = webhook.first_backoff.saturating_mul(1 << receives.saturating_sub(1).min(6));
-                    let wait = wait.min(Duration::from_secs(60)).as_secs().max(1);
-                    tracing::warn!(receives, why, wait, "webhook delivery failed; retried");
-                    let _ = sqs
-                        .change_message_visibility()
-                        .queue_url(&queues.events)
-                        .receipt_handle(receipt)
-                        .visibility_timeout(wait as i32)
-                        .send()
-                        .await;
-                    false
-                }
-                Err((false, why)) => {
-                    tracing::warn!(why, "webhook refused an event; dead-lettered");
-                    let moved =
-                        sqs.send_message().queue_url(&queues.dead_letters).message_body(body).send().await;
-                    moved.is_ok()
-                }
-            };
-            if done
-                && let Err(e) =
-                    sqs.delete_message().queue_url(&queues.events).receipt_handle(receipt).send().await
-            {
-                tracing::warn!(error = sqs_error("deleting a delivered event", e), "webhook");
-            }
+    let receiver = match HttpReceiver::new(&webhook.url) {
+        Ok(receiver) => receiver,
+        Err(e) => return tracing::error!(error = e, "the webhook's client; no deliveries"),
+    };
+    let function = Arc::new(vidgate::uploads::webhooks::Webhook {
+        receiver,
+        secrets: webhook.secrets,
+        queue: SqsDeliveryQueue::new(&sdk, &queues.events, &queues.dead_letters),
+        retry: webhook.retry,
+    });
+    let account = queues.account.clone();
+    crate::notifications::consume(sdk, queues.events, 10, move |mut batch| {
+        let function = function.clone();
+        for message in &mut batch.records {
+            message.body = message.body.as_deref().map(|b| as_eventbridge_envelope(b, &account));
         }
-    }
+        async move { vidgate::events::deliver_webhooks(&function, batch).await }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -468,22 +414,34 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
         };
-        let hook = Webhook::from_env(env(&[
-            ("VIDGATE_EVENTS_WEBHOOK", "http://127.0.0.1:9/hook"),
-            ("VIDGATE_EVENTS_WEBHOOK_AUTH", "X-Api-Key: s3cret"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(hook.header, Some(("X-Api-Key".into(), "s3cret".into())));
+        let hook = Webhook::from_env(env(&[("VIDGATE_EVENTS_WEBHOOK", "http://127.0.0.1:9/hook")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(hook.secrets, WebhookSecrets::parse(DEFAULT_SECRET).unwrap());
         assert_eq!(hook.attempts, DEFAULT_ATTEMPTS);
+        let two = format!("{DEFAULT_SECRET} whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+            ("VIDGATE_EVENTS_WEBHOOK", "http://x"),
+            ("VIDGATE_EVENTS_WEBHOOK_SECRET", Box::leak(two.into_boxed_str()) as &str),
+        ]));
+        assert_eq!(Webhook::from_env(env(pairs)).unwrap().unwrap().secrets.len(), 2);
         let err = Webhook::from_env(env(&[("VIDGATE_EVENTS_WEBHOOK", "ftp://x")])).unwrap_err();
         assert!(err.contains("VIDGATE_EVENTS_WEBHOOK"), "{err}");
         let err = Webhook::from_env(env(&[
             ("VIDGATE_EVENTS_WEBHOOK", "http://x"),
-            ("VIDGATE_EVENTS_WEBHOOK_AUTH", "no colon"),
+            ("VIDGATE_EVENTS_WEBHOOK_SECRET", "s3cret"),
         ]))
         .unwrap_err();
-        assert!(err.contains("VIDGATE_EVENTS_WEBHOOK_AUTH"), "{err}");
+        assert!(err.contains("VIDGATE_EVENTS_WEBHOOK_SECRET") && !err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn motos_envelope_becomes_eventbridges() {
+        let body = r#"{"version":"0","id":"e","ingestion-time":"x","source":"vidgate","detail":{}}"#;
+        let envelope: Value = serde_json::from_str(&as_eventbridge_envelope(body, "000000000000")).unwrap();
+        assert_eq!(envelope["account"], "000000000000");
+        assert!(envelope.get("ingestion-time").is_none());
+        assert_eq!(as_eventbridge_envelope("not json", "1"), "not json");
     }
 
     #[test]
@@ -494,7 +452,5 @@ mod tests {
         );
         assert_eq!(record["dynamodb"]["ApproximateCreationDateTime"], json!(1_796_378_400.5));
         assert_eq!(record["eventSourceARN"], "arn:s");
-        assert!(retried(reqwest::StatusCode::TOO_MANY_REQUESTS) && retried(reqwest::StatusCode::BAD_GATEWAY));
-        assert!(!retried(reqwest::StatusCode::BAD_REQUEST) && !retried(reqwest::StatusCode::NOT_FOUND));
     }
 }

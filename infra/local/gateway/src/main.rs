@@ -13,7 +13,7 @@ use vidgate_local::throttle::Throttles;
 use vidgate_local::{bootstrap, cdn, schedule};
 use vidgate_local::{images, lifecycle, notifications};
 
-const USAGE: &str = "usage: vidgate-local up | vidgate-local token SUB [TTL_SECS] | vidgate-local redrive
+const USAGE: &str = "usage: vidgate-local up | vidgate-local token [--scope SCOPE] SUB [TTL_SECS] | vidgate-local redrive
 
 Environment (all optional):
   VIDGATE_PORT            API port (3000)
@@ -33,9 +33,11 @@ Environment (all optional):
   VIDGATE_CDN_KEY_PAIR_ID, VIDGATE_CDN_PRIVATE_KEY
                           the local CloudFront's key pair id and RSA private key (PEM); unset, the
                           stack makes a development pair
-  VIDGATE_EVENTS_WEBHOOK  POST every lifecycle event (EventBridge's envelope) to this URL
-  VIDGATE_EVENTS_WEBHOOK_AUTH
-                          one header sent with each, as `Name: value` (the connection's API key)
+  VIDGATE_EVENTS_WEBHOOK  POST every lifecycle event (EventBridge's envelope) to this URL, signed
+                          as Standard Webhooks says (webhook-id, -timestamp, -signature)
+  VIDGATE_EVENTS_WEBHOOK_SECRET
+                          the signing secret, whsec_<base64>; two, space-separated, during a
+                          rotation (default: docs/local-stack.md's local secret)
   VIDGATE_EVENTS_WEBHOOK_ATTEMPTS
                           deliveries of an event before its dead-letter queue (185)
   VIDGATE_EVENT_MAX_RECEIVES, VIDGATE_EVENT_VISIBILITY_SECS
@@ -63,8 +65,10 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["up"] => up().await,
-        ["token", sub] => token(sub, "3600"),
-        ["token", sub, ttl] => token(sub, ttl),
+        ["token", sub] => token(sub, "3600", None),
+        ["token", sub, ttl] => token(sub, ttl, None),
+        ["token", "--scope", scope, sub] => token(sub, "3600", Some(scope)),
+        ["token", "--scope", scope, sub, ttl] => token(sub, ttl, Some(scope)),
         ["redrive"] => redrive().await,
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -110,12 +114,12 @@ async fn redrive() -> Result<(), String> {
     Ok(())
 }
 
-fn token(sub: &str, ttl: &str) -> Result<(), String> {
+fn token(sub: &str, ttl: &str, scope: Option<&str>) -> Result<(), String> {
     let ttl: u64 = ttl.parse().map_err(|_| format!("TTL_SECS {ttl:?} is not a whole number"))?;
     if sub.trim().is_empty() {
         return Err("SUB must not be empty".into());
     }
-    println!("{}", dev_jwt().issue(sub, ttl));
+    println!("{}", dev_jwt().issue_scoped(sub, ttl, scope));
     Ok(())
 }
 
@@ -185,7 +189,7 @@ async fn up() -> Result<(), String> {
         lifecycle::Mapping::default(),
     ));
     if let (Some(webhook), Some(queues)) = (webhook.clone(), webhook_queues) {
-        println!("lifecycle events: POSTed to {}", webhook.url);
+        println!("lifecycle events: POSTed to {}, signed (Standard Webhooks)", webhook.url);
         tokio::spawn(lifecycle::deliver(sdk.clone(), queues, webhook));
     }
     // What the schedule does in AWS: complete uploads whose client went away, and sweep
